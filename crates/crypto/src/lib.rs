@@ -1,0 +1,1 @@
+//! Tsunagi key material and primitives.

@@ -1,0 +1,2 @@
+//! The headless device CLI.
+fn main() {}
