@@ -21,10 +21,18 @@ pub enum DomainError {
     UnknownTrustStage { value: String, known: String },
     /// A value that is not one of the allowed choices (channel, outcome, status, ...).
     #[error("invalid {field}: {value:?} (allowed: {allowed})")]
-    InvalidChoice { field: &'static str, value: String, allowed: String },
+    InvalidChoice {
+        field: &'static str,
+        value: String,
+        allowed: String,
+    },
     /// A date or time that does not parse or does not exist.
     #[error("invalid {field}: {value:?} ({reason})")]
-    InvalidDate { field: &'static str, value: String, reason: String },
+    InvalidDate {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
     /// A text that is empty, too long, or has characters it may not have.
     #[error("invalid {field}: {reason}")]
     InvalidText { field: &'static str, reason: String },

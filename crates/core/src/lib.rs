@@ -4,6 +4,7 @@
 
 pub mod change;
 pub mod config;
+pub mod consent;
 pub mod contact;
 pub mod error;
 pub mod hlc;
@@ -14,7 +15,6 @@ pub mod meeting;
 pub mod merge;
 pub mod person;
 pub mod plan;
-pub mod consent;
 pub mod text;
 
 pub use error::DomainError;
