@@ -1,1 +1,21 @@
-//! The encrypted device store.
+//! The encrypted device store: one SQLCipher file holding the op log (outbox), the merged
+//! state of every entity, query projections, the full-text indexes and the access log.
+//!
+//! Architecture invariant: every write is one SQLite transaction — the change set goes into the
+//! op log and into the materialized tables together, or not at all.
+
+mod access;
+mod error;
+pub mod keys;
+pub mod migrate;
+mod open;
+mod project;
+mod query;
+pub mod search;
+mod write;
+
+pub use access::{AccessEntry, AccessEvent, AccessLogReport, AccessTicket};
+pub use error::StoreError;
+pub use open::{Encryption, Store};
+pub use query::{CaseloadFilter, CaseloadRow, ContactHit, PersonHit, SearchResults};
+pub use write::Origin;

@@ -1,0 +1,188 @@
+//! Opening and creating the store file: key, integrity checks before anything is written,
+//! pragmas, migrations.
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use tsunagi_crypto::StoreKey;
+
+use crate::error::is_corruption;
+use crate::migrate::{self, MIGRATIONS, Migration};
+use crate::StoreError;
+
+/// How the file is protected.
+#[derive(Debug, Clone, Copy)]
+pub enum Encryption<'a> {
+    /// SQLCipher with this raw 256-bit key (every device store).
+    Key(&'a StoreKey),
+    /// No encryption. Only for the benchmark baseline that measures SQLCipher's cost.
+    Plain,
+}
+
+/// An open device store.
+#[derive(Debug)]
+pub struct Store {
+    pub(crate) conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Creates a new store file (refuses to overwrite one) and applies the schema.
+    pub fn create(path: &Path, enc: Encryption<'_>) -> Result<Store, StoreError> {
+        if path.exists() {
+            return Err(StoreError::AlreadyExists(path.to_owned()));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        set_key(&conn, enc)?;
+        Self::finish_open(conn, path, MIGRATIONS)
+    }
+
+    /// Opens an existing store. `key_check` is the key's check value recorded at creation
+    /// ([`StoreKey::check_value`]); with it a wrong key is told apart from a damaged file.
+    /// Nothing is written to the file until the key and the file have been checked.
+    pub fn open(
+        path: &Path,
+        enc: Encryption<'_>,
+        key_check: Option<&[u8; 32]>,
+    ) -> Result<Store, StoreError> {
+        Self::open_with(path, enc, key_check, MIGRATIONS)
+    }
+
+    /// [`Store::open`] with an explicit migration list (tests of the migration machinery).
+    pub fn open_with(
+        path: &Path,
+        enc: Encryption<'_>,
+        key_check: Option<&[u8; 32]>,
+        migrations: &[Migration],
+    ) -> Result<Store, StoreError> {
+        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NotFound(path.to_owned()),
+            _ => StoreError::Io { path: path.to_owned(), source: e },
+        })?;
+        if meta.len() == 0 {
+            return Err(StoreError::Damaged { detail: "the file is empty".into() });
+        }
+        if let (Encryption::Key(key), Some(expected)) = (enc, key_check)
+            && key.check_value() != *expected
+        {
+            return Err(StoreError::WrongKey);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        set_key(&conn, enc)?;
+        // First read: decrypts and authenticates page 1.
+        let first_read = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+            r.get::<_, i64>(0)
+        });
+        if let Err(e) = first_read {
+            return Err(match (is_corruption(&e), enc, key_check) {
+                // The key matched its check value, so the file is what is wrong.
+                (true, Encryption::Key(_), Some(_)) | (true, Encryption::Plain, _) => {
+                    StoreError::Damaged { detail: e.to_string() }
+                }
+                (true, Encryption::Key(_), None) => StoreError::WrongKey,
+                (false, _, _) => StoreError::Sqlite(e),
+            });
+        }
+        check_length(&conn, path, meta.len())?;
+        Self::finish_open(conn, path, migrations)
+    }
+
+    fn finish_open(
+        mut conn: Connection,
+        path: &Path,
+        migrations: &[Migration],
+    ) -> Result<Store, StoreError> {
+        // Refuse a newer schema before changing anything (journal mode included).
+        let found = migrate::current_version(&conn)?;
+        let supported = migrate::latest_version(migrations);
+        if found > supported {
+            return Err(StoreError::NewerSchema { found, supported });
+        }
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA busy_timeout = 5000;",
+        )?;
+        migrate::apply(&mut conn, migrations)?;
+        Ok(Store { conn, path: path.to_owned() })
+    }
+
+    /// The store file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Full integrity check of every page (slow on large stores: for an explicit check
+    /// command, not for every open).
+    pub fn integrity_check(&self) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        if rows == ["ok"] {
+            Ok(())
+        } else {
+            Err(StoreError::Damaged { detail: rows.join("; ") })
+        }
+    }
+
+    /// Bytes on disk: the file plus its write-ahead log.
+    pub fn disk_bytes(&self) -> u64 {
+        let wal = wal_path(&self.path);
+        [self.path.clone(), wal]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Moves the write-ahead log into the main file.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+        Ok(())
+    }
+}
+
+fn set_key(conn: &Connection, enc: Encryption<'_>) -> Result<(), StoreError> {
+    if let Encryption::Key(key) = enc {
+        // The literal is zeroized on drop; SQLCipher copies the key and wipes its own copy
+        // when the connection closes.
+        let literal = key.sqlcipher_literal();
+        conn.execute_batch(&format!("PRAGMA key = \"{}\";", &*literal))?;
+        let version: Option<String> =
+            conn.query_row("PRAGMA cipher_version", [], |r| r.get(0)).ok();
+        if version.is_none_or(|v| v.is_empty()) {
+            return Err(StoreError::Damaged { detail: "SQLCipher is not linked".into() });
+        }
+    }
+    Ok(())
+}
+
+/// A file shorter than its header says was truncated (a WAL may legitimately hold pages that
+/// are not in the main file yet, so the check only runs without one).
+fn check_length(conn: &Connection, path: &Path, file_len: u64) -> Result<(), StoreError> {
+    let wal = std::fs::metadata(wal_path(path)).map(|m| m.len()).unwrap_or(0);
+    if wal > 0 {
+        return Ok(());
+    }
+    let pages = conn.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))?.max(0) as u64;
+    let page_size = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?.max(0) as u64;
+    if pages * page_size > file_len {
+        return Err(StoreError::Damaged {
+            detail: format!(
+                "the file is truncated: {file_len} bytes where the header says {}",
+                pages * page_size
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn wal_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push("-wal");
+    PathBuf::from(s)
+}

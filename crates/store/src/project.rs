@@ -1,0 +1,145 @@
+//! Projections: after a change set merges into an entity's state, the rows that lists, filters
+//! and full-text search read are brought in line with that state (same transaction).
+
+use rusqlite::{Transaction, params};
+use serde_json::Value;
+use tsunagi_core::change::EntityKind;
+use tsunagi_core::merge::EntityState;
+
+use crate::StoreError;
+use crate::search::{bigram_document, hiragana, normalize};
+
+fn text(state: &EntityState, field: &str) -> String {
+    match state.value(field) {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+fn opt_text(state: &EntityState, field: &str) -> Option<String> {
+    match state.value(field) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn uuid_bytes(state: &EntityState, field: &str) -> Vec<u8> {
+    opt_text(state, field)
+        .and_then(|s| uuid::Uuid::parse_str(&s).ok())
+        .map(|u| u.as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+pub(crate) fn project(
+    tx: &Transaction<'_>,
+    rowid: i64,
+    before: &EntityState,
+    state: &EntityState,
+) -> Result<(), StoreError> {
+    let id = state.id();
+    let id = id.as_uuid().as_bytes();
+    let gone = state.is_deleted();
+    match state.kind() {
+        EntityKind::Person => {
+            tx.prepare_cached("DELETE FROM persons WHERE rowid = ?1")?.execute([rowid])?;
+            if !gone {
+                let name = text(state, "name");
+                let kana = text(state, "kana");
+                let n = normalize(&name);
+                let search =
+                    format!("{n}\u{1f}{}\u{1f}{}", hiragana(&n), hiragana(&normalize(&kana)));
+                let programs = match state.value("programs") {
+                    Some(Value::Array(a)) => {
+                        a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")
+                    }
+                    _ => String::new(),
+                };
+                tx.prepare_cached(
+                    "INSERT INTO persons (rowid, id, name, kana, search, district, programs, status)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    rowid,
+                    id,
+                    name,
+                    hiragana(&kana),
+                    search,
+                    text(state, "district"),
+                    programs,
+                    text(state, "status"),
+                ])?;
+            }
+        }
+        EntityKind::Contact => {
+            let had_row = before.latest().is_some();
+            let old_note = text(before, "note");
+            let new_note = text(state, "note");
+            let reindex = gone || !had_row || old_note != new_note;
+            tx.prepare_cached("DELETE FROM contacts WHERE rowid = ?1")?.execute([rowid])?;
+            if reindex && had_row && !before.is_deleted() {
+                tx.prepare_cached("DELETE FROM contact_fts WHERE rowid = ?1")?.execute([rowid])?;
+                tx.prepare_cached("DELETE FROM contact_bigram WHERE rowid = ?1")?
+                    .execute([rowid])?;
+            }
+            if !gone {
+                tx.prepare_cached(
+                    "INSERT INTO contacts (rowid, id, person, at, channel, outcome, stage, next_due)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    rowid,
+                    id,
+                    uuid_bytes(state, "person"),
+                    text(state, "at"),
+                    text(state, "channel"),
+                    text(state, "outcome"),
+                    state.value("stage").and_then(Value::as_i64),
+                    opt_text(state, "next_due"),
+                ])?;
+                if reindex || before.is_deleted() {
+                    let norm = normalize(&new_note);
+                    tx.prepare_cached("INSERT INTO contact_fts (rowid, note) VALUES (?1, ?2)")?
+                        .execute(params![rowid, norm])?;
+                    tx.prepare_cached(
+                        "INSERT INTO contact_bigram (rowid, grams) VALUES (?1, ?2)",
+                    )?
+                    .execute(params![rowid, bigram_document(&norm)])?;
+                }
+            }
+        }
+        EntityKind::Assessment => {
+            tx.prepare_cached("DELETE FROM assessments WHERE rowid = ?1")?.execute([rowid])?;
+            if !gone {
+                let result = state.value("result");
+                let total = result.and_then(|r| r.get("total")).and_then(Value::as_i64);
+                let complete =
+                    result.and_then(|r| r.get("complete")).and_then(Value::as_bool).unwrap_or(false);
+                let alerts = result
+                    .and_then(|r| r.get("alerts"))
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len) as i64;
+                tx.prepare_cached(
+                    "INSERT INTO assessments (rowid, id, person, at, instrument, total, complete, alerts)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    rowid,
+                    id,
+                    uuid_bytes(state, "person"),
+                    text(state, "at"),
+                    text(state, "instrument"),
+                    total,
+                    complete,
+                    alerts,
+                ])?;
+            }
+        }
+        // Kept in `entities` only until their screens need projections.
+        EntityKind::Household
+        | EntityKind::Plan
+        | EntityKind::Meeting
+        | EntityKind::Consent
+        | EntityKind::Disclosure => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! The write path: a change set enters the op log and the materialized tables in one
+//! transaction (local writes and, later, received ones alike).
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use tsunagi_core::change::ChangeSet;
+use tsunagi_core::hlc::Hlc;
+use tsunagi_core::ids::EntityId;
+use tsunagi_core::merge::EntityState;
+
+use crate::{Store, StoreError, project};
+
+/// Where a change set comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Made on this device: it goes into the outbox.
+    Local,
+    /// Received from the server: already known there.
+    Remote,
+}
+
+impl Store {
+    /// Records one change set: op log (outbox for local ones) and materialized state together,
+    /// in one transaction. A change set already known (same op id) changes nothing and returns
+    /// `false`.
+    pub fn apply(&mut self, cs: &ChangeSet, origin: Origin) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let applied = apply_in(&tx, cs, origin)?;
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    /// Records several change sets in one transaction (one user action that touches several
+    /// entities, or a received batch).
+    pub fn apply_all(&mut self, sets: &[ChangeSet], origin: Origin) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        for cs in sets {
+            n += usize::from(apply_in(&tx, cs, origin)?);
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// The merged state of one entity.
+    pub fn entity(&self, id: EntityId) -> Result<Option<EntityState>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT state FROM entities WHERE id = ?1", [id.as_uuid().as_bytes()], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        json.map(|j| decode_state(&j, &id.to_string())).transpose()
+    }
+
+    /// The greatest HLC recorded in this store (the device clock resumes from it).
+    pub fn last_hlc(&self) -> Result<Hlc, StoreError> {
+        let s: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'hlc'", [], |r| r.get(0))
+            .optional()?;
+        match s {
+            None => Ok(Hlc::ZERO),
+            Some(s) => Hlc::parse_sortable(&s)
+                .map_err(|e| StoreError::Unreadable { what: "clock".into(), detail: e.to_string() }),
+        }
+    }
+
+    /// A setting from the meta table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sets a value in the meta table.
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Local change sets not yet acknowledged by the server.
+    pub fn outbox_len(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM ops WHERE local = 1 AND pushed = 0",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Every change set recorded for an entity, oldest first (its audit history).
+    pub fn history(&self, id: EntityId) -> Result<Vec<ChangeSet>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT op_id, kind, hlc, device, body FROM ops WHERE entity = ?1 ORDER BY hlc, seq",
+        )?;
+        let rows = stmt.query_map([id.as_uuid().as_bytes()], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (op, kind, hlc, device, body) = row?;
+            out.push(decode_op(id, &op, &kind, &hlc, &device, &body)?);
+        }
+        Ok(out)
+    }
+}
+
+fn apply_in(tx: &Transaction<'_>, cs: &ChangeSet, origin: Origin) -> Result<bool, StoreError> {
+    let body = serde_json::to_string(&cs.body).map_err(|e| StoreError::Unreadable {
+        what: format!("change set {}", cs.op),
+        detail: e.to_string(),
+    })?;
+    let hlc = cs.hlc.to_sortable();
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO ops (op_id, kind, entity, hlc, device, body, local)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (op_id) DO NOTHING",
+        )?
+        .execute(params![
+            cs.op.as_uuid().as_bytes(),
+            cs.kind.key(),
+            cs.entity.as_uuid().as_bytes(),
+            hlc,
+            cs.device.as_uuid().as_bytes(),
+            body,
+            origin == Origin::Local,
+        ])?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+
+    let existing: Option<(i64, String)> = tx
+        .prepare_cached("SELECT rowid, state FROM entities WHERE id = ?1")?
+        .query_row([cs.entity.as_uuid().as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (rowid, before) = match existing {
+        Some((rowid, json)) => (Some(rowid), decode_state(&json, &cs.entity.to_string())?),
+        None => (None, EntityState::new(cs.kind, cs.entity)),
+    };
+    let mut state = before.clone();
+    state.apply(cs)?;
+    let json = serde_json::to_string(&state).map_err(|e| StoreError::Unreadable {
+        what: format!("entity {}", cs.entity),
+        detail: e.to_string(),
+    })?;
+    let updated = state.latest().map(|v| v.hlc).unwrap_or(Hlc::ZERO).to_sortable();
+    let deleted = state.is_deleted();
+    let conflicts = state.conflicts().len() as i64;
+    let rowid = match rowid {
+        Some(rowid) => {
+            tx.prepare_cached(
+                "UPDATE entities SET state = ?2, deleted = ?3, conflicts = ?4, updated_hlc = ?5
+                 WHERE rowid = ?1",
+            )?
+            .execute(params![rowid, json, deleted, conflicts, updated])?;
+            rowid
+        }
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO entities (id, kind, state, deleted, conflicts, updated_hlc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                cs.entity.as_uuid().as_bytes(),
+                cs.kind.key(),
+                json,
+                deleted,
+                conflicts,
+                updated
+            ])?;
+            tx.last_insert_rowid()
+        }
+    };
+    project::project(tx, rowid, &before, &state)?;
+
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES ('hlc', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+    )?
+    .execute([hlc])?;
+    Ok(true)
+}
+
+pub(crate) fn decode_state(json: &str, what: &str) -> Result<EntityState, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Unreadable {
+        what: format!("entity {what}"),
+        detail: e.to_string(),
+    })
+}
+
+fn decode_op(
+    entity: EntityId,
+    op: &[u8],
+    kind: &str,
+    hlc: &str,
+    device: &[u8],
+    body: &str,
+) -> Result<ChangeSet, StoreError> {
+    let bad = |detail: String| StoreError::Unreadable { what: format!("op of {entity}"), detail };
+    let uuid = |b: &[u8]| uuid::Uuid::from_slice(b).map_err(|e| bad(e.to_string()));
+    Ok(ChangeSet {
+        op: tsunagi_core::ids::OpId::from_uuid(uuid(op)?),
+        kind: tsunagi_core::change::EntityKind::parse(kind).map_err(|e| bad(e.to_string()))?,
+        entity,
+        hlc: Hlc::parse_sortable(hlc).map_err(|e| bad(e.to_string()))?,
+        device: tsunagi_core::ids::DeviceId::from_uuid(uuid(device)?),
+        body: serde_json::from_str(body).map_err(|e| bad(e.to_string()))?,
+    })
+}

@@ -1,0 +1,100 @@
+-- Device store schema v1: op log (outbox), merged entity states, query projections, full-text indexes, access log.
+
+-- Small settings of this store (device id, last HLC).
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Every change set known here, local or received. The outbox is the local ones not yet
+-- acknowledged by the server. Kept whole for audit and resending.
+CREATE TABLE ops (
+    seq     INTEGER PRIMARY KEY,
+    op_id   BLOB NOT NULL UNIQUE,
+    kind    TEXT NOT NULL,
+    entity  BLOB NOT NULL,
+    hlc     TEXT NOT NULL,
+    device  BLOB NOT NULL,
+    body    TEXT NOT NULL,
+    local   INTEGER NOT NULL CHECK (local IN (0, 1)),
+    pushed  INTEGER NOT NULL DEFAULT 0 CHECK (pushed IN (0, 1))
+);
+CREATE INDEX ops_outbox ON ops (seq) WHERE local = 1 AND pushed = 0;
+CREATE INDEX ops_entity ON ops (entity);
+
+-- The merged state (merge::EntityState as JSON) of every entity; rowid shared with the
+-- projection tables below.
+CREATE TABLE entities (
+    rowid       INTEGER PRIMARY KEY,
+    id          BLOB NOT NULL UNIQUE,
+    kind        TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    deleted     INTEGER NOT NULL DEFAULT 0,
+    conflicts   INTEGER NOT NULL DEFAULT 0,
+    updated_hlc TEXT NOT NULL
+);
+CREATE INDEX entities_kind ON entities (kind);
+
+-- Projections: only what lists, filters and joins need; the record itself is in entities.
+CREATE TABLE persons (
+    rowid     INTEGER PRIMARY KEY REFERENCES entities (rowid),
+    id        BLOB NOT NULL UNIQUE,
+    name      TEXT NOT NULL,
+    kana      TEXT NOT NULL,
+    search    TEXT NOT NULL,
+    district  TEXT NOT NULL,
+    programs  TEXT NOT NULL,
+    status    TEXT NOT NULL
+);
+CREATE INDEX persons_kana ON persons (kana);
+
+CREATE TABLE contacts (
+    rowid     INTEGER PRIMARY KEY REFERENCES entities (rowid),
+    id        BLOB NOT NULL UNIQUE,
+    person    BLOB NOT NULL,
+    at        TEXT NOT NULL,
+    channel   TEXT NOT NULL,
+    outcome   TEXT NOT NULL,
+    stage     INTEGER,
+    next_due  TEXT
+);
+CREATE INDEX contacts_person_at ON contacts (person, at DESC);
+CREATE INDEX contacts_due ON contacts (next_due) WHERE next_due IS NOT NULL;
+
+CREATE TABLE assessments (
+    rowid      INTEGER PRIMARY KEY REFERENCES entities (rowid),
+    id         BLOB NOT NULL UNIQUE,
+    person     BLOB NOT NULL,
+    at         TEXT NOT NULL,
+    instrument TEXT NOT NULL,
+    total      INTEGER,
+    complete   INTEGER NOT NULL,
+    alerts     INTEGER NOT NULL
+);
+CREATE INDEX assessments_person_at ON assessments (person, at DESC);
+
+-- Full-text search over contact notes (rowid = contacts.rowid), inside the encrypted file.
+-- Queries of 3+ characters use the trigram index; 1-2 character queries (認知, 児童) use the
+-- character-bigram index, whose tokens are hex-encoded character pairs (see store::search).
+CREATE VIRTUAL TABLE contact_fts USING fts5 (
+    note, content = '', contentless_delete = 1, tokenize = 'trigram'
+);
+CREATE VIRTUAL TABLE contact_bigram USING fts5 (
+    grams, content = '', contentless_delete = 1, detail = none
+);
+
+-- Who opened which person, when, for how long. Each row's hash covers the previous row's
+-- hash, so editing or deleting a row breaks the chain.
+-- An 'open' row is written when a person's record is opened (so a crash still leaves a
+-- trace) and a 'close' row, naming the open row, with the duration.
+CREATE TABLE access_log (
+    seq         INTEGER PRIMARY KEY,
+    event       TEXT NOT NULL CHECK (event IN ('open', 'close')),
+    person      BLOB NOT NULL,
+    actor       TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    opened_seq  INTEGER,
+    duration_ms INTEGER,
+    prev_hash   BLOB NOT NULL,
+    hash        BLOB NOT NULL
+);
