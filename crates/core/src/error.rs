@@ -21,16 +21,27 @@ pub enum DomainError {
     UnknownTrustStage { value: String, known: String },
     /// A value that is not one of the allowed choices (channel, outcome, status, ...).
     #[error("invalid {field}: {value:?} (allowed: {allowed})")]
-    InvalidChoice { field: &'static str, value: String, allowed: String },
+    InvalidChoice {
+        field: &'static str,
+        value: String,
+        allowed: String,
+    },
     /// A date or time that does not parse or does not exist.
     #[error("invalid {field}: {value:?} ({reason})")]
-    InvalidDate { field: &'static str, value: String, reason: String },
+    InvalidDate {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
     /// A text that is empty, too long, or has characters it may not have.
     #[error("invalid {field}: {reason}")]
     InvalidText { field: &'static str, reason: String },
     /// A plan transition the lifecycle does not allow.
     #[error("a plan cannot go from {from} to {to}")]
     InvalidTransition { from: String, to: String },
+    /// A disclosure without a legal basis that covers it (consent or 支援会議).
+    #[error("disclosure refused: {reason}")]
+    DisclosureRefused { reason: String },
     /// Anything else that breaks a domain rule.
     #[error("{0}")]
     Rule(String),
@@ -48,6 +59,7 @@ impl DomainError {
             DomainError::InvalidDate { .. } => "invalid_date",
             DomainError::InvalidText { .. } => "invalid_text",
             DomainError::InvalidTransition { .. } => "invalid_transition",
+            DomainError::DisclosureRefused { .. } => "disclosure_refused",
             DomainError::Rule(_) => "rule",
         }
     }
