@@ -39,6 +39,9 @@ pub enum DomainError {
     /// A plan transition the lifecycle does not allow.
     #[error("a plan cannot go from {from} to {to}")]
     InvalidTransition { from: String, to: String },
+    /// A disclosure without a legal basis that covers it (consent or 支援会議).
+    #[error("disclosure refused: {reason}")]
+    DisclosureRefused { reason: String },
     /// Anything else that breaks a domain rule.
     #[error("{0}")]
     Rule(String),
@@ -56,6 +59,7 @@ impl DomainError {
             DomainError::InvalidDate { .. } => "invalid_date",
             DomainError::InvalidText { .. } => "invalid_text",
             DomainError::InvalidTransition { .. } => "invalid_transition",
+            DomainError::DisclosureRefused { .. } => "disclosure_refused",
             DomainError::Rule(_) => "rule",
         }
     }
