@@ -98,9 +98,11 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let tx = self.conn.transaction()?;
         let last: Option<(i64, Vec<u8>)> = tx
-            .query_row("SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         let (seq, prev) = match last {
             Some((s, h)) => (s + 1, h),
@@ -110,7 +112,16 @@ impl Store {
             .unwrap_or_default()
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let person_bytes = person.as_uuid().as_bytes();
-        let hash = row_hash(&prev, seq, event.key(), person_bytes, actor, &at, opened_seq, duration);
+        let hash = row_hash(
+            &prev,
+            seq,
+            event.key(),
+            person_bytes,
+            actor,
+            &at,
+            opened_seq,
+            duration,
+        );
         tx.execute(
             "INSERT INTO access_log (seq, event, person, actor, at, opened_seq, duration_ms, prev_hash, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -128,7 +139,11 @@ impl Store {
         now_ms: i64,
     ) -> Result<AccessTicket, StoreError> {
         let seq = self.append_access(AccessEvent::Open, person, actor, now_ms, None, None)?;
-        Ok(AccessTicket { seq, person, opened_ms: now_ms })
+        Ok(AccessTicket {
+            seq,
+            person,
+            opened_ms: now_ms,
+        })
     }
 
     /// Records that the record opened with `ticket` was closed at `now_ms`.
@@ -166,7 +181,11 @@ impl Store {
             let person: Vec<u8> = r.get(2)?;
             Ok(AccessEntry {
                 seq: r.get(0)?,
-                event: if event == "open" { AccessEvent::Open } else { AccessEvent::Close },
+                event: if event == "open" {
+                    AccessEvent::Open
+                } else {
+                    AccessEvent::Close
+                },
                 person: PersonId::from_uuid(uuid::Uuid::from_slice(&person).unwrap_or_default()),
                 actor: r.get(3)?,
                 at: r.get(4)?,
@@ -196,8 +215,9 @@ impl Store {
             let duration: Option<i64> = r.get(6)?;
             let stored_prev: Vec<u8> = r.get(7)?;
             let hash: Vec<u8> = r.get(8)?;
-            let recomputed =
-                row_hash(&prev, seq, &event, &person, &actor, &at, opened_seq, duration);
+            let recomputed = row_hash(
+                &prev, seq, &event, &person, &actor, &at, opened_seq, duration,
+            );
             if seq != expected_seq || stored_prev != prev || hash != recomputed {
                 return Err(StoreError::AccessLogTampered { seq });
             }

@@ -100,7 +100,9 @@ pub struct OsKeystore {
 impl OsKeystore {
     /// Entries under [`KEYSTORE_SERVICE`].
     pub fn new() -> OsKeystore {
-        OsKeystore { service: KEYSTORE_SERVICE.to_owned() }
+        OsKeystore {
+            service: KEYSTORE_SERVICE.to_owned(),
+        }
     }
 
     fn entry(&self, name: &str) -> Result<keyring::Entry, KeyError> {
@@ -152,13 +154,17 @@ impl Pin {
         let t = s.trim();
         let n = t.chars().count();
         if !(4..=32).contains(&n) {
-            return Err(KeyError::InvalidPin(format!("a PIN has 4 to 32 digits, not {n}")));
+            return Err(KeyError::InvalidPin(format!(
+                "a PIN has 4 to 32 digits, not {n}"
+            )));
         }
         if !t.chars().all(|c| c.is_ascii_digit()) {
             return Err(KeyError::InvalidPin("a PIN has digits only".into()));
         }
         if t.chars().all(|c| Some(c) == t.chars().next()) {
-            return Err(KeyError::InvalidPin("a PIN of one repeated digit is too easy to guess".into()));
+            return Err(KeyError::InvalidPin(
+                "a PIN of one repeated digit is too easy to guess".into(),
+            ));
         }
         Ok(Pin(Zeroizing::new(t.to_owned())))
     }
@@ -233,13 +239,18 @@ pub struct Vault<'k, K: Keystore> {
 }
 
 fn b64_decode(s: &str, what: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    B64.decode(s).map(Zeroizing::new).map_err(|_| KeyError::Corrupt(format!("{what} is not base64")))
+    B64.decode(s)
+        .map(Zeroizing::new)
+        .map_err(|_| KeyError::Corrupt(format!("{what} is not base64")))
 }
 
 impl<'k, K: Keystore> Vault<'k, K> {
     /// The vault of the store with this id.
     pub fn new(keystore: &'k K, store_id: &str) -> Self {
-        Vault { keystore, store_id: store_id.to_owned() }
+        Vault {
+            keystore,
+            store_id: store_id.to_owned(),
+        }
     }
 
     fn entry_name(&self) -> String {
@@ -251,14 +262,16 @@ impl<'k, K: Keystore> Vault<'k, K> {
     }
 
     fn load(&self) -> Result<VaultRecord, KeyError> {
-        let raw = self.keystore.get(&self.entry_name())?.ok_or(KeyError::Missing)?;
+        let raw = self
+            .keystore
+            .get(&self.entry_name())?
+            .ok_or(KeyError::Missing)?;
         serde_json::from_slice(&raw).map_err(|e| KeyError::Corrupt(e.to_string()))
     }
 
     fn save(&self, rec: &VaultRecord) -> Result<(), KeyError> {
-        let json = Zeroizing::new(
-            serde_json::to_vec(rec).map_err(|e| KeyError::Corrupt(e.to_string()))?,
-        );
+        let json =
+            Zeroizing::new(serde_json::to_vec(rec).map_err(|e| KeyError::Corrupt(e.to_string()))?);
         self.keystore.set(&self.entry_name(), &json)
     }
 
@@ -266,18 +279,34 @@ impl<'k, K: Keystore> Vault<'k, K> {
     /// Returns the key and the one-time recovery code for IT.
     pub fn create(&self, pin: Option<&Pin>) -> Result<(StoreKey, RecoveryCode), KeyError> {
         if self.keystore.get(&self.entry_name())?.is_some() {
-            return Err(KeyError::Corrupt("a key for this store already exists".into()));
+            return Err(KeyError::Corrupt(
+                "a key for this store already exists".into(),
+            ));
         }
         let key = StoreKey::generate()?;
         let code = RecoveryCode::generate()?;
         let salt: [u8; 16] = random_array()?;
         let recovery = RecoveryRecord {
             salt,
-            wrapped: B64.encode(wrap_store_key(&derive_recovery_kek(&code, &salt), &key, &self.aad())?),
+            wrapped: B64.encode(wrap_store_key(
+                &derive_recovery_kek(&code, &salt),
+                &key,
+                &self.aad(),
+            )?),
         };
         let rec = match pin {
-            None => VaultRecord { v: 1, ldk: Some(B64.encode(key.as_bytes())), pin: None, recovery },
-            Some(pin) => VaultRecord { v: 1, ldk: None, pin: Some(self.pin_record(&key, pin)?), recovery },
+            None => VaultRecord {
+                v: 1,
+                ldk: Some(B64.encode(key.as_bytes())),
+                pin: None,
+                recovery,
+            },
+            Some(pin) => VaultRecord {
+                v: 1,
+                ldk: None,
+                pin: Some(self.pin_record(&key, pin)?),
+                recovery,
+            },
         };
         self.save(&rec)?;
         Ok((key, code))
@@ -300,8 +329,16 @@ impl<'k, K: Keystore> Vault<'k, K> {
     pub fn status(&self) -> Result<VaultStatus, KeyError> {
         let rec = self.load()?;
         Ok(match &rec.pin {
-            None => VaultStatus { has_pin: false, failures: 0, locked: false },
-            Some(p) => VaultStatus { has_pin: true, failures: p.failures, locked: p.locked },
+            None => VaultStatus {
+                has_pin: false,
+                failures: 0,
+                locked: false,
+            },
+            Some(p) => VaultStatus {
+                has_pin: true,
+                failures: p.failures,
+                locked: p.locked,
+            },
         })
     }
 
@@ -314,7 +351,10 @@ impl<'k, K: Keystore> Vault<'k, K> {
             return Ok(StoreKey::from_slice(&b64_decode(ldk, "store key")?)?);
         }
         let aad = self.aad();
-        let p = rec.pin.as_mut().ok_or_else(|| KeyError::Corrupt("neither key nor PIN".into()))?;
+        let p = rec
+            .pin
+            .as_mut()
+            .ok_or_else(|| KeyError::Corrupt("neither key nor PIN".into()))?;
         if p.locked {
             return Err(KeyError::Locked);
         }
@@ -330,7 +370,10 @@ impl<'k, K: Keystore> Vault<'k, K> {
         let params = p.params.clone();
         self.save(&rec)?;
         let kek = derive_pin_kek(pin.bytes(), &pepper, &params)?;
-        let p = rec.pin.as_mut().ok_or_else(|| KeyError::Corrupt("PIN record vanished".into()))?;
+        let p = rec
+            .pin
+            .as_mut()
+            .ok_or_else(|| KeyError::Corrupt("PIN record vanished".into()))?;
         match unwrap_store_key(&kek, &wrapped, &aad) {
             Ok(key) => {
                 p.failures = 0;
@@ -343,7 +386,9 @@ impl<'k, K: Keystore> Vault<'k, K> {
                     self.save(&rec)?;
                     Err(KeyError::Locked)
                 } else {
-                    Err(KeyError::WrongPin { remaining: MAX_PIN_ATTEMPTS - failures })
+                    Err(KeyError::WrongPin {
+                        remaining: MAX_PIN_ATTEMPTS - failures,
+                    })
                 }
             }
             Err(e) => Err(e.into()),
@@ -352,7 +397,11 @@ impl<'k, K: Keystore> Vault<'k, K> {
 
     /// IT's re-enable: the recovery code opens the key, the counter and lock are cleared and
     /// the PIN is replaced by `new_pin` (or removed). Nothing stored is touched.
-    pub fn recover(&self, code: &RecoveryCode, new_pin: Option<&Pin>) -> Result<StoreKey, KeyError> {
+    pub fn recover(
+        &self,
+        code: &RecoveryCode,
+        new_pin: Option<&Pin>,
+    ) -> Result<StoreKey, KeyError> {
         let mut rec = self.load()?;
         let kek = derive_recovery_kek(code, &rec.recovery.salt);
         let wrapped = b64_decode(&rec.recovery.wrapped, "recovery key")?;

@@ -45,7 +45,11 @@ pub fn apply(conn: &mut Connection, migrations: &[Migration]) -> Result<i64, Sto
         let tx = conn.transaction()?;
         tx.execute_batch(m.sql)
             .and_then(|()| tx.execute_batch(&format!("PRAGMA user_version = {}", m.version)))
-            .map_err(|source| StoreError::Migration { version: m.version, name: m.name, source })?;
+            .map_err(|source| StoreError::Migration {
+                version: m.version,
+                name: m.name,
+                source,
+            })?;
         tx.commit().map_err(|source| StoreError::Migration {
             version: m.version,
             name: m.name,

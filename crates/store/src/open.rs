@@ -5,9 +5,9 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use tsunagi_crypto::StoreKey;
 
+use crate::StoreError;
 use crate::error::is_corruption;
 use crate::migrate::{self, MIGRATIONS, Migration};
-use crate::StoreError;
 
 /// How the file is protected.
 #[derive(Debug, Clone, Copy)]
@@ -59,10 +59,15 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => StoreError::NotFound(path.to_owned()),
-            _ => StoreError::Io { path: path.to_owned(), source: e },
+            _ => StoreError::Io {
+                path: path.to_owned(),
+                source: e,
+            },
         })?;
         if meta.len() == 0 {
-            return Err(StoreError::Damaged { detail: "the file is empty".into() });
+            return Err(StoreError::Damaged {
+                detail: "the file is empty".into(),
+            });
         }
         if let (Encryption::Key(key), Some(expected)) = (enc, key_check)
             && key.check_value() != *expected
@@ -80,7 +85,9 @@ impl Store {
             return Err(match (is_corruption(&e), enc, key_check) {
                 // The key matched its check value, so the file is what is wrong.
                 (true, Encryption::Key(_), Some(_)) | (true, Encryption::Plain, _) => {
-                    StoreError::Damaged { detail: e.to_string() }
+                    StoreError::Damaged {
+                        detail: e.to_string(),
+                    }
                 }
                 (true, Encryption::Key(_), None) => StoreError::WrongKey,
                 (false, _, _) => StoreError::Sqlite(e),
@@ -109,7 +116,10 @@ impl Store {
              PRAGMA busy_timeout = 5000;",
         )?;
         migrate::apply(&mut conn, migrations)?;
-        Ok(Store { conn, path: path.to_owned() })
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+        })
     }
 
     /// The store file's path.
@@ -121,11 +131,15 @@ impl Store {
     /// command, not for every open).
     pub fn integrity_check(&self) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
-        let rows: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         if rows == ["ok"] {
             Ok(())
         } else {
-            Err(StoreError::Damaged { detail: rows.join("; ") })
+            Err(StoreError::Damaged {
+                detail: rows.join("; "),
+            })
         }
     }
 
@@ -152,10 +166,13 @@ fn set_key(conn: &Connection, enc: Encryption<'_>) -> Result<(), StoreError> {
         // when the connection closes.
         let literal = key.sqlcipher_literal();
         conn.execute_batch(&format!("PRAGMA key = \"{}\";", &*literal))?;
-        let version: Option<String> =
-            conn.query_row("PRAGMA cipher_version", [], |r| r.get(0)).ok();
+        let version: Option<String> = conn
+            .query_row("PRAGMA cipher_version", [], |r| r.get(0))
+            .ok();
         if version.is_none_or(|v| v.is_empty()) {
-            return Err(StoreError::Damaged { detail: "SQLCipher is not linked".into() });
+            return Err(StoreError::Damaged {
+                detail: "SQLCipher is not linked".into(),
+            });
         }
     }
     Ok(())
@@ -164,12 +181,18 @@ fn set_key(conn: &Connection, enc: Encryption<'_>) -> Result<(), StoreError> {
 /// A file shorter than its header says was truncated (a WAL may legitimately hold pages that
 /// are not in the main file yet, so the check only runs without one).
 fn check_length(conn: &Connection, path: &Path, file_len: u64) -> Result<(), StoreError> {
-    let wal = std::fs::metadata(wal_path(path)).map(|m| m.len()).unwrap_or(0);
+    let wal = std::fs::metadata(wal_path(path))
+        .map(|m| m.len())
+        .unwrap_or(0);
     if wal > 0 {
         return Ok(());
     }
-    let pages = conn.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))?.max(0) as u64;
-    let page_size = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?.max(0) as u64;
+    let pages = conn
+        .query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))?
+        .max(0) as u64;
+    let page_size = conn
+        .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?
+        .max(0) as u64;
     if pages * page_size > file_len {
         return Err(StoreError::Damaged {
             detail: format!(

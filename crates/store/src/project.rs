@@ -41,17 +41,23 @@ pub(crate) fn project(
     let gone = state.is_deleted();
     match state.kind() {
         EntityKind::Person => {
-            tx.prepare_cached("DELETE FROM persons WHERE rowid = ?1")?.execute([rowid])?;
+            tx.prepare_cached("DELETE FROM persons WHERE rowid = ?1")?
+                .execute([rowid])?;
             if !gone {
                 let name = text(state, "name");
                 let kana = text(state, "kana");
                 let n = normalize(&name);
-                let search =
-                    format!("{n}\u{1f}{}\u{1f}{}", hiragana(&n), hiragana(&normalize(&kana)));
+                let search = format!(
+                    "{n}\u{1f}{}\u{1f}{}",
+                    hiragana(&n),
+                    hiragana(&normalize(&kana))
+                );
                 let programs = match state.value("programs") {
-                    Some(Value::Array(a)) => {
-                        a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")
-                    }
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(","),
                     _ => String::new(),
                 };
                 tx.prepare_cached(
@@ -75,9 +81,11 @@ pub(crate) fn project(
             let old_note = text(before, "note");
             let new_note = text(state, "note");
             let reindex = gone || !had_row || old_note != new_note;
-            tx.prepare_cached("DELETE FROM contacts WHERE rowid = ?1")?.execute([rowid])?;
+            tx.prepare_cached("DELETE FROM contacts WHERE rowid = ?1")?
+                .execute([rowid])?;
             if reindex && had_row && !before.is_deleted() {
-                tx.prepare_cached("DELETE FROM contact_fts WHERE rowid = ?1")?.execute([rowid])?;
+                tx.prepare_cached("DELETE FROM contact_fts WHERE rowid = ?1")?
+                    .execute([rowid])?;
                 tx.prepare_cached("DELETE FROM contact_bigram WHERE rowid = ?1")?
                     .execute([rowid])?;
             }
@@ -100,20 +108,21 @@ pub(crate) fn project(
                     let norm = normalize(&new_note);
                     tx.prepare_cached("INSERT INTO contact_fts (rowid, note) VALUES (?1, ?2)")?
                         .execute(params![rowid, norm])?;
-                    tx.prepare_cached(
-                        "INSERT INTO contact_bigram (rowid, grams) VALUES (?1, ?2)",
-                    )?
-                    .execute(params![rowid, bigram_document(&norm)])?;
+                    tx.prepare_cached("INSERT INTO contact_bigram (rowid, grams) VALUES (?1, ?2)")?
+                        .execute(params![rowid, bigram_document(&norm)])?;
                 }
             }
         }
         EntityKind::Assessment => {
-            tx.prepare_cached("DELETE FROM assessments WHERE rowid = ?1")?.execute([rowid])?;
+            tx.prepare_cached("DELETE FROM assessments WHERE rowid = ?1")?
+                .execute([rowid])?;
             if !gone {
                 let result = state.value("result");
                 let total = result.and_then(|r| r.get("total")).and_then(Value::as_i64);
-                let complete =
-                    result.and_then(|r| r.get("complete")).and_then(Value::as_bool).unwrap_or(false);
+                let complete = result
+                    .and_then(|r| r.get("complete"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 let alerts = result
                     .and_then(|r| r.get("alerts"))
                     .and_then(Value::as_array)

@@ -90,7 +90,11 @@ fn caseload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseloadRow> {
         name: r.get(1)?,
         kana: r.get(2)?,
         district: r.get(3)?,
-        programs: programs.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+        programs: programs
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
         status: r.get(5)?,
         last_contact_at: r.get(6)?,
         stage: r.get(7)?,
@@ -144,7 +148,11 @@ impl Store {
     }
 
     /// A person's assessments, newest first.
-    pub fn assessments(&self, person: PersonId, limit: u32) -> Result<Vec<EntityState>, StoreError> {
+    pub fn assessments(
+        &self,
+        person: PersonId,
+        limit: u32,
+    ) -> Result<Vec<EntityState>, StoreError> {
         self.states(
             "SELECT e.state FROM assessments a JOIN entities e ON e.rowid = a.rowid
              WHERE a.person = ?1 ORDER BY a.at DESC LIMIT ?2",
@@ -153,7 +161,12 @@ impl Store {
         )
     }
 
-    fn states(&self, sql: &str, person: PersonId, limit: u32) -> Result<Vec<EntityState>, StoreError> {
+    fn states(
+        &self,
+        sql: &str,
+        person: PersonId,
+        limit: u32,
+    ) -> Result<Vec<EntityState>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(rusqlite::params![person.as_uuid().as_bytes(), limit], |r| {
             r.get::<_, String>(0)
@@ -169,7 +182,11 @@ impl Store {
     pub fn search(&self, input: &str, limit: u32) -> Result<SearchResults, StoreError> {
         let query = Query::parse(input);
         if query.is_empty() {
-            return Ok(SearchResults { persons: Vec::new(), contacts: Vec::new(), contact_total: 0 });
+            return Ok(SearchResults {
+                persons: Vec::new(),
+                contacts: Vec::new(),
+                contact_total: 0,
+            });
         }
 
         // Persons are few (hundreds per device): a scan of the normalized name/kana column.
@@ -196,12 +213,14 @@ impl Store {
             margs.push(b.clone());
         }
         let ids = matching.join(" INTERSECT ");
-        let contact_total: u64 = self.conn.query_row(
-            &format!("SELECT count(*) FROM ({ids})"),
-            params_from_iter(margs.iter()),
-            |r| r.get::<_, i64>(0),
-        )?
-        .max(0) as u64;
+        let contact_total: u64 = self
+            .conn
+            .query_row(
+                &format!("SELECT count(*) FROM ({ids})"),
+                params_from_iter(margs.iter()),
+                |r| r.get::<_, i64>(0),
+            )?
+            .max(0) as u64;
         let sql = format!(
             "SELECT c.id, c.person, coalesce(p.name, ''), c.at, e.state
              FROM contacts c JOIN entities e ON e.rowid = c.rowid
@@ -222,7 +241,10 @@ impl Store {
         for row in rows {
             let (id, person, person_name, at, state) = row?;
             let state = decode_state(&state, "contact")?;
-            let note = state.value("note").and_then(|v| v.as_str()).unwrap_or_default();
+            let note = state
+                .value("note")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
             contacts.push(ContactHit {
                 id: ContactId::from_uuid(uuid::Uuid::from_slice(&id).unwrap_or_default()),
                 person: PersonId::from_uuid(uuid::Uuid::from_slice(&person).unwrap_or_default()),
@@ -231,7 +253,11 @@ impl Store {
                 excerpt: excerpt(note, &query.terms),
             });
         }
-        Ok(SearchResults { persons, contacts, contact_total })
+        Ok(SearchResults {
+            persons,
+            contacts,
+            contact_total,
+        })
     }
 }
 

@@ -82,7 +82,11 @@ impl Query {
     /// Parses what the user typed. Empty (after normalization) gives an empty query.
     pub fn parse(input: &str) -> Query {
         let normalized = normalize(input);
-        let terms: Vec<String> = normalized.split(' ').filter(|t| !t.is_empty()).map(String::from).collect();
+        let terms: Vec<String> = normalized
+            .split(' ')
+            .filter(|t| !t.is_empty())
+            .map(String::from)
+            .collect();
         let mut long = Vec::new();
         let mut short = Vec::new();
         for t in &terms {
@@ -101,7 +105,11 @@ impl Query {
             }
         }
         let join = |v: Vec<String>| (!v.is_empty()).then(|| v.join(" AND "));
-        Query { trigram: join(long), bigram: join(short), terms }
+        Query {
+            trigram: join(long),
+            bigram: join(short),
+            terms,
+        }
     }
 
     /// Whether there is nothing to search for.
@@ -137,6 +145,9 @@ mod tests {
         assert_eq!(q.trigram.as_deref(), Some("\"訪問した\""));
         assert_eq!(q.bigram.as_deref(), Some("008a8d0077e5 AND 006bcd*"));
         assert!(Query::parse("  　 ").is_empty());
-        assert_eq!(Query::parse("a\"b\"c").trigram.as_deref(), Some("\"a\"\"b\"\"c\""));
+        assert_eq!(
+            Query::parse("a\"b\"c").trigram.as_deref(),
+            Some("\"a\"\"b\"\"c\"")
+        );
     }
 }

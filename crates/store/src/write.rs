@@ -45,9 +45,11 @@ impl Store {
     pub fn entity(&self, id: EntityId) -> Result<Option<EntityState>, StoreError> {
         let json: Option<String> = self
             .conn
-            .query_row("SELECT state FROM entities WHERE id = ?1", [id.as_uuid().as_bytes()], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT state FROM entities WHERE id = ?1",
+                [id.as_uuid().as_bytes()],
+                |r| r.get(0),
+            )
             .optional()?;
         json.map(|j| decode_state(&j, &id.to_string())).transpose()
     }
@@ -60,8 +62,10 @@ impl Store {
             .optional()?;
         match s {
             None => Ok(Hlc::ZERO),
-            Some(s) => Hlc::parse_sortable(&s)
-                .map_err(|e| StoreError::Unreadable { what: "clock".into(), detail: e.to_string() }),
+            Some(s) => Hlc::parse_sortable(&s).map_err(|e| StoreError::Unreadable {
+                what: "clock".into(),
+                detail: e.to_string(),
+            }),
         }
     }
 
@@ -142,7 +146,9 @@ fn apply_in(tx: &Transaction<'_>, cs: &ChangeSet, origin: Origin) -> Result<bool
 
     let existing: Option<(i64, String)> = tx
         .prepare_cached("SELECT rowid, state FROM entities WHERE id = ?1")?
-        .query_row([cs.entity.as_uuid().as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([cs.entity.as_uuid().as_bytes()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     let (rowid, before) = match existing {
         Some((rowid, json)) => (Some(rowid), decode_state(&json, &cs.entity.to_string())?),
@@ -154,7 +160,11 @@ fn apply_in(tx: &Transaction<'_>, cs: &ChangeSet, origin: Origin) -> Result<bool
         what: format!("entity {}", cs.entity),
         detail: e.to_string(),
     })?;
-    let updated = state.latest().map(|v| v.hlc).unwrap_or(Hlc::ZERO).to_sortable();
+    let updated = state
+        .latest()
+        .map(|v| v.hlc)
+        .unwrap_or(Hlc::ZERO)
+        .to_sortable();
     let deleted = state.is_deleted();
     let conflicts = state.conflicts().len() as i64;
     let rowid = match rowid {
@@ -207,7 +217,10 @@ fn decode_op(
     device: &[u8],
     body: &str,
 ) -> Result<ChangeSet, StoreError> {
-    let bad = |detail: String| StoreError::Unreadable { what: format!("op of {entity}"), detail };
+    let bad = |detail: String| StoreError::Unreadable {
+        what: format!("op of {entity}"),
+        detail,
+    };
     let uuid = |b: &[u8]| uuid::Uuid::from_slice(b).map_err(|e| bad(e.to_string()));
     Ok(ChangeSet {
         op: tsunagi_core::ids::OpId::from_uuid(uuid(op)?),
