@@ -2,6 +2,7 @@
 //! hybrid logical clocks, change sets and their merge. No IO: everything here is a pure
 //! function of its inputs, so it cannot fail on valid input.
 
+pub mod assessment;
 pub mod change;
 pub mod config;
 pub mod consent;

@@ -23,6 +23,15 @@ fn opt_text(state: &EntityState, field: &str) -> Option<String> {
     }
 }
 
+/// A timestamp field as UTC with fixed width, so that text order is time order whatever offset
+/// the device recorded it with.
+fn utc_time(state: &EntityState, field: &str) -> String {
+    let raw = text(state, field);
+    chrono::DateTime::parse_from_rfc3339(&raw)
+        .map(|t| t.to_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or(raw)
+}
+
 fn uuid_bytes(state: &EntityState, field: &str) -> Vec<u8> {
     opt_text(state, field)
         .and_then(|s| uuid::Uuid::parse_str(&s).ok())
@@ -98,7 +107,7 @@ pub(crate) fn project(
                     rowid,
                     id,
                     uuid_bytes(state, "person"),
-                    text(state, "at"),
+                    utc_time(state, "at"),
                     text(state, "channel"),
                     text(state, "outcome"),
                     state.value("stage").and_then(Value::as_i64),
@@ -135,7 +144,7 @@ pub(crate) fn project(
                     rowid,
                     id,
                     uuid_bytes(state, "person"),
-                    text(state, "at"),
+                    utc_time(state, "at"),
                     text(state, "instrument"),
                     total,
                     complete,
