@@ -72,7 +72,10 @@ mod tests {
         assert_eq!(a.instrument, "epds");
         assert_eq!(a.version, epds.version());
         assert_eq!(a.answers, answers);
-        assert_eq!(a.result.total, Some(epds.score(&answers).unwrap().total.unwrap()));
+        assert_eq!(
+            a.result.total,
+            Some(epds.score(&answers).unwrap().total.unwrap())
+        );
         let json = serde_json::to_value(&a).unwrap();
         assert_eq!(serde_json::from_value::<Assessment>(json).unwrap(), a);
     }

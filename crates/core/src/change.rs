@@ -80,12 +80,33 @@ impl fmt::Display for EntityKind {
 
 /// The identity of one write: who wrote it and when. Merge orders writes by `(hlc, device)`;
 /// because a device's HLC strictly increases, no two honest writes share a version.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Version {
     /// When (hybrid logical time).
     pub hlc: Hlc,
     /// Which device.
     pub device: DeviceId,
+}
+
+/// Serialized as `HLC@device` (e.g. `018f00000000-00000002@01a1…`): compact, and usable as a
+/// JSON object key.
+impl Serialize for Version {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}@{}", self.hlc.to_sortable(), self.device))
+    }
+}
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Version, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let (hlc, device) = s
+            .split_once('@')
+            .ok_or_else(|| serde::de::Error::custom(format!("not a version: {s:?}")))?;
+        Ok(Version {
+            hlc: Hlc::parse_sortable(hlc).map_err(serde::de::Error::custom)?,
+            device: DeviceId::parse(device).map_err(serde::de::Error::custom)?,
+        })
+    }
 }
 
 /// A new value for one field, with the versions of that field its author had seen and meant to

@@ -9,7 +9,7 @@ use crate::DomainError;
 
 /// One HLC timestamp: milliseconds since the Unix epoch and a counter for events within the
 /// same millisecond. Ordered by `(wall_ms, counter)`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Hlc {
     /// Physical part: the largest wall clock reading (ms since epoch) seen so far.
     pub wall_ms: u64,
@@ -91,6 +91,20 @@ impl Hlc {
             wall_ms: u64::from_str_radix(w, 16).map_err(|_| bad())?,
             counter: u32::from_str_radix(c, 16).map_err(|_| bad())?,
         })
+    }
+}
+
+/// Serialized as its sortable text form ([`Hlc::to_sortable`]).
+impl Serialize for Hlc {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_sortable())
+    }
+}
+
+impl<'de> Deserialize<'de> for Hlc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Hlc, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Hlc::parse_sortable(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -182,5 +196,9 @@ mod tests {
         assert_eq!(Hlc::parse_sortable(&a.to_sortable()), Ok(a));
         assert!(Hlc::parse_sortable("zz-1").is_err());
         assert!(Hlc::parse_sortable("").is_err());
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(json, "\"18f00000000-00000002\"".replace("18f", "018f"));
+        assert_eq!(serde_json::from_str::<Hlc>(&json).unwrap(), a);
+        assert!(serde_json::from_str::<Hlc>("\"nope\"").is_err());
     }
 }

@@ -408,6 +408,19 @@ mod tests {
     }
 
     #[test]
+    fn state_round_trips_through_json() {
+        let mut a = Sim::new(1);
+        let mut b = Sim::new(2);
+        a.write(100, &[("phone", json!("1")), ("name", json!("x"))]);
+        b.write(100, &[("phone", json!("2"))]);
+        a.receive(&b.made, 120);
+        let json = serde_json::to_string(&a.state).unwrap();
+        let back: EntityState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a.state);
+        assert_eq!(back.conflicts().len(), 1);
+    }
+
+    #[test]
     fn wrong_entity_is_refused() {
         let mut s = EntityState::new(EntityKind::Contact, entity());
         let mut a = Sim::new(1);

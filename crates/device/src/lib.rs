@@ -1,1 +1,17 @@
-//! Device use cases.
+//! The application front door: every use case of a Tsunagi device (initialize, unlock, record
+//! persons, contacts and assessments, show a person, search), shared by the Tauri app and the
+//! headless `tsunagi-device` CLI, which only translate to and from it.
+
+mod device;
+mod error;
+mod input;
+mod settings;
+mod view;
+
+pub use device::{Device, InitReport, VaultInfo};
+pub use error::DeviceError;
+pub use input::{AssessmentInput, ContactInput, PersonInput};
+pub use settings::Settings;
+pub use tsunagi_store::keys::{KeyError, Keystore, OsKeystore, Pin};
+pub use tsunagi_store::{CaseloadFilter, SearchResults};
+pub use view::{AssessmentView, CaseloadView, ContactView, PersonPage};

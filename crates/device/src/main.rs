@@ -1,2 +1,584 @@
-//! The headless device CLI.
-fn main() {}
+//! `tsunagi-device`: the headless device — the same use cases as the app, scriptable, with
+//! `--json` output, a clear message and a non-zero exit on bad input (2) or failure (1).
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tsunagi_device::{
+    AssessmentInput, CaseloadFilter, ContactInput, Device, DeviceError, KeyError, OsKeystore,
+    PersonInput, Pin,
+};
+use zeroize::Zeroizing;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tsunagi-device",
+    version,
+    about = "Tsunagi headless device (つなぎ)"
+)]
+struct Cli {
+    /// The device directory (settings + encrypted store).
+    #[arg(long, env = "TSUNAGI_DATA", global = true)]
+    data: Option<PathBuf>,
+    /// Machine-readable JSON output (errors too).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Initialize a device: key in the OS keystore, encrypted store. Prints the recovery code once.
+    Init {
+        /// Read a PIN (4–32 digits) from the first line of standard input.
+        #[arg(long)]
+        pin_stdin: bool,
+        /// Who uses this device (for the access log).
+        #[arg(long, default_value = "worker")]
+        user: String,
+    },
+    /// Persons (対象者).
+    #[command(subcommand)]
+    Person(PersonCmd),
+    /// Contacts (接触・訪問記録).
+    #[command(subcommand)]
+    Contact(ContactCmd),
+    /// Assessments (評価票).
+    #[command(subcommand)]
+    Assessment(AssessmentCmd),
+    /// The caseload (担当ケース).
+    Caseload {
+        /// Program key.
+        #[arg(long)]
+        program: Option<String>,
+        /// District code or name.
+        #[arg(long)]
+        district: Option<String>,
+        /// Status key.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Full-text search over names, kana and notes (1 character and up).
+    Search {
+        /// What to look for (space-separated terms must all match).
+        text: String,
+        /// At most this many contacts.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Device status: PIN, attempts, lock, pending changes.
+    Status,
+    /// Verify the store (every page) and the access log chain.
+    Check,
+    /// The access log (who opened which person, when, for how long).
+    AccessLog {
+        /// Only this person.
+        #[arg(long)]
+        person: Option<String>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// IT: re-enable a locked device with its recovery code (first stdin line), setting the PIN
+    /// from the second stdin line (or no PIN if empty).
+    Recover,
+}
+
+#[derive(Subcommand, Debug)]
+enum PersonCmd {
+    /// Register a person.
+    Add(Box<PersonAdd>),
+    /// Show a person: profile, timeline, assessments.
+    Show {
+        /// The person's id.
+        id: String,
+        /// At most this many contacts and assessments.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Args, Debug)]
+struct PersonAdd {
+    /// 氏名.
+    #[arg(long)]
+    name: String,
+    /// ふりがな.
+    #[arg(long)]
+    kana: Option<String>,
+    /// District code or name (辻堂, tsujido, ...).
+    #[arg(long)]
+    district: String,
+    /// Program key (csw, dementia, infant); repeat for several.
+    #[arg(long = "program", required = true)]
+    programs: Vec<String>,
+    /// Birth date (YYYY-MM-DD) or age band (80代).
+    #[arg(long)]
+    birth: Option<String>,
+    /// Sex (female, male, other, unknown).
+    #[arg(long)]
+    sex: Option<String>,
+    /// Address.
+    #[arg(long)]
+    address: Option<String>,
+    /// Phone.
+    #[arg(long)]
+    phone: Option<String>,
+    /// Status (intake, active, watching, closed, interrupted).
+    #[arg(long)]
+    status: Option<String>,
+    /// Memo.
+    #[arg(long)]
+    memo: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ContactCmd {
+    /// Record a contact.
+    Add(ContactAdd),
+}
+
+#[derive(Args, Debug)]
+struct ContactAdd {
+    /// The person's id.
+    #[arg(long)]
+    person: String,
+    /// visit, phone, letter, email, office_visit, accompany, via_agency, via_resident.
+    #[arg(long)]
+    channel: String,
+    /// met, not_home, through_door, refused, family, letter_left, third_party.
+    #[arg(long)]
+    outcome: String,
+    /// Narrative note.
+    #[arg(long, default_value = "")]
+    note: String,
+    /// つながりの段階 after the contact (0–4).
+    #[arg(long)]
+    stage: Option<String>,
+    /// When (RFC 3339 or YYYY-MM-DDTHH:MM local); default now.
+    #[arg(long)]
+    at: Option<String>,
+    /// What the 置き手紙 said.
+    #[arg(long)]
+    letter_text: Option<String>,
+    /// Next step.
+    #[arg(long)]
+    next_step: Option<String>,
+    /// Due date of the next step (YYYY-MM-DD).
+    #[arg(long)]
+    next_due: Option<String>,
+    /// Staff who went (repeat); default the device's user.
+    #[arg(long = "staff")]
+    staff: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum AssessmentCmd {
+    /// Record and score an assessment.
+    Add {
+        /// The person's id.
+        #[arg(long)]
+        person: String,
+        /// Instrument key (epds, dasc21, dbd13, jzbi8, mibsj, ikuji_checklist).
+        #[arg(long)]
+        instrument: String,
+        /// Answers, comma-separated, one per item; `-` = not answered.
+        #[arg(long)]
+        answers: String,
+        /// When; default now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+#[derive(Serialize)]
+struct ErrorOut<'a> {
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+    message_ja: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let device_err = err.downcast_ref::<DeviceError>();
+            let code = device_err.map_or("error", DeviceError::code);
+            if json {
+                let out = ErrorOut {
+                    error: ErrorBody {
+                        code,
+                        message: format!("{err:#}"),
+                        message_ja: device_err.map(DeviceError::message_ja).unwrap_or_default(),
+                    },
+                };
+                println!("{}", serde_json::to_string(&out).unwrap_or_default());
+            } else {
+                eprintln!("error: {err:#} [{code}]");
+            }
+            if device_err.is_some_and(DeviceError::is_bad_input)
+                || err.downcast_ref::<UsageError>().is_some()
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
+    cli.data
+        .clone()
+        .ok_or_else(|| UsageError("--data DIR is required (or TSUNAGI_DATA)".into()).into())
+}
+
+/// Reads one line of standard input (without the newline), zeroized on drop.
+fn stdin_line(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> anyhow::Result<Option<Zeroizing<String>>> {
+    match lines.next() {
+        None => Ok(None),
+        Some(line) => Ok(Some(Zeroizing::new(
+            line.context("reading standard input")?,
+        ))),
+    }
+}
+
+fn open(dir: &std::path::Path) -> anyhow::Result<Device> {
+    let ks = OsKeystore::new();
+    let info = Device::vault_info(dir, &ks)?;
+    let pin = if info.vault.has_pin && !info.vault.locked {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            eprint!("PIN: ");
+        }
+        let mut lines = stdin.lock().lines();
+        let line = stdin_line(&mut lines)?.ok_or(DeviceError::Key(KeyError::PinRequired))?;
+        Some(Pin::parse(&line).map_err(DeviceError::Key)?)
+    } else {
+        None
+    };
+    Ok(Device::open(dir, pin.as_ref(), &ks)?)
+}
+
+fn print<T: Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", human(value));
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let dir = data_dir(&cli)?;
+    let json = cli.json;
+    match cli.command {
+        Command::Init { pin_stdin, user } => {
+            let pin = if pin_stdin {
+                let stdin = std::io::stdin();
+                let mut lines = stdin.lock().lines();
+                let line =
+                    stdin_line(&mut lines)?.ok_or(DeviceError::Key(KeyError::PinRequired))?;
+                Some(Pin::parse(&line).map_err(DeviceError::Key)?)
+            } else {
+                None
+            };
+            let (_device, report) = Device::init(&dir, pin.as_ref(), &user, &OsKeystore::new())?;
+            print(json, &report, |r| {
+                format!(
+                    "device {} initialized in {} ({})\nrecovery code (IT keeps this; shown only now): {}",
+                    r.device_id,
+                    dir.display(),
+                    if r.has_pin { "PIN set" } else { "no PIN" },
+                    r.recovery_code
+                )
+            })
+        }
+        Command::Recover => {
+            let stdin = std::io::stdin();
+            let mut lines = stdin.lock().lines();
+            let code = stdin_line(&mut lines)?
+                .ok_or_else(|| UsageError("recovery code expected on stdin".into()))?;
+            let pin = match stdin_line(&mut lines)? {
+                Some(p) if !p.trim().is_empty() => Some(Pin::parse(&p).map_err(DeviceError::Key)?),
+                _ => None,
+            };
+            let device = Device::recover(&dir, &code, pin.as_ref(), &OsKeystore::new())?;
+            let out = serde_json::json!({ "device_id": device.id(), "recovered": true, "has_pin": pin.is_some() });
+            print(json, &out, |_| {
+                "device re-enabled; wrong-PIN counter reset".into()
+            })
+        }
+        Command::Status => {
+            let ks = OsKeystore::new();
+            let info = Device::vault_info(&dir, &ks)?;
+            print(json, &info, |i| {
+                format!(
+                    "device {}\nPIN: {}\nwrong attempts: {}\nlocked: {}",
+                    i.device_id,
+                    if i.vault.has_pin { "yes" } else { "no" },
+                    i.vault.failures,
+                    if i.vault.locked {
+                        "YES — IT must re-enable it with the recovery code"
+                    } else {
+                        "no"
+                    }
+                )
+            })
+        }
+        Command::Person(PersonCmd::Add(a)) => {
+            let a = *a;
+            let mut device = open(&dir)?;
+            let id = device.add_person(&PersonInput {
+                name: a.name,
+                kana: a.kana,
+                district: a.district,
+                programs: a.programs,
+                birth: a.birth,
+                sex: a.sex,
+                address: a.address,
+                phone: a.phone,
+                status: a.status,
+                memo: a.memo,
+            })?;
+            print(json, &serde_json::json!({ "id": id }), |_| id.to_string())
+        }
+        Command::Person(PersonCmd::Show { id, limit }) => {
+            let mut device = open(&dir)?;
+            let page = device.open_person(&id, limit)?;
+            let out = print(json, &page, render::person_page);
+            device.close_person(page)?;
+            out
+        }
+        Command::Contact(ContactCmd::Add(c)) => {
+            let mut device = open(&dir)?;
+            let id = device.add_contact(&ContactInput {
+                person: c.person,
+                at: c.at,
+                channel: c.channel,
+                outcome: c.outcome,
+                note: c.note,
+                observations: None,
+                stage: c.stage,
+                letter_text: c.letter_text,
+                next_step: c.next_step,
+                next_due: c.next_due,
+                staff: c.staff,
+            })?;
+            print(json, &serde_json::json!({ "id": id }), |_| id.to_string())
+        }
+        Command::Assessment(AssessmentCmd::Add {
+            person,
+            instrument,
+            answers,
+            at,
+        }) => {
+            let mut device = open(&dir)?;
+            let (id, a) = device.add_assessment(&AssessmentInput {
+                person,
+                instrument,
+                answers,
+                at,
+            })?;
+            let out = serde_json::json!({ "id": id, "assessment": a });
+            print(json, &out, |_| render::assessment_line(&id.to_string(), &a))
+        }
+        Command::Caseload {
+            program,
+            district,
+            status,
+        } => {
+            let device = open(&dir)?;
+            let district = match district {
+                Some(d) => Some(
+                    device
+                        .config()
+                        .district(&d)
+                        .map_err(DeviceError::from)?
+                        .code()
+                        .to_owned(),
+                ),
+                None => None,
+            };
+            let filter = CaseloadFilter {
+                program,
+                district,
+                status,
+                stage: None,
+            };
+            let rows = device.caseload(&filter)?;
+            print(json, &rows, |rows| render::caseload(rows))
+        }
+        Command::Search { text, limit } => {
+            let device = open(&dir)?;
+            let found = device.search(&text, limit)?;
+            print(json, &found, render::search)
+        }
+        Command::Check => {
+            let device = open(&dir)?;
+            let report = device.check()?;
+            print(json, &report, |r| {
+                format!(
+                    "store OK; access log OK ({} entries, head {})",
+                    r.entries, r.head
+                )
+            })
+        }
+        Command::AccessLog { person, limit } => {
+            let device = open(&dir)?;
+            let person = person
+                .map(|p| tsunagi_core::ids::PersonId::parse(&p).map_err(DeviceError::from))
+                .transpose()?;
+            let rows = device
+                .store()
+                .access_log(person, limit)
+                .map_err(DeviceError::from)?;
+            print(json, &rows, |rows| {
+                rows.iter()
+                    .map(|r| {
+                        format!(
+                            "{} {:?} {} {} {}",
+                            r.at,
+                            r.event,
+                            r.person,
+                            r.actor,
+                            r.duration_ms.map(|d| format!("{d} ms")).unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    }
+}
+
+mod render {
+    //! Human-readable output of the CLI (Japanese labels, as on the app's screens).
+
+    use tsunagi_core::assessment::Assessment;
+    use tsunagi_device::{CaseloadView, PersonPage, SearchResults};
+
+    pub fn assessment_line(id: &str, a: &Assessment) -> String {
+        let r = &a.result;
+        let total = match r.total {
+            Some(t) => t.to_string(),
+            None if r.complete => "-".into(),
+            None => format!("未完了（未回答: {:?}）", r.missing_items),
+        };
+        let mut s = format!("{id} {} v{} 合計 {total}", a.instrument, a.version);
+        for b in &r.bands {
+            s.push_str(&format!(" [{}]", b.label_ja));
+        }
+        for al in &r.alerts {
+            s.push_str(&format!(" ⚠ {}", al.label_ja));
+        }
+        s
+    }
+
+    pub fn person_page(p: &PersonPage) -> String {
+        let f = p.person.fields();
+        let mut out = f.name.as_str().to_owned();
+        if let Some(k) = &f.kana {
+            out.push_str(&format!("（{}）", k.as_str()));
+        }
+        out.push_str(&format!("  id {}\n", p.id));
+        if let Some(s) = &p.summary {
+            out.push_str(&format!(
+                "地区: {}  事業: {}  状態: {}  つながりの段階: {}\n",
+                s.district_name,
+                s.program_labels.join("・"),
+                f.status.label_ja(),
+                s.stage_label.as_deref().unwrap_or("未記録"),
+            ));
+        }
+        if !p.conflicts.is_empty() {
+            out.push_str(&format!("⚠ 同時編集の競合: {} 項目\n", p.conflicts.len()));
+        }
+        out.push_str(&format!("\n接触記録 ({}件):\n", p.timeline.len()));
+        for c in &p.timeline {
+            let f = c.contact.fields();
+            out.push_str(&format!(
+                "  {} {} / {}{}\n",
+                f.at.format("%Y-%m-%d %H:%M"),
+                c.channel_label,
+                c.outcome_label,
+                c.stage_label
+                    .as_ref()
+                    .map(|s| format!(" / 段階: {s}"))
+                    .unwrap_or_default()
+            ));
+            if !f.note.as_str().is_empty() {
+                out.push_str(&format!("    {}\n", f.note.as_str()));
+            }
+        }
+        out.push_str(&format!("\n評価票 ({}件):\n", p.assessments.len()));
+        for a in &p.assessments {
+            out.push_str(&format!(
+                "  {} {}\n",
+                a.instrument_name,
+                assessment_line(&a.id.to_string(), &a.assessment)
+            ));
+        }
+        out
+    }
+
+    pub fn caseload(rows: &[CaseloadView]) -> String {
+        if rows.is_empty() {
+            return "（担当ケースはありません）".into();
+        }
+        rows.iter()
+            .map(|r| {
+                format!(
+                    "{}  {}（{}）  {}  {}  最終接触: {}",
+                    r.row.id,
+                    r.row.name,
+                    r.row.kana,
+                    r.district_name,
+                    r.stage_label.as_deref().unwrap_or("段階未記録"),
+                    r.row.last_contact_at.as_deref().unwrap_or("なし"),
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn search(s: &SearchResults) -> String {
+        let mut out = format!("対象者 {}件\n", s.persons.len());
+        for p in &s.persons {
+            out.push_str(&format!("  {} {}（{}）\n", p.id, p.name, p.kana));
+        }
+        out.push_str(&format!(
+            "接触記録 {}件（表示 {}件）\n",
+            s.contact_total,
+            s.contacts.len()
+        ));
+        for c in &s.contacts {
+            out.push_str(&format!(
+                "  {} {} {}: {}\n",
+                c.at, c.person_name, c.id, c.excerpt
+            ));
+        }
+        out
+    }
+}

@@ -161,7 +161,8 @@ impl Pin {
         if !t.chars().all(|c| c.is_ascii_digit()) {
             return Err(KeyError::InvalidPin("a PIN has digits only".into()));
         }
-        if t.chars().all(|c| Some(c) == t.chars().next()) {
+        let first = t.chars().next();
+        if t.chars().all(|c| Some(c) == first) {
             return Err(KeyError::InvalidPin(
                 "a PIN of one repeated digit is too easy to guess".into(),
             ));

@@ -187,12 +187,8 @@ fn check_length(conn: &Connection, path: &Path, file_len: u64) -> Result<(), Sto
     if wal > 0 {
         return Ok(());
     }
-    let pages = conn
-        .query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))?
-        .max(0) as u64;
-    let page_size = conn
-        .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?
-        .max(0) as u64;
+    let pages = pragma_u64(conn, "page_count")?;
+    let page_size = pragma_u64(conn, "page_size")?;
     if pages * page_size > file_len {
         return Err(StoreError::Damaged {
             detail: format!(
@@ -202,6 +198,19 @@ fn check_length(conn: &Connection, path: &Path, file_len: u64) -> Result<(), Sto
         });
     }
     Ok(())
+}
+
+/// A numeric pragma; SQLCipher answers some (page_size) as text.
+fn pragma_u64(conn: &Connection, name: &str) -> Result<u64, StoreError> {
+    let v: rusqlite::types::Value = conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?;
+    let n = match v {
+        rusqlite::types::Value::Integer(i) => u64::try_from(i).ok(),
+        rusqlite::types::Value::Text(t) => t.trim().parse().ok(),
+        _ => None,
+    };
+    n.ok_or_else(|| StoreError::Damaged {
+        detail: format!("unreadable {name}"),
+    })
 }
 
 fn wal_path(path: &Path) -> PathBuf {

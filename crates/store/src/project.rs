@@ -28,7 +28,10 @@ fn opt_text(state: &EntityState, field: &str) -> Option<String> {
 fn utc_time(state: &EntityState, field: &str) -> String {
     let raw = text(state, field);
     chrono::DateTime::parse_from_rfc3339(&raw)
-        .map(|t| t.to_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .map(|t| {
+            t.to_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        })
         .unwrap_or(raw)
 }
 

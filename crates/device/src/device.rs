@@ -1,0 +1,444 @@
+//! The device: its directory (settings + encrypted store), its clock, and the use cases.
+
+use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, TimeZone, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tsunagi_core::DomainError;
+use tsunagi_core::assessment::Assessment;
+use tsunagi_core::change::{ChangeBody, ChangeSet, EntityKind};
+use tsunagi_core::config::Config;
+use tsunagi_core::contact::{Contact, ContactChannel, ContactFields, ContactOutcome};
+use tsunagi_core::hlc::Hlc;
+use tsunagi_core::ids::{AssessmentId, ContactId, DeviceId, EntityId, OpId, PersonId};
+use tsunagi_core::instrument::InstrumentCatalog;
+use tsunagi_core::merge::EntityState;
+use tsunagi_core::person::{
+    BirthInfo, Kana, Person, PersonFields, PersonName, PersonStatus, Phone, Sex,
+};
+use tsunagi_core::text::{Note, ShortText};
+use tsunagi_store::keys::{Keystore, Pin, Vault, VaultStatus};
+use tsunagi_store::{CaseloadFilter, Encryption, Origin, SearchResults, Store};
+use uuid::Uuid;
+
+use crate::DeviceError;
+use crate::input::{AssessmentInput, ContactInput, PersonInput};
+use crate::settings::{SETTINGS_FORMAT, Settings, hex};
+use crate::view::{CaseloadView, PersonPage};
+
+/// An unlocked device.
+#[derive(Debug)]
+pub struct Device {
+    dir: PathBuf,
+    settings: Settings,
+    store: Store,
+    config: Config,
+    catalog: InstrumentCatalog,
+    clock: Hlc,
+}
+
+/// What `init` produced: the device id and the recovery code IT must keep (shown once).
+#[derive(Debug, Serialize)]
+pub struct InitReport {
+    /// The new device's id.
+    pub device_id: DeviceId,
+    /// The store's id (its key's name in the OS keystore).
+    pub store_id: String,
+    /// Whether a PIN protects the store key.
+    pub has_pin: bool,
+    /// The one-time recovery code that re-enables a locked store. Shown once, never stored.
+    pub recovery_code: String,
+}
+
+/// What the vault says about a device without unlocking it.
+#[derive(Debug, Serialize)]
+pub struct VaultInfo {
+    /// The device's id.
+    pub device_id: DeviceId,
+    /// PIN, attempts, lock.
+    #[serde(flatten)]
+    pub vault: VaultStatus,
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0)
+}
+
+fn local_now() -> DateTime<FixedOffset> {
+    Local::now().fixed_offset()
+}
+
+/// Parses a time as typed: RFC 3339, or `YYYY-MM-DD[T ]HH:MM[:SS]` in the device's local time.
+fn parse_time(field: &'static str, s: &str) -> Result<DateTime<FixedOffset>, DomainError> {
+    let t = s.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt);
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Local
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|d| d.fixed_offset())
+                .ok_or_else(|| DomainError::InvalidDate {
+                    field,
+                    value: s.to_owned(),
+                    reason: "that local time does not exist".into(),
+                });
+        }
+    }
+    Err(DomainError::InvalidDate {
+        field,
+        value: s.to_owned(),
+        reason: "expected YYYY-MM-DDTHH:MM or RFC 3339".into(),
+    })
+}
+
+fn opt<T>(
+    v: &Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, DomainError>,
+) -> Result<Option<T>, DomainError> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => parse(s).map(Some),
+    }
+}
+
+fn to_fields<T: Serialize>(value: &T) -> BTreeMap<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map.into_iter().collect(),
+        // Domain records are structs: they always serialize to an object.
+        _ => BTreeMap::new(),
+    }
+}
+
+impl Device {
+    /// Initializes a device in `dir` (created if missing, must not hold a device): generates
+    /// the store key in the OS keystore (wrapped under `pin` if given) and creates the
+    /// encrypted store.
+    pub fn init<K: Keystore>(
+        dir: &Path,
+        pin: Option<&Pin>,
+        actor: &str,
+        keystore: &K,
+    ) -> Result<(Device, InitReport), DeviceError> {
+        if Settings::path(dir).exists() || Settings::store_path(dir).exists() {
+            return Err(DeviceError::AlreadyInitialized(dir.to_owned()));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| DeviceError::Io {
+            path: dir.to_owned(),
+            source: e,
+        })?;
+        let actor = ShortText::parse("actor", actor)?;
+        let store_id = Uuid::now_v7().to_string();
+        let device_id = DeviceId::from_uuid(Uuid::now_v7());
+        let vault = Vault::new(keystore, &store_id);
+        let (key, code) = vault.create(pin)?;
+        let store = match Store::create(&Settings::store_path(dir), Encryption::Key(&key)) {
+            Ok(s) => s,
+            Err(e) => {
+                // Nothing was stored yet: do not leave an orphan key behind.
+                let _ = vault.destroy();
+                return Err(e.into());
+            }
+        };
+        let settings = Settings {
+            format: SETTINGS_FORMAT,
+            device_id,
+            store_id: store_id.clone(),
+            key_check: hex(&key.check_value()),
+            actor: actor.as_str().to_owned(),
+            created_at: Utc::now().to_rfc3339(),
+        };
+        settings.save(dir)?;
+        let report = InitReport {
+            device_id,
+            store_id,
+            has_pin: pin.is_some(),
+            recovery_code: code.display().to_string(),
+        };
+        let device = Device::from_parts(dir, settings, store)?;
+        Ok((device, report))
+    }
+
+    /// Whether unlocking needs a PIN, and the attempt counter, without unlocking.
+    pub fn vault_info<K: Keystore>(dir: &Path, keystore: &K) -> Result<VaultInfo, DeviceError> {
+        let settings = Settings::load(dir)?;
+        let vault = Vault::new(keystore, &settings.store_id).status()?;
+        Ok(VaultInfo {
+            device_id: settings.device_id,
+            vault,
+        })
+    }
+
+    /// Unlocks the device in `dir`.
+    pub fn open<K: Keystore>(
+        dir: &Path,
+        pin: Option<&Pin>,
+        keystore: &K,
+    ) -> Result<Device, DeviceError> {
+        let settings = Settings::load(dir)?;
+        let key = Vault::new(keystore, &settings.store_id).unlock(pin)?;
+        let check = settings.key_check_bytes();
+        let store = Store::open(
+            &Settings::store_path(dir),
+            Encryption::Key(&key),
+            check.as_ref(),
+        )?;
+        Device::from_parts(dir, settings, store)
+    }
+
+    /// IT's re-enable of a locked device with its recovery code; sets `new_pin` (or none).
+    pub fn recover<K: Keystore>(
+        dir: &Path,
+        code: &str,
+        new_pin: Option<&Pin>,
+        keystore: &K,
+    ) -> Result<Device, DeviceError> {
+        let settings = Settings::load(dir)?;
+        let code = tsunagi_crypto::RecoveryCode::parse(code)
+            .map_err(|_| tsunagi_store::keys::KeyError::WrongRecoveryCode)?;
+        let key = Vault::new(keystore, &settings.store_id).recover(&code, new_pin)?;
+        let check = settings.key_check_bytes();
+        let store = Store::open(
+            &Settings::store_path(dir),
+            Encryption::Key(&key),
+            check.as_ref(),
+        )?;
+        Device::from_parts(dir, settings, store)
+    }
+
+    fn from_parts(dir: &Path, settings: Settings, store: Store) -> Result<Device, DeviceError> {
+        let clock = store.last_hlc()?;
+        Ok(Device {
+            dir: dir.to_owned(),
+            settings,
+            store,
+            config: Config::fujisawa(),
+            catalog: InstrumentCatalog::builtin(),
+            clock,
+        })
+    }
+
+    /// This device's id.
+    pub fn id(&self) -> DeviceId {
+        self.settings.device_id
+    }
+
+    /// The device directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The configuration (districts, programs, stages).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The instrument catalog.
+    pub fn instruments(&self) -> &InstrumentCatalog {
+        &self.catalog
+    }
+
+    /// The store (read access for views and tools).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Local change sets waiting to be pushed.
+    pub fn pending(&self) -> Result<u64, DeviceError> {
+        Ok(self.store.outbox_len()?)
+    }
+
+    /// Writes `values` to an entity as one change set (one transaction: outbox + tables).
+    fn write(
+        &mut self,
+        kind: EntityKind,
+        id: EntityId,
+        values: BTreeMap<String, Value>,
+    ) -> Result<(), DeviceError> {
+        let state = self
+            .store
+            .entity(id)?
+            .unwrap_or_else(|| EntityState::new(kind, id));
+        let writes = state.writes_for(values);
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.clock = self.clock.tick(now_ms());
+        let cs = ChangeSet {
+            op: OpId::from_uuid(Uuid::now_v7()),
+            kind,
+            entity: id,
+            hlc: self.clock,
+            device: self.settings.device_id,
+            body: ChangeBody::Set(writes),
+        };
+        self.store.apply(&cs, Origin::Local)?;
+        Ok(())
+    }
+
+    fn person_exists(&self, id: PersonId) -> Result<bool, DeviceError> {
+        Ok(self
+            .store
+            .entity(id.into())?
+            .is_some_and(|s| s.kind() == EntityKind::Person && !s.is_deleted()))
+    }
+
+    fn parse_person_id(&self, s: &str) -> Result<PersonId, DeviceError> {
+        let id = PersonId::parse(s)?;
+        if !self.person_exists(id)? {
+            return Err(DeviceError::UnknownPerson(s.trim().to_owned()));
+        }
+        Ok(id)
+    }
+
+    /// Records a new person (対象者の登録).
+    pub fn add_person(&mut self, input: &PersonInput) -> Result<PersonId, DeviceError> {
+        let today = Local::now().date_naive();
+        let mut programs = input.programs.iter().filter(|p| !p.trim().is_empty());
+        let first = programs.next().ok_or_else(|| DomainError::UnknownProgram {
+            value: String::new(),
+            known: self
+                .config
+                .programs()
+                .iter()
+                .map(|p| p.program().code().to_owned())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+        let mut fields = PersonFields::new(
+            PersonName::parse(&input.name)?,
+            self.config.district(&input.district)?,
+            self.config.program(first)?,
+        );
+        for p in programs {
+            fields.programs.push(self.config.program(p)?);
+        }
+        fields.kana = opt(&input.kana, Kana::parse)?;
+        fields.birth = opt(&input.birth, |s| BirthInfo::parse(s, today))?;
+        fields.sex = opt(&input.sex, Sex::parse)?;
+        fields.address = opt(&input.address, |s| ShortText::parse("address", s))?;
+        fields.phone = opt(&input.phone, Phone::parse)?;
+        if let Some(status) = opt(&input.status, PersonStatus::parse)? {
+            fields.status = status;
+        }
+        if let Some(memo) = opt(&input.memo, |s| Note::parse("memo", s))? {
+            fields.memo = memo;
+        }
+        let person = Person::new(fields)?;
+        person.check_config(&self.config)?;
+        let id = PersonId::from_uuid(Uuid::now_v7());
+        self.write(EntityKind::Person, id.into(), to_fields(&person))?;
+        Ok(id)
+    }
+
+    /// Records a contact (接触・訪問記録).
+    pub fn add_contact(&mut self, input: &ContactInput) -> Result<ContactId, DeviceError> {
+        let person = self.parse_person_id(&input.person)?;
+        let at = match input.at.as_deref().map(str::trim) {
+            None | Some("") => local_now(),
+            Some(s) => parse_time("at", s)?,
+        };
+        let staff = if input.staff.is_empty() {
+            vec![ShortText::parse("staff", &self.settings.actor)?]
+        } else {
+            input
+                .staff
+                .iter()
+                .map(|s| ShortText::parse("staff", s))
+                .collect::<Result<_, _>>()?
+        };
+        let mut fields = ContactFields::new(
+            person,
+            at,
+            staff,
+            ContactChannel::parse(&input.channel)?,
+            ContactOutcome::parse(&input.outcome)?,
+        );
+        fields.note = Note::parse("note", &input.note)?;
+        if let Some(o) = opt(&input.observations, |s| Note::parse("observations", s))? {
+            fields.observations = o;
+        }
+        fields.stage = opt(&input.stage, |s| self.config.parse_trust_stage(s))?;
+        fields.letter_text = opt(&input.letter_text, |s| Note::parse("letter_text", s))?;
+        fields.next_step = opt(&input.next_step, |s| ShortText::parse("next_step", s))?;
+        fields.next_due = opt(&input.next_due, |s| {
+            tsunagi_core::person::parse_date("next_due", s)
+        })?;
+        let contact = Contact::new(fields)?;
+        contact.check_config(&self.config)?;
+        let id = ContactId::from_uuid(Uuid::now_v7());
+        self.write(EntityKind::Contact, id.into(), to_fields(&contact))?;
+        Ok(id)
+    }
+
+    /// Records an assessment, scored now with the current instrument definition.
+    pub fn add_assessment(
+        &mut self,
+        input: &AssessmentInput,
+    ) -> Result<(AssessmentId, Assessment), DeviceError> {
+        let person = self.parse_person_id(&input.person)?;
+        let instrument = self.catalog.get(input.instrument.trim())?;
+        let answers = instrument.parse_answers(&input.answers)?;
+        let at = match input.at.as_deref().map(str::trim) {
+            None | Some("") => local_now(),
+            Some(s) => parse_time("at", s)?,
+        };
+        let mut assessment = Assessment::take(person, at, instrument, answers)?;
+        assessment.staff = vec![ShortText::parse("staff", &self.settings.actor)?];
+        let id = AssessmentId::from_uuid(Uuid::now_v7());
+        self.write(EntityKind::Assessment, id.into(), to_fields(&assessment))?;
+        Ok((id, assessment))
+    }
+
+    /// Opens a person's page: profile, timeline, assessments. The opening is recorded in the
+    /// access log; call [`Device::close_person`] with the returned page when it is closed.
+    pub fn open_person(
+        &mut self,
+        id: &str,
+        timeline_limit: u32,
+    ) -> Result<PersonPage, DeviceError> {
+        let person = self.parse_person_id(id)?;
+        let ticket =
+            self.store
+                .access_open(person, &self.settings.actor, Utc::now().timestamp_millis())?;
+        let page = PersonPage::build(self, person, timeline_limit, ticket)?;
+        Ok(page)
+    }
+
+    /// Records that a person's page was closed (with how long it was open).
+    pub fn close_person(&mut self, page: PersonPage) -> Result<(), DeviceError> {
+        if let Some(ticket) = page.into_ticket() {
+            self.store
+                .access_close(ticket, &self.settings.actor, Utc::now().timestamp_millis())?;
+        }
+        Ok(())
+    }
+
+    /// The caseload (担当ケース) with labels.
+    pub fn caseload(&self, filter: &CaseloadFilter) -> Result<Vec<CaseloadView>, DeviceError> {
+        let rows = self.store.caseload(filter)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| CaseloadView::new(r, &self.config))
+            .collect())
+    }
+
+    /// Full-text search over names, kana and notes.
+    pub fn search(&self, text: &str, limit: u32) -> Result<SearchResults, DeviceError> {
+        Ok(self.store.search(text, limit)?)
+    }
+
+    /// Verifies the whole store: every page (SQLCipher HMACs) and the access log chain.
+    pub fn check(&self) -> Result<tsunagi_store::AccessLogReport, DeviceError> {
+        self.store.integrity_check()?;
+        Ok(self.store.verify_access_log()?)
+    }
+}

@@ -1,0 +1,127 @@
+//! Errors of the device use cases: every failure has a stable code (for the UI and `--json`),
+//! an English message (CLI, logs) and a Japanese message (the app).
+
+use std::path::PathBuf;
+use thiserror::Error;
+use tsunagi_core::DomainError;
+use tsunagi_core::instrument::InstrumentError;
+use tsunagi_store::StoreError;
+use tsunagi_store::keys::KeyError;
+
+/// Why a use case failed. Nothing stored is lost by any of these.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DeviceError {
+    /// Bad input: a value the domain refuses.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Bad assessment input, or an unknown instrument.
+    #[error(transparent)]
+    Instrument(#[from] InstrumentError),
+    /// The store failed (wrong key, damaged file, newer schema, ...).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The key vault refused (PIN, lock, keystore).
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// No device was initialized in this directory.
+    #[error("no Tsunagi device in {0} (run `init` first)")]
+    NotInitialized(PathBuf),
+    /// A device already exists in this directory.
+    #[error("a Tsunagi device already exists in {0}")]
+    AlreadyInitialized(PathBuf),
+    /// The person does not exist on this device.
+    #[error("no person with id {0} on this device")]
+    UnknownPerson(String),
+    /// The device's settings file is unreadable.
+    #[error("the device settings file {path} is unreadable: {detail}")]
+    Settings {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// A file could not be read or written.
+    #[error("file error on {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl DeviceError {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeviceError::Domain(e) => e.code(),
+            DeviceError::Instrument(e) => e.code(),
+            DeviceError::Store(e) => e.code(),
+            DeviceError::Key(e) => e.code(),
+            DeviceError::NotInitialized(_) => "not_initialized",
+            DeviceError::AlreadyInitialized(_) => "already_initialized",
+            DeviceError::UnknownPerson(_) => "unknown_person",
+            DeviceError::Settings { .. } => "settings_unreadable",
+            DeviceError::Io { .. } => "io",
+        }
+    }
+
+    /// Whether the error is the user's input (exit code 2 in the CLI) rather than the system.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            DeviceError::Domain(_)
+                | DeviceError::Instrument(_)
+                | DeviceError::UnknownPerson(_)
+                | DeviceError::Key(
+                    KeyError::PinRequired
+                        | KeyError::WrongPin { .. }
+                        | KeyError::InvalidPin(_)
+                        | KeyError::WrongRecoveryCode
+                )
+        )
+    }
+
+    /// The message in Japanese, for the app's screens. Domain details (which value, which
+    /// choices) are appended as given, since they quote the user's own input.
+    pub fn message_ja(&self) -> String {
+        match self {
+            DeviceError::Domain(e) => format!("入力内容に誤りがあります: {e}"),
+            DeviceError::Instrument(e) => format!("評価票の回答に誤りがあります: {e}"),
+            DeviceError::Store(StoreError::WrongKey) => {
+                "鍵が一致しないため、データを開けません。".into()
+            }
+            DeviceError::Store(StoreError::Damaged { .. }) => {
+                "データファイルが破損しています。ファイルはそのまま残してあります。情報システム担当に連絡してください。".into()
+            }
+            DeviceError::Store(StoreError::NewerSchema { .. }) => {
+                "このデータは新しいバージョンのつなぎで作成されています。アプリを更新してください。".into()
+            }
+            DeviceError::Store(e) => format!("データの読み書きに失敗しました（{}）。", e.code()),
+            DeviceError::Key(KeyError::PinRequired) => "PINを入力してください。".into(),
+            DeviceError::Key(KeyError::WrongPin { remaining }) => {
+                format!("PINが違います。あと{remaining}回間違えるとロックされます。")
+            }
+            DeviceError::Key(KeyError::Locked) => {
+                "PINの誤りが続いたためロックされました。情報システム担当が回復コードで解除します（データは消えていません）。".into()
+            }
+            DeviceError::Key(KeyError::InvalidPin(_)) => {
+                "PINは4〜32桁の数字です（同じ数字の繰り返しは使えません）。".into()
+            }
+            DeviceError::Key(KeyError::WrongRecoveryCode) => "回復コードが一致しません。".into(),
+            DeviceError::Key(KeyError::KeystoreUnavailable(_)) => {
+                "端末の鍵保管庫（キーストア）に接続できません。".into()
+            }
+            DeviceError::Key(KeyError::Missing) => {
+                "この端末の鍵保管庫にデータの鍵がありません。情報システム担当に連絡してください。".into()
+            }
+            DeviceError::Key(e) => format!("鍵の処理に失敗しました（{}）。", e.code()),
+            DeviceError::NotInitialized(_) => "この端末はまだ設定されていません。".into(),
+            DeviceError::AlreadyInitialized(_) => "この端末はすでに設定されています。".into(),
+            DeviceError::UnknownPerson(_) => "指定された対象者が見つかりません。".into(),
+            DeviceError::Settings { .. } => "端末の設定ファイルが読めません。".into(),
+            DeviceError::Io { .. } => "ファイルの読み書きに失敗しました。".into(),
+        }
+    }
+}
