@@ -18,13 +18,14 @@ use tsunagi_core::person::{
     BirthInfo, Kana, Person, PersonFields, PersonName, PersonStatus, Phone, Sex,
 };
 use tsunagi_core::text::{Note, ShortText};
+use tsunagi_crypto::StoreKey;
 use tsunagi_store::keys::{Keystore, Pin, Vault, VaultStatus};
-use tsunagi_store::{CaseloadFilter, Encryption, Origin, SearchResults, Store};
+use tsunagi_store::{CaseloadFilter, Encryption, Origin, SearchResults, Store, StoreError};
 use uuid::Uuid;
 
 use crate::DeviceError;
 use crate::input::{AssessmentInput, ContactInput, PersonInput};
-use crate::settings::{SETTINGS_FORMAT, Settings, hex};
+use crate::settings::{SETTINGS_FORMAT, Settings, hex, read_file_salt};
 use crate::view::{CaseloadView, PersonPage};
 
 /// An unlocked device.
@@ -153,6 +154,7 @@ impl Device {
             device_id,
             store_id: store_id.clone(),
             key_check: hex(&key.check_value()),
+            file_salt: read_file_salt(&Settings::store_path(dir))?,
             actor: actor.as_str().to_owned(),
             created_at: Utc::now().to_rfc3339(),
         };
@@ -185,13 +187,7 @@ impl Device {
     ) -> Result<Device, DeviceError> {
         let settings = Settings::load(dir)?;
         let key = Vault::new(keystore, &settings.store_id).unlock(pin)?;
-        let check = settings.key_check_bytes();
-        let store = Store::open(
-            &Settings::store_path(dir),
-            Encryption::Key(&key),
-            check.as_ref(),
-        )?;
-        Device::from_parts(dir, settings, store)
+        Device::open_store(dir, settings, &key)
     }
 
     /// IT's re-enable of a locked device with its recovery code; sets `new_pin` (or none).
@@ -205,12 +201,20 @@ impl Device {
         let code = tsunagi_crypto::RecoveryCode::parse(code)
             .map_err(|_| tsunagi_store::keys::KeyError::WrongRecoveryCode)?;
         let key = Vault::new(keystore, &settings.store_id).recover(&code, new_pin)?;
+        Device::open_store(dir, settings, &key)
+    }
+
+    fn open_store(dir: &Path, settings: Settings, key: &StoreKey) -> Result<Device, DeviceError> {
+        let path = Settings::store_path(dir);
+        // A file with another salt is another store's file, not a damaged copy of ours (its
+        // size and content are otherwise intact, so "damaged" would send IT the wrong way).
+        if let (Some(expected), Some(found)) = (&settings.file_salt, read_file_salt(&path)?)
+            && *expected != found
+        {
+            return Err(StoreError::WrongKey.into());
+        }
         let check = settings.key_check_bytes();
-        let store = Store::open(
-            &Settings::store_path(dir),
-            Encryption::Key(&key),
-            check.as_ref(),
-        )?;
+        let store = Store::open(&path, Encryption::Key(key), check.as_ref())?;
         Device::from_parts(dir, settings, store)
     }
 

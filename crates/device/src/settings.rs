@@ -21,6 +21,10 @@ pub struct Settings {
     pub store_id: String,
     /// HMAC commitment to the store key (hex): tells a wrong key from a damaged file.
     pub key_check: String,
+    /// The store file's first 16 bytes (SQLCipher's random per-file salt, hex): tells another
+    /// store file put in this one's place apart from a damaged one.
+    #[serde(default)]
+    pub file_salt: Option<String>,
     /// Who uses this device (recorded in the access log).
     pub actor: String,
     /// When the device was initialized (RFC 3339).
@@ -89,6 +93,30 @@ impl Settings {
             *b = u8::from_str_radix(self.key_check.get(2 * i..2 * i + 2)?, 16).ok()?;
         }
         Some(out)
+    }
+}
+
+/// The first 16 bytes of the store file, hex (`None` if it is shorter).
+pub(crate) fn read_file_salt(path: &Path) -> Result<Option<String>, DeviceError> {
+    use std::io::Read;
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(DeviceError::Io {
+                path: path.to_owned(),
+                source: e,
+            });
+        }
+    };
+    let mut salt = [0u8; 16];
+    match f.read_exact(&mut salt) {
+        Ok(()) => Ok(Some(hex(&salt))),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(DeviceError::Io {
+            path: path.to_owned(),
+            source: e,
+        }),
     }
 }
 
