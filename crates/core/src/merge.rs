@@ -45,6 +45,7 @@ pub struct Head {
 /// One field: the writes still standing (`heads`) and every version known to be replaced.
 #[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct FieldState {
+    #[serde(with = "heads_as_pairs")]
     heads: BTreeMap<Version, Head>,
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     superseded: BTreeSet<Version>,
@@ -91,6 +92,28 @@ impl FieldState {
     /// Whether concurrent writes stand side by side.
     pub fn in_conflict(&self) -> bool {
         self.heads.len() > 1
+    }
+}
+
+/// JSON object keys must be strings and a `Version` is a struct: the heads are stored as a
+/// list of `[version, head]` pairs (the store keeps entity states as JSON).
+mod heads_as_pairs {
+    use super::{BTreeMap, Head, Version};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        heads: &BTreeMap<Version, Head>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(heads)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<Version, Head>, D::Error> {
+        Ok(Vec::<(Version, Head)>::deserialize(d)?
+            .into_iter()
+            .collect())
     }
 }
 
@@ -413,6 +436,24 @@ mod tests {
         let mut a = Sim::new(1);
         let cs = a.write(1, &[("x", json!(1))]);
         assert!(matches!(s.apply(&cs), Err(MergeError::WrongEntity { .. })));
+    }
+
+    /// Regression: the heads map (keyed by `Version`) failed to serialize to JSON ("key must
+    /// be a string"), so the store could not save any entity state.
+    #[test]
+    fn state_with_a_conflict_round_trips_through_json() {
+        let mut a = Sim::new(1);
+        let mut b = Sim::new(2);
+        let base = a.write(1, &[("name", json!("x"))]);
+        b.receive(&[base], 1);
+        a.write(2, &[("name", json!("a"))]);
+        let theirs = b.write(2, &[("name", json!("b"))]);
+        a.receive(&[theirs], 3);
+        assert_eq!(a.state.conflicts().len(), 1);
+        a.delete(4);
+        let json = serde_json::to_string(&a.state).unwrap();
+        let back: EntityState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a.state);
     }
 
     #[test]

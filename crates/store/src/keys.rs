@@ -161,7 +161,7 @@ impl Pin {
         if !t.chars().all(|c| c.is_ascii_digit()) {
             return Err(KeyError::InvalidPin("a PIN has digits only".into()));
         }
-        if t.chars().all(|c| Some(c) == t.chars().next()) {
+        if t.chars().all(|c| t.starts_with(c)) {
             return Err(KeyError::InvalidPin(
                 "a PIN of one repeated digit is too easy to guess".into(),
             ));

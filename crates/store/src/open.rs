@@ -1,6 +1,7 @@
 //! Opening and creating the store file: key, integrity checks before anything is written,
 //! pragmas, migrations.
 
+use rusqlite::types::{Type, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use tsunagi_crypto::StoreKey;
@@ -82,6 +83,9 @@ impl Store {
             r.get::<_, i64>(0)
         });
         if let Err(e) = first_read {
+            // A wrong key fails page 1's authentication ("not a database"); "corrupt" means
+            // page 1 decrypted, so the key is right and the file is what is wrong.
+            let page_one_read = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt);
             return Err(match (is_corruption(&e), enc, key_check) {
                 // The key matched its check value, so the file is what is wrong.
                 (true, Encryption::Key(_), Some(_)) | (true, Encryption::Plain, _) => {
@@ -89,6 +93,9 @@ impl Store {
                         detail: e.to_string(),
                     }
                 }
+                (true, Encryption::Key(_), None) if page_one_read => StoreError::Damaged {
+                    detail: e.to_string(),
+                },
                 (true, Encryption::Key(_), None) => StoreError::WrongKey,
                 (false, _, _) => StoreError::Sqlite(e),
             });
@@ -190,8 +197,22 @@ fn check_length(conn: &Connection, path: &Path, file_len: u64) -> Result<(), Sto
     let pages = conn
         .query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))?
         .max(0) as u64;
+    // SQLCipher answers `page_size` on a keyed database itself, as text ("cipher_page_size").
     let page_size = conn
-        .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?
+        .query_row("PRAGMA page_size", [], |r| match r.get_ref(0)? {
+            ValueRef::Integer(n) => Ok(n),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .ok_or_else(|| {
+                    rusqlite::Error::InvalidColumnType(0, "page_size".into(), Type::Text)
+                }),
+            other => Err(rusqlite::Error::InvalidColumnType(
+                0,
+                "page_size".into(),
+                other.data_type(),
+            )),
+        })?
         .max(0) as u64;
     if pages * page_size > file_len {
         return Err(StoreError::Damaged {
