@@ -428,6 +428,24 @@ mod tests {
         assert!(matches!(s.apply(&cs), Err(MergeError::WrongEntity { .. })));
     }
 
+    /// Regression: the heads map (keyed by `Version`) failed to serialize to JSON ("key must
+    /// be a string"), so the store could not save any entity state.
+    #[test]
+    fn state_with_a_conflict_round_trips_through_json() {
+        let mut a = Sim::new(1);
+        let mut b = Sim::new(2);
+        let base = a.write(1, &[("name", json!("x"))]);
+        b.receive(&[base], 1);
+        a.write(2, &[("name", json!("a"))]);
+        let theirs = b.write(2, &[("name", json!("b"))]);
+        a.receive(&[theirs], 3);
+        assert_eq!(a.state.conflicts().len(), 1);
+        a.delete(4);
+        let json = serde_json::to_string(&a.state).unwrap();
+        let back: EntityState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a.state);
+    }
+
     #[test]
     fn unchanged_fields_are_not_rewritten() {
         let mut a = Sim::new(1);

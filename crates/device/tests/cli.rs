@@ -439,7 +439,7 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
                 "--answers",
                 "0,1,2,3,4,0,0,0,0,0",
             ],
-            "answer_out_of_range",
+            "answer_not_allowed",
         ),
         (
             &[

@@ -82,6 +82,9 @@ impl Store {
             r.get::<_, i64>(0)
         });
         if let Err(e) = first_read {
+            // A wrong key fails page 1's authentication ("not a database"); "corrupt" means
+            // page 1 decrypted, so the key is right and the file is what is wrong.
+            let page_one_read = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt);
             return Err(match (is_corruption(&e), enc, key_check) {
                 // The key matched its check value, so the file is what is wrong.
                 (true, Encryption::Key(_), Some(_)) | (true, Encryption::Plain, _) => {
@@ -89,6 +92,9 @@ impl Store {
                         detail: e.to_string(),
                     }
                 }
+                (true, Encryption::Key(_), None) if page_one_read => StoreError::Damaged {
+                    detail: e.to_string(),
+                },
                 (true, Encryption::Key(_), None) => StoreError::WrongKey,
                 (false, _, _) => StoreError::Sqlite(e),
             });

@@ -1,0 +1,354 @@
+//! Japanese full-text search: trigram index for terms of 3+ characters, bigram index for 1–2
+//! characters, width and kana folding, re-indexing on edit and delete, checked against a naive
+//! substring search.
+
+use crate::{Device, Fixture, contact, person};
+use proptest::prelude::*;
+use serde_json::json;
+use std::collections::BTreeSet;
+use tsunagi_core::change::EntityKind;
+use tsunagi_core::ids::{ContactId, PersonId};
+use tsunagi_store::Store;
+use tsunagi_store::search::normalize;
+
+struct Notes {
+    store: Store,
+    dev: Device,
+    person: PersonId,
+    ids: Vec<ContactId>,
+    _fx: Fixture,
+}
+
+/// A store with one person and a contact per note (contact i at minute i).
+fn notes(texts: &[&str]) -> Notes {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let p = dev.add_person(&mut store, person("山田 花子", "やまだ はなこ"));
+    let ids = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let at = format!("2026-11-01T10:{i:02}:00+09:00");
+            dev.add_contact(&mut store, contact(p, &at, t))
+        })
+        .collect();
+    Notes {
+        store,
+        dev,
+        person: p,
+        ids,
+        _fx: fx,
+    }
+}
+
+impl Notes {
+    /// Indexes (into the notes) of the contacts found, and checks the total agrees.
+    fn hits(&self, q: &str) -> Vec<usize> {
+        let r = self.store.search(q, 1000).unwrap();
+        assert_eq!(r.contact_total, r.contacts.len() as u64, "total for {q:?}");
+        let mut found: Vec<usize> = r
+            .contacts
+            .iter()
+            .map(|h| {
+                self.ids
+                    .iter()
+                    .position(|id| *id == h.id)
+                    .expect("hit is a known contact")
+            })
+            .collect();
+        found.sort_unstable();
+        found
+    }
+}
+
+const A: &str = "認知症の疑いあり。母と同居。";
+const B: &str = "本人は認める。知らない人が来たと話す。";
+const C: &str = "児童相談所に連絡した。";
+const D: &str = "ＡＢＣ会社の担当者と面談";
+const E: &str = "ｶﾀｶﾅで書いたメモ";
+const F: &str = "父と電話。 次回 訪問予定";
+
+fn sample() -> Notes {
+    notes(&[A, B, C, D, E, F])
+}
+
+#[test]
+fn terms_of_three_or_more_characters_use_the_trigram_index() {
+    let n = sample();
+    assert_eq!(n.hits("認知症"), vec![0]);
+    assert_eq!(n.hits("相談所"), vec![2]);
+    assert_eq!(n.hits("連絡した"), vec![2]);
+    assert_eq!(n.hits("訪問予定"), vec![5]);
+    assert_eq!(n.hits("相談員"), Vec::<usize>::new());
+}
+
+#[test]
+fn two_character_terms_use_the_bigram_index_without_false_positives() {
+    let n = sample();
+    // B has 認 and 知 but not 認知.
+    assert_eq!(n.hits("認知"), vec![0]);
+    assert_eq!(n.hits("児童"), vec![2]);
+    assert_eq!(n.hits("同居"), vec![0]);
+    assert_eq!(n.hits("知認"), Vec::<usize>::new());
+    // Not across a space: F has "電話。 次回".
+    assert_eq!(n.hits("。次"), Vec::<usize>::new());
+    assert_eq!(n.hits("次回"), vec![5]);
+}
+
+#[test]
+fn one_character_terms_use_the_bigram_index() {
+    let n = sample();
+    assert_eq!(n.hits("母"), vec![0]);
+    assert_eq!(n.hits("知"), vec![0, 1]);
+    assert_eq!(n.hits("父"), vec![5]);
+    // At the end of a note and before a space.
+    assert_eq!(n.hits("談"), vec![2, 3]);
+    assert_eq!(n.hits("定"), vec![5]);
+    assert_eq!(n.hits("祖"), Vec::<usize>::new());
+}
+
+#[test]
+fn every_term_must_match() {
+    let n = sample();
+    assert_eq!(n.hits("認知 母"), vec![0]);
+    assert_eq!(n.hits("認知 児童"), Vec::<usize>::new());
+    assert_eq!(n.hits("認知症 同居"), vec![0]);
+    assert_eq!(n.hits("相談所 児"), vec![2]);
+    assert_eq!(n.hits("知 認める"), vec![1]);
+    assert_eq!(
+        n.hits("知　母"),
+        vec![0],
+        "a full-width space separates terms"
+    );
+}
+
+#[test]
+fn full_width_and_half_width_fold_together() {
+    let n = sample();
+    assert_eq!(n.hits("abc"), vec![3]);
+    assert_eq!(n.hits("ＡＢＣ"), vec![3]);
+    assert_eq!(n.hits("aBc会社"), vec![3]);
+    assert_eq!(n.hits("ab"), vec![3]);
+    assert_eq!(n.hits("Ｃ"), vec![3]);
+    assert_eq!(n.hits("カタカナ"), vec![4]);
+    assert_eq!(n.hits("ｶﾀｶﾅ"), vec![4]);
+    assert_eq!(n.hits("カタ"), vec![4]);
+    assert_eq!(n.hits("ﾅ"), vec![4]);
+}
+
+#[test]
+fn hits_name_the_person_and_show_the_term() {
+    let n = sample();
+    let r = n.store.search("児童", 10).unwrap();
+    assert_eq!(r.contacts.len(), 1);
+    let hit = &r.contacts[0];
+    assert_eq!(hit.person, n.person);
+    assert_eq!(hit.person_name, "山田 花子");
+    assert_eq!(hit.at, "2026-11-01T01:02:00.000Z");
+    assert!(hit.excerpt.contains("児童"), "{}", hit.excerpt);
+    // Excerpts are cut from the note as written.
+    let r = n.store.search("abc", 10).unwrap();
+    assert!(
+        r.contacts[0].excerpt.contains("ＡＢＣ"),
+        "{}",
+        r.contacts[0].excerpt
+    );
+}
+
+#[test]
+fn contact_total_counts_beyond_the_limit_newest_first() {
+    let n = notes(&["母と面談", "母に電話", "母の通院", "父と面談"]);
+    let r = n.store.search("母", 2).unwrap();
+    assert_eq!(r.contact_total, 3);
+    let got: Vec<ContactId> = r.contacts.iter().map(|h| h.id).collect();
+    assert_eq!(got, vec![n.ids[2], n.ids[1]]);
+    assert_eq!(n.store.search("面談", 0).unwrap().contact_total, 2);
+}
+
+#[test]
+fn empty_queries_find_nothing() {
+    let n = sample();
+    for q in ["", "   ", "\u{3000}"] {
+        let r = n.store.search(q, 10).unwrap();
+        assert!(r.contacts.is_empty() && r.persons.is_empty());
+        assert_eq!(r.contact_total, 0);
+    }
+}
+
+#[test]
+fn query_syntax_characters_are_searched_as_text() {
+    let n = notes(&[
+        "\"引用\" と AND OR NOT の話",
+        "a*b と (c) と -d",
+        "普通のメモ",
+    ]);
+    assert_eq!(n.hits("\"引用\""), vec![0]);
+    assert_eq!(n.hits("AND"), vec![0]);
+    assert_eq!(n.hits("OR"), vec![0]);
+    assert_eq!(n.hits("a*b"), vec![1]);
+    assert_eq!(n.hits("*"), vec![1]);
+    assert_eq!(n.hits("(c)"), vec![1]);
+    assert_eq!(n.hits("-d"), vec![1]);
+    assert_eq!(n.hits("\""), vec![0]);
+}
+
+#[test]
+fn persons_are_found_by_name_and_by_kana_in_either_script() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let yamada = dev.add_person(&mut store, person("山田 花子", "やまだ はなこ"));
+    let tanaka = dev.add_person(&mut store, person("田中 太郎", "タナカ タロウ"));
+    let maria = dev.add_person(&mut store, person("ＭＡＲＩＡ サントス", "まりあ さんとす"));
+    let found = |q: &str| -> Vec<PersonId> {
+        let mut v: Vec<PersonId> = store
+            .search(q, 10)
+            .unwrap()
+            .persons
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        v.sort();
+        v
+    };
+    let mut both = vec![yamada, tanaka];
+    both.sort();
+    assert_eq!(found("山田"), vec![yamada]);
+    assert_eq!(found("やまだ"), vec![yamada]);
+    assert_eq!(found("ヤマダ"), vec![yamada]);
+    assert_eq!(found("ﾔﾏﾀﾞ"), vec![yamada]);
+    assert_eq!(found("はなこ 山田"), vec![yamada]);
+    assert_eq!(found("たなか"), vec![tanaka]);
+    assert_eq!(found("タナカ"), vec![tanaka]);
+    assert_eq!(found("田"), both);
+    assert_eq!(found("maria"), vec![maria]);
+    assert_eq!(found("サントス"), vec![maria]);
+    assert_eq!(found("さんとす"), vec![maria]);
+    assert_eq!(found("山田 たなか"), Vec::<PersonId>::new());
+    assert_eq!(found("佐藤"), Vec::<PersonId>::new());
+}
+
+#[test]
+fn editing_a_note_reindexes_it() {
+    let mut n = sample();
+    let c = n.ids[2];
+    n.dev.edit(
+        &mut n.store,
+        EntityKind::Contact,
+        c.into(),
+        json!({"note": "就労支援の相談。"}),
+    );
+    assert_eq!(n.hits("児童"), Vec::<usize>::new());
+    assert_eq!(n.hits("相談所"), Vec::<usize>::new());
+    assert_eq!(n.hits("就労"), vec![2]);
+    assert_eq!(n.hits("就労支援"), vec![2]);
+    assert_eq!(n.hits("援"), vec![2]);
+    // Another field changes: the note stays indexed once.
+    n.dev.edit(
+        &mut n.store,
+        EntityKind::Contact,
+        c.into(),
+        json!({"stage": 2}),
+    );
+    assert_eq!(n.hits("就労"), vec![2]);
+    assert_eq!(n.hits("就労支援"), vec![2]);
+    // The index agrees with itself after all of this.
+    n.store.integrity_check().unwrap();
+}
+
+#[test]
+fn deleted_contacts_leave_the_results_and_come_back_when_edited_again() {
+    let mut n = sample();
+    let a = n.ids[0];
+    n.dev.delete(&mut n.store, EntityKind::Contact, a.into());
+    assert_eq!(n.hits("認知"), Vec::<usize>::new());
+    assert_eq!(n.hits("認知症"), Vec::<usize>::new());
+    assert_eq!(n.hits("知"), vec![1]);
+    assert_eq!(n.store.search("母", 10).unwrap().contact_total, 0);
+    assert!(n.store.timeline(n.person, 10).unwrap().len() == 5);
+
+    // An edit made after the deletion brings it back (merge keeps the later edit), with the
+    // edited note indexed.
+    n.dev.edit(
+        &mut n.store,
+        EntityKind::Contact,
+        a.into(),
+        json!({"note": "認知症の疑いは否定。"}),
+    );
+    assert_eq!(n.hits("認知"), vec![0]);
+    assert_eq!(n.hits("否定"), vec![0]);
+    assert_eq!(n.hits("母"), Vec::<usize>::new());
+    n.store.integrity_check().unwrap();
+}
+
+#[test]
+fn deleting_a_person_removes_them_from_person_results() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let p = dev.add_person(&mut store, person("山田 花子", "やまだ はなこ"));
+    assert_eq!(store.search("やまだ", 10).unwrap().persons.len(), 1);
+    dev.delete(&mut store, EntityKind::Person, p.into());
+    assert!(store.search("やまだ", 10).unwrap().persons.is_empty());
+    assert!(store.caseload_row(p).unwrap().is_none());
+}
+
+/// Characters for random notes: kanji that pair up, width variants that fold together, a
+/// letter in both cases, and spaces.
+const ALPHABET: &[char] = &['認', '知', '母', '症', 'a', 'Ａ', 'A', 'ｱ', 'ア', ' ', '　'];
+
+fn text(len: std::ops::Range<usize>) -> impl Strategy<Value = String> {
+    proptest::collection::vec(proptest::sample::select(ALPHABET), len)
+        .prop_map(|v| v.into_iter().collect())
+}
+
+/// What a search should find: contacts whose normalized note contains every normalized term.
+fn naive(notes: &[String], query: &str) -> Vec<usize> {
+    let terms: Vec<String> = normalize(query)
+        .split(' ')
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect();
+    if terms.is_empty() {
+        return Vec::new();
+    }
+    notes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| {
+            let n = normalize(n);
+            terms.iter().all(|t| n.contains(t.as_str()))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn search_agrees_with_a_naive_substring_search(
+        texts in proptest::collection::vec(text(0..10), 1..8),
+        queries in proptest::collection::vec(text(1..5), 1..12),
+    ) {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let n = notes(&refs);
+        for q in &queries {
+            prop_assert_eq!(n.hits(q), naive(&texts, q), "query {:?} over {:?}", q, texts);
+        }
+        // Deterministic 1-, 2- and 3-character queries taken from the notes themselves.
+        let mut probes = BTreeSet::new();
+        for t in &texts {
+            let chars: Vec<char> = normalize(t).chars().collect();
+            for w in 1..=3 {
+                for win in chars.windows(w) {
+                    probes.insert(win.iter().collect::<String>());
+                }
+            }
+        }
+        for q in &probes {
+            prop_assert_eq!(n.hits(q), naive(&texts, q), "probe {:?} over {:?}", q, texts);
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The write path: one change set, one transaction, op log and materialized state together;
+//! duplicates are no-ops and a change set that cannot apply leaves nothing behind.
+
+use crate::{Device, Fixture, close, contact, person};
+use serde_json::json;
+use tsunagi_core::change::EntityKind;
+use tsunagi_core::ids::EntityId;
+use tsunagi_core::merge::MergeError;
+use tsunagi_store::{Origin, StoreError};
+use uuid::Uuid;
+
+#[test]
+fn apply_records_the_op_in_the_outbox_and_updates_entity_and_projection() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    assert_eq!(store.outbox_len().unwrap(), 0);
+
+    let id = EntityId::from_uuid(Uuid::now_v7());
+    let cs = dev.set(
+        &store,
+        EntityKind::Person,
+        id,
+        person("佐藤 一郎", "さとう いちろう"),
+    );
+    assert!(store.apply(&cs, Origin::Local).unwrap());
+    assert_eq!(store.outbox_len().unwrap(), 1);
+    let state = store.entity(id).unwrap().unwrap();
+    assert_eq!(state.value("name"), Some(&json!("佐藤 一郎")));
+    let row = store.caseload_row(id.into()).unwrap().unwrap();
+    assert_eq!(row.programs, vec!["csw"]);
+    assert_eq!(store.history(id).unwrap(), vec![cs.clone()]);
+    assert_eq!(store.last_hlc().unwrap(), cs.hlc);
+
+    // An edit: second op, projection follows.
+    dev.edit(
+        &mut store,
+        EntityKind::Person,
+        id,
+        json!({"status": "closed"}),
+    );
+    assert_eq!(store.outbox_len().unwrap(), 2);
+    assert_eq!(
+        store.caseload_row(id.into()).unwrap().unwrap().status,
+        "closed"
+    );
+    assert_eq!(store.history(id).unwrap().len(), 2);
+
+    // Everything is still there after reopening.
+    close(store);
+    let store = fx.open();
+    assert_eq!(store.outbox_len().unwrap(), 2);
+    assert_eq!(
+        store.caseload_row(id.into()).unwrap().unwrap().status,
+        "closed"
+    );
+}
+
+#[test]
+fn remote_change_sets_update_state_but_not_the_outbox() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut other = Device::new(2);
+    let id = EntityId::from_uuid(Uuid::now_v7());
+    let cs = other.set(
+        &store,
+        EntityKind::Person,
+        id,
+        person("鈴木 二郎", "すずき じろう"),
+    );
+    assert!(store.apply(&cs, Origin::Remote).unwrap());
+    assert_eq!(store.outbox_len().unwrap(), 0);
+    assert!(store.caseload_row(id.into()).unwrap().is_some());
+    assert_eq!(store.history(id).unwrap().len(), 1);
+}
+
+#[test]
+fn duplicate_op_id_returns_false_and_changes_nothing() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let id = EntityId::from_uuid(Uuid::now_v7());
+    let cs = dev.set(
+        &store,
+        EntityKind::Person,
+        id,
+        person("佐藤 一郎", "さとう いちろう"),
+    );
+    assert!(store.apply(&cs, Origin::Local).unwrap());
+    let state = store.entity(id).unwrap();
+
+    assert!(!store.apply(&cs, Origin::Local).unwrap());
+    assert!(!store.apply(&cs, Origin::Remote).unwrap());
+    // Same op id with another body (a buggy or replayed sender): still ignored.
+    let mut forged = dev.set(&store, EntityKind::Person, id, json!({"name": "偽名"}));
+    forged.op = cs.op;
+    assert!(!store.apply(&forged, Origin::Local).unwrap());
+    assert_eq!(
+        store
+            .apply_all(&[cs.clone(), forged], Origin::Remote)
+            .unwrap(),
+        0
+    );
+
+    assert_eq!(store.outbox_len().unwrap(), 1);
+    assert_eq!(store.entity(id).unwrap(), state);
+    assert_eq!(store.history(id).unwrap(), vec![cs]);
+    assert_eq!(
+        store.caseload_row(id.into()).unwrap().unwrap().name,
+        "佐藤 一郎"
+    );
+}
+
+#[test]
+fn change_set_for_the_wrong_entity_kind_leaves_no_op_behind() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let p = dev.add_person(&mut store, person("佐藤 一郎", "さとう いちろう"));
+    let id: EntityId = p.into();
+    let before = store.entity(id).unwrap();
+    let hlc = store.last_hlc().unwrap();
+
+    // A contact change set naming the person's id.
+    let mut bad = dev.set(&store, EntityKind::Person, id, json!({"note": "x"}));
+    bad.kind = EntityKind::Contact;
+    let err = store.apply(&bad, Origin::Local).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Merge(MergeError::WrongEntity { .. })),
+        "{err:?}"
+    );
+    assert_eq!(store.outbox_len().unwrap(), 1);
+    assert_eq!(store.history(id).unwrap().len(), 1);
+    assert_eq!(store.entity(id).unwrap(), before);
+    assert_eq!(store.last_hlc().unwrap(), hlc);
+
+    // The op id was not taken: once fixed, the same op applies.
+    bad.kind = EntityKind::Person;
+    assert!(store.apply(&bad, Origin::Local).unwrap());
+    assert_eq!(store.outbox_len().unwrap(), 2);
+}
+
+#[test]
+fn a_batch_with_one_bad_change_set_applies_none() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let p = dev.add_person(&mut store, person("佐藤 一郎", "さとう いちろう"));
+    let good = dev.set(
+        &store,
+        EntityKind::Contact,
+        EntityId::from_uuid(Uuid::now_v7()),
+        contact(p, "2026-11-01T10:00:00+09:00", "訪問"),
+    );
+    let mut bad = dev.set(&store, EntityKind::Person, p.into(), json!({"status": "x"}));
+    bad.kind = EntityKind::Assessment;
+    assert!(
+        store
+            .apply_all(&[good.clone(), bad], Origin::Local)
+            .is_err()
+    );
+    assert_eq!(store.outbox_len().unwrap(), 1);
+    assert!(store.entity(good.entity).unwrap().is_none());
+    assert!(store.timeline(p, 10).unwrap().is_empty());
+    assert_eq!(store.search("訪問", 10).unwrap().contact_total, 0);
+}
+
+#[test]
+fn last_hlc_is_the_greatest_seen_whatever_the_arrival_order() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut a = Device::new(1);
+    let id = EntityId::from_uuid(Uuid::now_v7());
+    let first = a.set(&store, EntityKind::Person, id, person("a", "あ"));
+    let base = tsunagi_core::merge::EntityState::new(EntityKind::Person, id);
+    let second = a.set_on(&base, json!({"status": "closed"}));
+    assert!(second.hlc > first.hlc);
+    assert!(store.apply(&second, Origin::Remote).unwrap());
+    assert!(store.apply(&first, Origin::Remote).unwrap());
+    assert_eq!(store.last_hlc().unwrap(), second.hlc);
+    assert_eq!(store.history(id).unwrap(), vec![first, second]);
+}
+
+#[test]
+fn meta_values_round_trip() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    assert_eq!(store.meta("device").unwrap(), None);
+    store.set_meta("device", "d1").unwrap();
+    store.set_meta("device", "d2").unwrap();
+    assert_eq!(store.meta("device").unwrap().as_deref(), Some("d2"));
+}
