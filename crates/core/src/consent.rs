@@ -4,50 +4,13 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use uuid::Uuid;
 
 use crate::DomainError;
 use crate::ids::PersonId;
 use crate::meeting::{Meeting, MeetingId, MeetingKind};
 use crate::text::{Note, ShortText, choice_enum, ensure_unique};
 
-/// A consent's id (UUIDv7 on the wire, like the ids in [`crate::ids`]).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ConsentId(Uuid);
-
-impl ConsentId {
-    /// Wraps an already generated UUID.
-    pub const fn from_uuid(u: Uuid) -> Self {
-        Self(u)
-    }
-    /// The UUID inside.
-    pub const fn as_uuid(&self) -> &Uuid {
-        &self.0
-    }
-    /// Parses the hyphenated form.
-    pub fn parse(s: &str) -> Result<Self, DomainError> {
-        Uuid::parse_str(s.trim())
-            .map(Self)
-            .map_err(|_| DomainError::InvalidId {
-                what: "consent id",
-                value: s.to_owned(),
-            })
-    }
-}
-
-impl fmt::Display for ConsentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
-    }
-}
-
-impl fmt::Debug for ConsentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ConsentId({})", self.0.hyphenated())
-    }
-}
+pub use crate::ids::ConsentId;
 
 choice_enum! {
     /// How consent was given.

@@ -79,6 +79,26 @@ id_type!(
     "assessment id"
 );
 id_type!(
+    /// A 会議記録 (meeting).
+    MeetingId,
+    "meeting id"
+);
+id_type!(
+    /// A 同意 (consent).
+    ConsentId,
+    "consent id"
+);
+id_type!(
+    /// A 支援プラン (plan).
+    PlanId,
+    "plan id"
+);
+id_type!(
+    /// A 情報提供記録 (disclosure).
+    DisclosureId,
+    "disclosure id"
+);
+id_type!(
     /// A device, the author of change sets.
     DeviceId,
     "device id"
@@ -103,4 +123,13 @@ macro_rules! into_entity {
         }
     )*};
 }
-into_entity!(PersonId, HouseholdId, ContactId, AssessmentId);
+into_entity!(
+    PersonId,
+    HouseholdId,
+    ContactId,
+    AssessmentId,
+    MeetingId,
+    ConsentId,
+    PlanId,
+    DisclosureId
+);
