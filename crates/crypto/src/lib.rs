@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod identity;
 mod local;
 
 pub use local::{

@@ -24,6 +24,9 @@ pub enum CryptoError {
     /// Key-derivation parameters out of the accepted range.
     #[error("invalid key-derivation parameters: {0}")]
     Params(String),
+    /// A signature that does not verify.
+    #[error("signature does not verify")]
+    BadSignature,
     /// A key or code whose text form does not parse.
     #[error("malformed {0}")]
     Malformed(&'static str),
