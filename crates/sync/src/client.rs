@@ -1,0 +1,175 @@
+//! The HTTP client of devices and `tsunagi-admin`: JSON over HTTP(S), every request signed
+//! with the caller's key (docs/identity.md), server errors surfaced with their code.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Once;
+use std::time::Duration;
+use thiserror::Error;
+use tsunagi_crypto::identity::SigKey;
+
+use crate::api::ErrorBody;
+use crate::auth::AuthHeader;
+
+/// Why a call failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server could not be reached (offline, refused, timeout).
+    #[error("cannot reach the server: {0}")]
+    Unreachable(String),
+    /// The server answered with an error.
+    #[error("server refused ({status} {code}): {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The server's machine code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The answer was not what the protocol says.
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+    /// The request could not be signed (no randomness).
+    #[error("cannot sign the request: {0}")]
+    Sign(String),
+}
+
+impl ClientError {
+    /// The server's machine code, or a local one.
+    pub fn code(&self) -> &str {
+        match self {
+            ClientError::Unreachable(_) => "unreachable",
+            ClientError::Refused { code, .. } => code,
+            ClientError::Protocol(_) => "protocol",
+            ClientError::Sign(_) => "sign",
+        }
+    }
+}
+
+/// Who signs the requests.
+#[derive(Debug)]
+pub struct Signer {
+    /// `"admin"` or the device id.
+    pub key_id: String,
+    /// The signing key.
+    pub key: SigKey,
+}
+
+/// A client for one server.
+#[derive(Debug)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    signer: Option<Signer>,
+}
+
+static TLS_PROVIDER: Once = Once::new();
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Client {
+    /// A client for `base_url` (e.g. `https://tsunagi.example.lg.jp`), unsigned (health,
+    /// enroll, bootstrap) or signed with `signer`.
+    pub fn new(base_url: &str, signer: Option<Signer>) -> Result<Client, ClientError> {
+        TLS_PROVIDER.call_once(|| {
+            // One process-wide provider (ring); a second install is a no-op error we ignore.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let base = base_url.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ClientError::Protocol(format!(
+                "server URL must start with http:// or https://: {base_url}"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(Client { base, http, signer })
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET path` (path with query, starting with `/`).
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.send("GET", path, Vec::new()).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.send("POST", path, bytes).await
+    }
+
+    /// Sends raw bytes and returns the raw answer (for non-JSON endpoints such as metrics).
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
+        let url = format!("{}{path}", self.base);
+        let m = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let mut req = self
+            .http
+            .request(m, &url)
+            .header("content-type", "application/json");
+        if let Some(s) = &self.signer {
+            let h = AuthHeader::sign(&s.key_id, &s.key, method, path, &body, now_ms())
+                .map_err(|e| ClientError::Sign(e.to_string()))?;
+            req = req.header("authorization", h.to_header_value());
+        }
+        let resp = req
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        Ok((status, bytes.to_vec()))
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<T, ClientError> {
+        let (status, bytes) = self.send_raw(method, path, body).await?;
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Protocol(e.to_string()));
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(e) => Err(ClientError::Refused {
+                status,
+                code: e.error.code,
+                message: e.error.message,
+            }),
+            Err(_) => Err(ClientError::Refused {
+                status,
+                code: "http".into(),
+                message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            }),
+        }
+    }
+}
