@@ -10,5 +10,5 @@ mod local;
 
 pub use local::{
     CryptoError, Kek, PinParams, RecoveryCode, StoreKey, derive_pin_kek, derive_recovery_kek,
-    random_array, unwrap_store_key, wrap_store_key,
+    open_under_store_key, random_array, seal_under_store_key, unwrap_store_key, wrap_store_key,
 };

@@ -295,6 +295,57 @@ pub fn unwrap_store_key(kek: &Kek, wrapped: &[u8], aad: &[u8]) -> Result<StoreKe
     StoreKey::from_slice(&pt).map_err(|_| CryptoError::DecryptionFailed)
 }
 
+/// Seals a small secret (the device's identity keys) under a key derived from the store key
+/// (HKDF-SHA256 with `label`, then AES-256-GCM with a random nonce; `label` is also the AAD):
+/// whoever can read the OS keystore but not unlock the store (no PIN) cannot use it.
+pub fn seal_under_store_key(
+    key: &StoreKey,
+    label: &str,
+    secret: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let kek = hkdf_kek(b"tsunagi/store-subkey/v1", &key.0, label.as_bytes());
+    let cipher = Aes256Gcm::new_from_slice(&kek.0).map_err(|_| CryptoError::Malformed("kek"))?;
+    let nonce_bytes: [u8; 12] = random_array()?;
+    let ct = cipher
+        .encrypt(
+            &Nonce::from(nonce_bytes),
+            Payload {
+                msg: secret,
+                aad: label.as_bytes(),
+            },
+        )
+        .map_err(|_| CryptoError::DecryptionFailed)?;
+    let mut out = nonce_bytes.to_vec();
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Reverses [`seal_under_store_key`].
+pub fn open_under_store_key(
+    key: &StoreKey,
+    label: &str,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    if sealed.len() < 12 + 16 {
+        return Err(CryptoError::DecryptionFailed);
+    }
+    let kek = hkdf_kek(b"tsunagi/store-subkey/v1", &key.0, label.as_bytes());
+    let cipher = Aes256Gcm::new_from_slice(&kek.0).map_err(|_| CryptoError::DecryptionFailed)?;
+    let nonce: [u8; 12] = sealed[..12]
+        .try_into()
+        .map_err(|_| CryptoError::DecryptionFailed)?;
+    cipher
+        .decrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: &sealed[12..],
+                aad: label.as_bytes(),
+            },
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| CryptoError::DecryptionFailed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +392,21 @@ mod tests {
         let hex: String = kek.0.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex.len(), 64);
         assert_eq!(hex, include_str!("../testdata/pin_kek_0000.hex").trim());
+    }
+
+    #[test]
+    fn secrets_sealed_under_the_store_key_open_only_with_it_and_its_label() {
+        let key = StoreKey::generate().unwrap();
+        let sealed = seal_under_store_key(&key, "identity", b"seed bytes").unwrap();
+        assert_eq!(
+            open_under_store_key(&key, "identity", &sealed)
+                .unwrap()
+                .as_slice(),
+            b"seed bytes"
+        );
+        assert!(open_under_store_key(&key, "other", &sealed).is_err());
+        assert!(open_under_store_key(&StoreKey::generate().unwrap(), "identity", &sealed).is_err());
+        assert!(open_under_store_key(&key, "identity", &sealed[..20]).is_err());
     }
 
     #[test]

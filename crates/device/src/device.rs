@@ -32,11 +32,13 @@ use crate::view::{CaseloadView, PersonPage};
 #[derive(Debug)]
 pub struct Device {
     dir: PathBuf,
-    settings: Settings,
-    store: Store,
+    pub(crate) settings: Settings,
+    pub(crate) store: Store,
     config: Config,
     catalog: InstrumentCatalog,
     clock: Hlc,
+    /// The unlocked store key: derives the key that seals this device's identity keys.
+    pub(crate) key: StoreKey,
 }
 
 /// What `init` produced: the device id and the recovery code IT must keep (shown once).
@@ -165,7 +167,7 @@ impl Device {
             has_pin: pin.is_some(),
             recovery_code: code.display().to_string(),
         };
-        let device = Device::from_parts(dir, settings, store)?;
+        let device = Device::from_parts(dir, settings, store, key)?;
         Ok((device, report))
     }
 
@@ -215,10 +217,15 @@ impl Device {
         }
         let check = settings.key_check_bytes();
         let store = Store::open(&path, Encryption::Key(key), check.as_ref())?;
-        Device::from_parts(dir, settings, store)
+        Device::from_parts(dir, settings, store, key.clone())
     }
 
-    fn from_parts(dir: &Path, settings: Settings, store: Store) -> Result<Device, DeviceError> {
+    fn from_parts(
+        dir: &Path,
+        settings: Settings,
+        store: Store,
+        key: StoreKey,
+    ) -> Result<Device, DeviceError> {
         let clock = store.last_hlc()?;
         Ok(Device {
             dir: dir.to_owned(),
@@ -227,6 +234,7 @@ impl Device {
             config: Config::fujisawa(),
             catalog: InstrumentCatalog::builtin(),
             clock,
+            key,
         })
     }
 

@@ -41,6 +41,24 @@ pub enum DeviceError {
         /// Why.
         detail: String,
     },
+    /// The device has not enrolled with a server yet.
+    #[error("this device is not enrolled with a server (run `enroll BUNDLE` first)")]
+    NotEnrolled,
+    /// The device is already enrolled.
+    #[error("this device is already enrolled")]
+    AlreadyEnrolled,
+    /// An enrollment bundle (or stored enrollment) that cannot be used.
+    #[error("enrollment bundle: {0}")]
+    Bundle(String),
+    /// Something the server sent does not verify against the pinned keys: refused.
+    #[error("refused, does not verify: {0}")]
+    Untrusted(String),
+    /// The user or device may not do this.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    /// The server could not be reached or refused.
+    #[error(transparent)]
+    Server(#[from] tsunagi_sync::client::ClientError),
     /// A file could not be read or written.
     #[error("file error on {path}: {source}")]
     Io {
@@ -49,6 +67,12 @@ pub enum DeviceError {
         /// The error.
         source: std::io::Error,
     },
+}
+
+impl From<tsunagi_crypto::CryptoError> for DeviceError {
+    fn from(e: tsunagi_crypto::CryptoError) -> DeviceError {
+        DeviceError::Key(KeyError::Crypto(e))
+    }
 }
 
 impl DeviceError {
@@ -64,6 +88,15 @@ impl DeviceError {
             DeviceError::UnknownPerson(_) => "unknown_person",
             DeviceError::Settings { .. } => "settings_unreadable",
             DeviceError::Io { .. } => "io",
+            DeviceError::NotEnrolled => "not_enrolled",
+            DeviceError::AlreadyEnrolled => "already_enrolled",
+            DeviceError::Bundle(_) => "bad_bundle",
+            DeviceError::Untrusted(_) => "untrusted",
+            DeviceError::NotAllowed(_) => "not_allowed",
+            DeviceError::Server(e) => match e {
+                tsunagi_sync::client::ClientError::Unreachable(_) => "unreachable",
+                _ => "server_refused",
+            },
         }
     }
 
@@ -74,6 +107,10 @@ impl DeviceError {
             DeviceError::Domain(_)
                 | DeviceError::Instrument(_)
                 | DeviceError::UnknownPerson(_)
+                | DeviceError::Bundle(_)
+                | DeviceError::NotAllowed(_)
+                | DeviceError::AlreadyEnrolled
+                | DeviceError::NotEnrolled
                 | DeviceError::Key(
                     KeyError::PinRequired
                         | KeyError::WrongPin { .. }
@@ -122,6 +159,17 @@ impl DeviceError {
             DeviceError::UnknownPerson(_) => "指定された対象者が見つかりません。".into(),
             DeviceError::Settings { .. } => "端末の設定ファイルが読めません。".into(),
             DeviceError::Io { .. } => "ファイルの読み書きに失敗しました。".into(),
+            DeviceError::NotEnrolled => "この端末はまだサーバーに登録されていません。".into(),
+            DeviceError::AlreadyEnrolled => "この端末はすでにサーバーに登録されています。".into(),
+            DeviceError::Bundle(_) => "登録用データ（バンドル）が正しくありません。".into(),
+            DeviceError::Untrusted(_) => {
+                "サーバーから受け取った情報の署名を確認できないため、受け付けませんでした。情報システム担当に連絡してください。".into()
+            }
+            DeviceError::NotAllowed(_) => "この操作は許可されていません。".into(),
+            DeviceError::Server(tsunagi_sync::client::ClientError::Unreachable(_)) => {
+                "サーバーに接続できません。電波の届く場所で再度お試しください（記録は端末に保存されています）。".into()
+            }
+            DeviceError::Server(_) => "サーバーが要求を受け付けませんでした。".into(),
         }
     }
 }

@@ -3,12 +3,14 @@
 //! headless `tsunagi-device` CLI, which only translate to and from it.
 
 mod device;
+mod enroll;
 mod error;
 mod input;
 mod settings;
 mod view;
 
 pub use device::{Device, InitReport, VaultInfo};
+pub use enroll::{ApproveReport, EnrollReport, Enrollment, KeysReport, PeerReport};
 pub use error::DeviceError;
 pub use input::{AssessmentInput, ContactInput, PersonInput};
 pub use settings::Settings;

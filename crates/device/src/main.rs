@@ -83,6 +83,27 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Redeem an enrollment bundle (file from `tsunagi-admin device provision`): generates this
+    /// device's keys, registers them, and shows the fingerprints to compare with IT's screen.
+    Enroll {
+        /// The bundle file (JSON).
+        bundle: PathBuf,
+    },
+    /// Fetch and verify the team's key directory; keep the team keys sealed to this device.
+    Keys,
+    /// Show this device's key fingerprints.
+    Identity,
+    /// Show another device's keys and fingerprints (a lead compares them before approving).
+    Peer {
+        /// The device id.
+        device: String,
+    },
+    /// Lead: approve a pending worker device of the team (signs its certificate, seals the
+    /// team key to it). Compare fingerprints (`peer`) first.
+    Approve {
+        /// The device id.
+        device: String,
+    },
     /// IT: re-enable a locked device with its recovery code (first stdin line), setting the PIN
     /// from the second stdin line (or no PIN if empty).
     Recover,
@@ -241,6 +262,17 @@ fn main() -> ExitCode {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct UsageError(String);
+
+/// Runs one network use case to completion (the CLI does one thing and exits).
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => panic!("cannot start the async runtime: {e}"),
+    }
+}
 
 fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
     cli.data
@@ -442,6 +474,81 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 format!(
                     "store OK; access log OK ({} entries, head {})",
                     r.entries, r.head
+                )
+            })
+        }
+        Command::Enroll { bundle } => {
+            let text = std::fs::read_to_string(&bundle).map_err(|e| {
+                UsageError(format!("cannot read the bundle {}: {e}", bundle.display()))
+            })?;
+            let mut device = open(&dir)?;
+            let report = block_on(device.enroll(&text, &OsKeystore::new()))?;
+            print(json, &report, |r| {
+                format!(
+                    "enrolled as device {} for {} (team {}, {})\npending until IT or a lead approves it; compare these fingerprints with their screen:\n  signing key: {}\n  key exchange: {}\n  server:      {}\n  admin:       {}\n  org recovery: {}",
+                    r.device,
+                    r.user_name,
+                    r.team,
+                    r.role.key(),
+                    r.sig_fingerprint,
+                    r.kem_fingerprint,
+                    r.server_fingerprint,
+                    r.admin_fingerprint,
+                    r.org_recovery_fingerprint
+                )
+            })
+        }
+        Command::Keys => {
+            let mut device = open(&dir)?;
+            let report = block_on(device.refresh_keys(&OsKeystore::new()))?;
+            print(json, &report, |r| {
+                let mut s = format!(
+                    "state {} · team {} · current epoch {} · held {:?} · verified members {}",
+                    r.state.key(),
+                    r.team,
+                    r.current_epoch.map_or("none".into(), |e| e.to_string()),
+                    r.epochs_held,
+                    r.verified_members
+                );
+                for why in &r.refused {
+                    s.push_str(&format!("\nrefused: {why}"));
+                }
+                s
+            })
+        }
+        Command::Identity => {
+            let device = open(&dir)?;
+            let fp = device
+                .identity_fingerprints(&OsKeystore::new())?
+                .ok_or(DeviceError::NotEnrolled)?;
+            let out = serde_json::json!({ "sig_fingerprint": fp.0, "kem_fingerprint": fp.1, "enrollment": device.enrollment()? });
+            print(json, &out, |_| {
+                format!("signing key:  {}\nkey exchange: {}", fp.0, fp.1)
+            })
+        }
+        Command::Peer { device: peer } => {
+            let device = open(&dir)?;
+            let report = block_on(device.peer(&peer, &OsKeystore::new()))?;
+            print(json, &report, |r| {
+                format!(
+                    "device {} of {} (team {}, {}, {})\n  signing key:  {}\n  key exchange: {}",
+                    r.info.id,
+                    r.info.user_name,
+                    r.info.team,
+                    r.info.role.key(),
+                    r.info.state.key(),
+                    r.sig_fingerprint,
+                    r.kem_fingerprint
+                )
+            })
+        }
+        Command::Approve { device: peer } => {
+            let mut device = open(&dir)?;
+            let report = block_on(device.approve(&peer, &OsKeystore::new()))?;
+            print(json, &report, |r| {
+                format!(
+                    "approved device {} of {}; team key epoch {} sealed to it",
+                    r.device, r.user_name, r.epoch
                 )
             })
         }

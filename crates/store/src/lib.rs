@@ -12,6 +12,7 @@ mod open;
 mod project;
 mod query;
 pub mod search;
+mod teamkeys;
 mod write;
 
 pub use access::{AccessEntry, AccessEvent, AccessLogReport, AccessTicket};

@@ -17,11 +17,18 @@ pub struct Migration {
 }
 
 /// The device schema, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init",
-    sql: include_str!("../../../migrations/device/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sql: include_str!("../../../migrations/device/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_team_keys",
+        sql: include_str!("../../../migrations/device/0002_team_keys.sql"),
+    },
+];
 
 /// The schema version this program writes.
 pub fn latest_version(migrations: &[Migration]) -> i64 {

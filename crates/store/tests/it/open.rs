@@ -251,11 +251,24 @@ fn empty_file_is_damaged_and_left_as_it_was() {
     assert_eq!(bytes(&fx.path), b"");
 }
 
-const BROKEN: Migration = Migration {
-    version: 2,
-    name: "0002_broken",
-    sql: "CREATE TABLE x(a); CREATE TABLE x(a);",
-};
+/// The schema this program writes; the test migrations come after it.
+fn latest() -> i64 {
+    tsunagi_store::migrate::latest_version(MIGRATIONS)
+}
+
+/// A migration after the real ones that fails on its second statement.
+fn broken() -> Migration {
+    Migration {
+        version: latest() + 1,
+        name: "9001_broken",
+        sql: "CREATE TABLE x(a); CREATE TABLE x(a);",
+    }
+}
+
+/// The real migrations followed by `extra`.
+fn with(extra: &[Migration]) -> Vec<Migration> {
+    MIGRATIONS.iter().chain(extra).copied().collect()
+}
 
 #[test]
 fn migration_failing_halfway_is_rolled_back() {
@@ -265,23 +278,23 @@ fn migration_failing_halfway_is_rolled_back() {
         &fx.path,
         Encryption::Key(&fx.key),
         Some(&fx.key.check_value()),
-        &[MIGRATIONS[0], BROKEN],
+        &with(&[broken()]),
     )
     .unwrap_err();
     assert!(
         matches!(
             err,
             StoreError::Migration {
-                version: 2,
-                name: "0002_broken",
+                version,
+                name: "9001_broken",
                 ..
-            }
+            } if version == latest() + 1
         ),
         "{err:?}"
     );
     assert_eq!(err.code(), "migration_failed");
 
-    // The normal program opens it at version 1, without table x, with its data.
+    // The normal program opens it at its own version, without table x, with its data.
     let store = fx.open();
     assert!(store.caseload_row(p).unwrap().is_some());
     drop(store);
@@ -289,7 +302,7 @@ fn migration_failing_halfway_is_rolled_back() {
     let version: i64 = raw
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, latest());
     let x: i64 = raw
         .query_row(
             "SELECT count(*) FROM sqlite_schema WHERE name = 'x'",
@@ -301,24 +314,24 @@ fn migration_failing_halfway_is_rolled_back() {
 }
 
 #[test]
-fn migration_failing_on_a_new_store_leaves_version_one() {
+fn migration_failing_on_a_new_store_leaves_its_version() {
     let fx = Fixture::new();
     fx.create();
     // A later good migration after the broken one must not run either.
-    const LATER: Migration = Migration {
-        version: 3,
-        name: "0003_later",
+    let later = Migration {
+        version: latest() + 2,
+        name: "9002_later",
         sql: "CREATE TABLE y(a);",
     };
     let err = Store::open_with(
         &fx.path,
         Encryption::Key(&fx.key),
         None,
-        &[MIGRATIONS[0], BROKEN, LATER],
+        &with(&[broken(), later]),
     )
     .unwrap_err();
     assert!(
-        matches!(err, StoreError::Migration { version: 2, .. }),
+        matches!(err, StoreError::Migration { version, .. } if version == latest() + 1),
         "{err:?}"
     );
     let n: i64 = fx
@@ -345,7 +358,7 @@ fn newer_schema_is_refused_and_left_as_it_was() {
         &fx.path,
         Encryption::Key(&fx.key),
         Some(&fx.key.check_value()),
-        &[MIGRATIONS[0], FUTURE],
+        &with(&[FUTURE]),
     )
     .unwrap();
     assert!(store.caseload_row(p).unwrap().is_some());
@@ -358,8 +371,8 @@ fn newer_schema_is_refused_and_left_as_it_was() {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                supported: 1
-            }
+                supported
+            } if supported == latest()
         ),
         "{err:?}"
     );

@@ -1,0 +1,577 @@
+//! Enrollment and keys (docs/identity.md): redeeming an enrollment bundle with keys generated
+//! on this device, the verified key directory (team keys opened only from slots whose signer
+//! checks out against the pinned admin key), and a lead approving a member device.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use tsunagi_crypto::identity::{
+    KemKey, KemPublic, SigKey, SigPublic, Signature, SlotContext, fingerprint, open_team_key,
+    seal_team_key,
+};
+use tsunagi_crypto::{open_under_store_key, seal_under_store_key};
+use tsunagi_store::keys::{KeyError, Keystore};
+use tsunagi_sync::api::{
+    ApproveRequest, DeviceCert, DeviceInfo, DeviceState, EnrollRequest, EnrollResponse,
+    EnrollmentBundle, KeyDirectory, KeySlot, Role,
+};
+use tsunagi_sync::client::{Client, Signer};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use crate::{Device, DeviceError};
+
+/// What this device knows about its enrollment (kept in the encrypted store's meta table).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Enrollment {
+    /// The server.
+    pub server_url: String,
+    /// Pinned server identity key (base64).
+    pub server_pub: String,
+    /// Pinned admin key (base64).
+    pub admin_pub: String,
+    /// Pinned org recovery key (base64).
+    pub org_recovery_pub: String,
+    /// This device's id on the server.
+    pub device: Uuid,
+    /// The user.
+    pub user: Uuid,
+    /// The user's name.
+    pub user_name: String,
+    /// The team.
+    pub team: String,
+    /// The role.
+    pub role: Role,
+    /// When (RFC 3339).
+    pub enrolled_at: String,
+}
+
+impl Enrollment {
+    fn key(field: &str, b64: &str) -> Result<Vec<u8>, DeviceError> {
+        B64.decode(b64)
+            .map_err(|_| DeviceError::Bundle(format!("{field} is not base64")))
+    }
+
+    fn admin_key(&self) -> Result<SigPublic, DeviceError> {
+        SigPublic::from_bytes(&Self::key("admin_pub", &self.admin_pub)?)
+            .map_err(|e| DeviceError::Bundle(format!("admin key: {e}")))
+    }
+}
+
+/// What `enroll` shows: the ids and the fingerprints to compare with IT's screen.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrollReport {
+    /// This device's id on the server.
+    pub device: Uuid,
+    /// User name.
+    pub user_name: String,
+    /// Team.
+    pub team: String,
+    /// Role.
+    pub role: Role,
+    /// DevSig fingerprint.
+    pub sig_fingerprint: String,
+    /// DevKEM fingerprint.
+    pub kem_fingerprint: String,
+    /// The pinned server identity's fingerprint.
+    pub server_fingerprint: String,
+    /// The pinned admin key's fingerprint.
+    pub admin_fingerprint: String,
+    /// The pinned org recovery key's fingerprint.
+    pub org_recovery_fingerprint: String,
+}
+
+/// What `keys` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeysReport {
+    /// This device's state on the server.
+    pub state: DeviceState,
+    /// Team.
+    pub team: String,
+    /// The team's current epoch on the server.
+    pub current_epoch: Option<u32>,
+    /// Epochs whose key this device now holds.
+    pub epochs_held: Vec<u32>,
+    /// Team members whose certificates verified.
+    pub verified_members: usize,
+    /// Slots or certificates refused, with the reason (never silently dropped).
+    pub refused: Vec<String>,
+}
+
+/// What `approve` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApproveReport {
+    /// The approved device.
+    pub device: Uuid,
+    /// Its user.
+    pub user_name: String,
+    /// The epoch sealed to it.
+    pub epoch: u32,
+}
+
+/// Public keys and fingerprints of another device, for comparing before approval.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerReport {
+    /// The device as the server lists it.
+    pub info: DeviceInfo,
+    /// DevSig fingerprint.
+    pub sig_fingerprint: String,
+    /// DevKEM fingerprint.
+    pub kem_fingerprint: String,
+}
+
+/// The device's identity keys, kept in the OS keystore sealed under the store key.
+#[derive(Serialize, Deserialize)]
+struct IdentityRecord {
+    sig: String,
+    kem: String,
+}
+
+const IDENTITY_LABEL: &str = "tsunagi/device-identity/v1";
+
+pub(crate) struct Identity {
+    pub(crate) sig: SigKey,
+    pub(crate) kem: KemKey,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Identity({:?}, {:?})", self.sig, self.kem)
+    }
+}
+
+fn identity_entry(store_id: &str) -> String {
+    format!("identity/{store_id}")
+}
+
+fn now_rfc3339() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn untrusted(what: impl Into<String>) -> DeviceError {
+    DeviceError::Untrusted(what.into())
+}
+
+impl Device {
+    /// The identity keys, if this device has enrolled.
+    pub(crate) fn load_identity<K: Keystore>(
+        &self,
+        keystore: &K,
+    ) -> Result<Option<Identity>, DeviceError> {
+        let Some(sealed) = keystore.get(&identity_entry(&self.settings.store_id))? else {
+            return Ok(None);
+        };
+        let plain = open_under_store_key(&self.key, IDENTITY_LABEL, &sealed).map_err(|_| {
+            KeyError::Corrupt("identity keys do not open with this store's key".into())
+        })?;
+        let rec: IdentityRecord =
+            serde_json::from_slice(&plain).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+        let sig = B64
+            .decode(&rec.sig)
+            .map(Zeroizing::new)
+            .map_err(|_| KeyError::Corrupt("sig".into()))?;
+        let kem = B64
+            .decode(&rec.kem)
+            .map(Zeroizing::new)
+            .map_err(|_| KeyError::Corrupt("kem".into()))?;
+        Ok(Some(Identity {
+            sig: SigKey::from_seed(&sig)?,
+            kem: KemKey::from_secret(&kem)?,
+        }))
+    }
+
+    fn save_identity<K: Keystore>(&self, keystore: &K, id: &Identity) -> Result<(), DeviceError> {
+        let rec = IdentityRecord {
+            sig: B64.encode(id.sig.seed().as_ref()),
+            kem: B64.encode(id.kem.secret().as_ref()),
+        };
+        let json =
+            Zeroizing::new(serde_json::to_vec(&rec).map_err(|e| KeyError::Corrupt(e.to_string()))?);
+        drop(rec);
+        let sealed = seal_under_store_key(&self.key, IDENTITY_LABEL, &json)?;
+        keystore.set(&identity_entry(&self.settings.store_id), &sealed)?;
+        Ok(())
+    }
+
+    /// This device's enrollment, if any.
+    pub fn enrollment(&self) -> Result<Option<Enrollment>, DeviceError> {
+        match self.store.meta("enrollment")? {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| DeviceError::Bundle(format!("stored enrollment unreadable: {e}"))),
+        }
+    }
+
+    fn require_enrollment(&self) -> Result<Enrollment, DeviceError> {
+        self.enrollment()?.ok_or(DeviceError::NotEnrolled)
+    }
+
+    fn signed_client<K: Keystore>(
+        &self,
+        keystore: &K,
+    ) -> Result<(Client, Enrollment, Identity), DeviceError> {
+        let enrollment = self.require_enrollment()?;
+        let identity = self
+            .load_identity(keystore)?
+            .ok_or(DeviceError::NotEnrolled)?;
+        let signer = Signer {
+            key_id: enrollment.device.to_string(),
+            key: SigKey::from_seed(identity.sig.seed().as_ref())?,
+        };
+        let client = Client::new(&enrollment.server_url, Some(signer))?;
+        Ok((client, enrollment, identity))
+    }
+
+    /// Redeems an enrollment bundle: generates DevSig and DevKEM here, registers their public
+    /// halves with the code, and checks the server's answer against the pinned server key.
+    pub async fn enroll<K: Keystore>(
+        &mut self,
+        bundle_json: &str,
+        keystore: &K,
+    ) -> Result<EnrollReport, DeviceError> {
+        if self.enrollment()?.is_some() {
+            return Err(DeviceError::AlreadyEnrolled);
+        }
+        let bundle: EnrollmentBundle = serde_json::from_str(bundle_json)
+            .map_err(|e| DeviceError::Bundle(format!("not an enrollment bundle: {e}")))?;
+        if bundle.v != 1 {
+            return Err(DeviceError::Bundle(format!(
+                "bundle version {} is not supported",
+                bundle.v
+            )));
+        }
+        let server_pub = SigPublic::from_bytes(&bundle.server_pub)
+            .map_err(|e| DeviceError::Bundle(format!("server key: {e}")))?;
+        let admin_pub = SigPublic::from_bytes(&bundle.admin_pub)
+            .map_err(|e| DeviceError::Bundle(format!("admin key: {e}")))?;
+        let ork = KemPublic::from_bytes(&bundle.org_recovery_pub)
+            .map_err(|e| DeviceError::Bundle(format!("org recovery key: {e}")))?;
+        if let Ok(exp) = chrono::DateTime::parse_from_rfc3339(&bundle.expires_at)
+            && exp < Utc::now()
+        {
+            return Err(DeviceError::Bundle(format!(
+                "the enrollment code expired at {}",
+                bundle.expires_at
+            )));
+        }
+
+        // Keys are made (and kept) before the request, so a lost answer can be retried with
+        // the same keys; a stale identity from an earlier failed attempt is replaced.
+        let identity = Identity {
+            sig: SigKey::generate()?,
+            kem: KemKey::generate()?,
+        };
+        self.save_identity(keystore, &identity)?;
+        let sig_pub = identity.sig.public();
+        let kem_pub = identity.kem.public();
+        let proof = identity.sig.sign(&EnrollRequest::proof_message(
+            &bundle.code,
+            sig_pub.as_bytes(),
+            kem_pub.as_bytes(),
+        ));
+        let client = Client::new(&bundle.server_url, None)?;
+        let resp: EnrollResponse = client
+            .post(
+                "/v1/enroll",
+                &EnrollRequest {
+                    code: bundle.code.clone(),
+                    sig_pub: sig_pub.as_bytes().to_vec(),
+                    kem_pub: kem_pub.as_bytes().to_vec(),
+                    proof: proof.0.to_vec(),
+                },
+            )
+            .await?;
+        let server_sig = Signature::from_bytes(&resp.server_sig)
+            .map_err(|_| untrusted("malformed server signature"))?;
+        server_pub
+            .verify(
+                &EnrollResponse::signed_message(&resp.device, &bundle.code, sig_pub.as_bytes()),
+                &server_sig,
+            )
+            .map_err(|_| {
+                untrusted("the server's answer is not signed by the server pinned in the bundle")
+            })?;
+        if resp.user != bundle.user || resp.team != bundle.team || resp.role != bundle.role {
+            return Err(untrusted(
+                "the server enrolled this device for another user, team or role than the bundle says",
+            ));
+        }
+        let enrollment = Enrollment {
+            server_url: bundle.server_url.clone(),
+            server_pub: B64.encode(server_pub.as_bytes()),
+            admin_pub: B64.encode(admin_pub.as_bytes()),
+            org_recovery_pub: B64.encode(ork.as_bytes()),
+            device: resp.device,
+            user: resp.user,
+            user_name: resp.user_name.clone(),
+            team: resp.team.clone(),
+            role: resp.role,
+            enrolled_at: now_rfc3339(),
+        };
+        let json =
+            serde_json::to_string(&enrollment).map_err(|e| DeviceError::Bundle(e.to_string()))?;
+        self.store.set_meta("enrollment", &json)?;
+        Ok(EnrollReport {
+            device: resp.device,
+            user_name: resp.user_name,
+            team: resp.team,
+            role: resp.role,
+            sig_fingerprint: sig_pub.fingerprint(),
+            kem_fingerprint: kem_pub.fingerprint(),
+            server_fingerprint: server_pub.fingerprint(),
+            admin_fingerprint: admin_pub.fingerprint(),
+            org_recovery_fingerprint: ork.fingerprint(),
+        })
+    }
+
+    /// Fetches the key directory, verifies every certificate and slot, and keeps the team keys
+    /// sealed to this device. Anything that does not verify is refused and reported.
+    pub async fn refresh_keys<K: Keystore>(
+        &mut self,
+        keystore: &K,
+    ) -> Result<KeysReport, DeviceError> {
+        let (client, enrollment, identity) = self.signed_client(keystore)?;
+        let dir: KeyDirectory = client.get("/v1/keys").await?;
+        if dir.device != enrollment.device {
+            return Err(untrusted("the key directory is for another device"));
+        }
+        let admin = enrollment.admin_key()?;
+        let mut refused = Vec::new();
+        let leads = verified_certs(&dir.certs, &admin, &mut refused);
+        let me = enrollment.device.to_string();
+        for slot in &dir.slots {
+            if slot.recipient != me {
+                refused.push(format!(
+                    "slot {}/{} is addressed to {}",
+                    slot.team, slot.epoch, slot.recipient
+                ));
+                continue;
+            }
+            if let Err(why) = verify_slot(slot, &admin, &leads) {
+                refused.push(format!("slot {}/{}: {why}", slot.team, slot.epoch));
+                continue;
+            }
+            match open_team_key(&identity.kem, &slot.sealed(), &slot.context()) {
+                Ok(tk) => self.store.put_team_key(
+                    &slot.team,
+                    slot.epoch,
+                    &tk,
+                    &slot.signer,
+                    &now_rfc3339(),
+                )?,
+                Err(_) => refused.push(format!(
+                    "slot {}/{} does not open with this device's key",
+                    slot.team, slot.epoch
+                )),
+            }
+        }
+        Ok(KeysReport {
+            state: dir.state,
+            team: dir.team.clone(),
+            current_epoch: dir.current_epoch,
+            epochs_held: self.store.team_key_epochs(&dir.team)?,
+            verified_members: leads.len(),
+            refused,
+        })
+    }
+
+    /// Another device's public keys and fingerprints (a lead compares them before approving).
+    pub async fn peer<K: Keystore>(
+        &self,
+        device: &str,
+        keystore: &K,
+    ) -> Result<PeerReport, DeviceError> {
+        let id =
+            Uuid::parse_str(device.trim()).map_err(|_| tsunagi_core::DomainError::InvalidId {
+                what: "device id",
+                value: device.to_owned(),
+            })?;
+        let (client, _, _) = self.signed_client(keystore)?;
+        let info: DeviceInfo = client.get(&format!("/v1/devices/{id}")).await?;
+        Ok(PeerReport {
+            sig_fingerprint: fingerprint(&info.sig_pub),
+            kem_fingerprint: fingerprint(&info.kem_pub),
+            info,
+        })
+    }
+
+    /// A lead approves a pending worker device of the same team: signs its certificate and
+    /// seals the team's current key to it.
+    pub async fn approve<K: Keystore>(
+        &mut self,
+        device: &str,
+        keystore: &K,
+    ) -> Result<ApproveReport, DeviceError> {
+        let keys = self.refresh_keys(keystore).await?;
+        let peer = self.peer(device, keystore).await?;
+        let (client, enrollment, identity) = self.signed_client(keystore)?;
+        if enrollment.role != Role::Lead {
+            return Err(DeviceError::NotAllowed(
+                "only a team lead's device can approve devices".into(),
+            ));
+        }
+        let info = peer.info;
+        if info.team != enrollment.team {
+            return Err(DeviceError::NotAllowed(format!(
+                "device {} belongs to team {}, not {}",
+                info.id, info.team, enrollment.team
+            )));
+        }
+        if info.role != Role::Worker {
+            return Err(DeviceError::NotAllowed(
+                "a lead approves worker devices only; IT approves leads".into(),
+            ));
+        }
+        if info.state != DeviceState::Pending {
+            return Err(DeviceError::NotAllowed(format!(
+                "device {} is {}, not pending",
+                info.id,
+                info.state.key()
+            )));
+        }
+        let epoch = keys.current_epoch.ok_or_else(|| {
+            DeviceError::NotAllowed("the team has no key yet; IT approves the first device".into())
+        })?;
+        let tk = self
+            .store
+            .team_key(&enrollment.team, epoch)?
+            .ok_or_else(|| {
+                DeviceError::NotAllowed(format!(
+                    "this device does not hold the team key of epoch {epoch}"
+                ))
+            })?;
+        let kem = KemPublic::from_bytes(&info.kem_pub)
+            .map_err(|e| untrusted(format!("device key: {e}")))?;
+        let me = enrollment.device.to_string();
+        let mut cert = DeviceCert {
+            device: info.id,
+            user: info.user,
+            user_name: info.user_name.clone(),
+            team: info.team.clone(),
+            role: info.role,
+            sig_pub: info.sig_pub.clone(),
+            kem_pub: info.kem_pub.clone(),
+            issued_at: now_rfc3339(),
+            signer: me.clone(),
+            sig: Vec::new(),
+        };
+        cert.sig = identity.sig.sign(&cert.signed_message()).0.to_vec();
+        let recipient = info.id.to_string();
+        let ctx = SlotContext {
+            team: &info.team,
+            epoch,
+            recipient: &recipient,
+        };
+        let sealed = seal_team_key(&kem, &tk, &ctx)?;
+        let mut slot = KeySlot {
+            team: info.team.clone(),
+            epoch,
+            recipient: recipient.clone(),
+            enc: sealed.enc,
+            ct: sealed.ct,
+            signer: me,
+            sig: Vec::new(),
+        };
+        slot.sig = identity.sig.sign(&slot.signed_message()).0.to_vec();
+        let _: serde_json::Value = client
+            .post(
+                &format!("/v1/devices/{}/approve", info.id),
+                &ApproveRequest {
+                    cert,
+                    slots: vec![slot],
+                },
+            )
+            .await?;
+        Ok(ApproveReport {
+            device: info.id,
+            user_name: info.user_name,
+            epoch,
+        })
+    }
+
+    /// This device's own fingerprints (to compare with IT's screen).
+    pub fn identity_fingerprints<K: Keystore>(
+        &self,
+        keystore: &K,
+    ) -> Result<Option<(String, String)>, DeviceError> {
+        Ok(self
+            .load_identity(keystore)?
+            .map(|i| (i.sig.public().fingerprint(), i.kem.public().fingerprint())))
+    }
+}
+
+/// Certificates that verify: admin-signed ones, and worker certificates signed by an
+/// admin-certified lead of the same team. Returns device id → DevSig of those that are leads
+/// (the only ones whose signature on a slot counts), plus admin-certified members.
+fn verified_certs(
+    certs: &[DeviceCert],
+    admin: &SigPublic,
+    refused: &mut Vec<String>,
+) -> HashMap<String, (SigPublic, DeviceCert)> {
+    let mut ok: HashMap<String, (SigPublic, DeviceCert)> = HashMap::new();
+    let check = |c: &DeviceCert, signer: &SigPublic| -> Result<SigPublic, String> {
+        let sig = Signature::from_bytes(&c.sig).map_err(|_| "malformed signature".to_string())?;
+        signer
+            .verify(&c.signed_message(), &sig)
+            .map_err(|_| "signature does not verify".to_string())?;
+        SigPublic::from_bytes(&c.sig_pub).map_err(|e| e.to_string())
+    };
+    for c in certs.iter().filter(|c| c.signer == "admin") {
+        match check(c, admin) {
+            Ok(pk) => {
+                ok.insert(c.device.to_string(), (pk, c.clone()));
+            }
+            Err(why) => refused.push(format!("certificate of {}: {why}", c.device)),
+        }
+    }
+    for c in certs.iter().filter(|c| c.signer != "admin") {
+        let lead = ok
+            .get(&c.signer)
+            .filter(|(_, l)| l.role == Role::Lead && l.team == c.team)
+            .map(|(pk, _)| *pk);
+        match lead {
+            Some(pk) if c.role == Role::Worker => match check(c, &pk) {
+                Ok(dev_pk) => {
+                    ok.insert(c.device.to_string(), (dev_pk, c.clone()));
+                }
+                Err(why) => refused.push(format!("certificate of {}: {why}", c.device)),
+            },
+            _ => refused.push(format!(
+                "certificate of {} is signed by {}, which is not a lead of team {}",
+                c.device, c.signer, c.team
+            )),
+        }
+    }
+    ok
+}
+
+fn verify_slot(
+    slot: &KeySlot,
+    admin: &SigPublic,
+    certs: &HashMap<String, (SigPublic, DeviceCert)>,
+) -> Result<(), String> {
+    let sig = Signature::from_bytes(&slot.sig).map_err(|_| "malformed signature".to_string())?;
+    let signer = if slot.signer == "admin" {
+        *admin
+    } else {
+        match certs.get(&slot.signer) {
+            Some((pk, cert))
+                if cert.role == Role::Lead && cert.team == slot.team && cert.signer == "admin" =>
+            {
+                *pk
+            }
+            _ => {
+                return Err(format!(
+                    "signer {} is not an admin-certified lead of team {}",
+                    slot.signer, slot.team
+                ));
+            }
+        }
+    };
+    signer
+        .verify(&slot.signed_message(), &sig)
+        .map_err(|_| "signature does not verify".to_string())
+}
