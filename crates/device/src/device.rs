@@ -220,6 +220,32 @@ impl Device {
         Device::from_parts(dir, settings, store, key.clone())
     }
 
+    /// A device over a store that the caller created and keyed itself (or left plain, see
+    /// [`Encryption::Plain`]): no OS keystore, nothing written to `dir`. For tools and
+    /// benchmarks that manage the key themselves; the app and the CLI use [`Device::init`] and
+    /// [`Device::open`].
+    pub fn with_store(
+        dir: &Path,
+        store: Store,
+        device_id: DeviceId,
+        actor: &str,
+    ) -> Result<Device, DeviceError> {
+        let actor = ShortText::parse("actor", actor)?;
+        let settings = Settings {
+            format: SETTINGS_FORMAT,
+            device_id,
+            // No vault entry and no key check: the caller holds the key.
+            store_id: String::new(),
+            key_check: String::new(),
+            actor: actor.as_str().to_owned(),
+            file_salt: None,
+            created_at: Utc::now().to_rfc3339(),
+        };
+        // The caller holds the store's key; this one only seals identity keys, which such a
+        // device never has (it cannot enroll).
+        Device::from_parts(dir, settings, store, StoreKey::generate()?)
+    }
+
     fn from_parts(
         dir: &Path,
         settings: Settings,
