@@ -408,6 +408,10 @@ pub struct TeamMembers {
     pub team: Team,
     /// Its devices (all states).
     pub devices: Vec<DeviceInfo>,
+    /// The `"org"` slot of the current epoch (`None` while the team has no key): IT opens it
+    /// with ORK to seal the current team key to a device it approves.
+    #[serde(default)]
+    pub org_slot: Option<KeySlot>,
 }
 
 /// `POST /v1/admin/teams/{team}/slots`: a new epoch's slots.
