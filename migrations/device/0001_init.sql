@@ -15,7 +15,7 @@ CREATE TABLE ops (
     entity  BLOB NOT NULL,
     hlc     TEXT NOT NULL,
     device  BLOB NOT NULL,
-    body    TEXT NOT NULL,
+    body    BLOB NOT NULL,       -- store::codec: deflate-compressed JSON of the ChangeBody
     local   INTEGER NOT NULL CHECK (local IN (0, 1)),
     pushed  INTEGER NOT NULL DEFAULT 0 CHECK (pushed IN (0, 1))
 );
@@ -28,7 +28,7 @@ CREATE TABLE entities (
     rowid       INTEGER PRIMARY KEY,
     id          BLOB NOT NULL UNIQUE,
     kind        TEXT NOT NULL,
-    state       TEXT NOT NULL,
+    state       BLOB NOT NULL,   -- store::codec: deflate-compressed JSON of the EntityState
     deleted     INTEGER NOT NULL DEFAULT 0,
     conflicts   INTEGER NOT NULL DEFAULT 0,
     updated_hlc TEXT NOT NULL
@@ -58,8 +58,21 @@ CREATE TABLE contacts (
     stage     INTEGER,
     next_due  TEXT
 );
-CREATE INDEX contacts_person_at ON contacts (person, at DESC);
+-- Covering index: a person's timeline and summary read no table rows.
+CREATE INDEX contacts_person_at ON contacts (person, at DESC, stage, next_due);
+-- Newest-first search results walk this when a term matches many notes.
+CREATE INDEX contacts_at ON contacts (at DESC);
 CREATE INDEX contacts_due ON contacts (next_due) WHERE next_due IS NOT NULL;
+
+-- Per person: the latest contact, the trust stage of the latest contact that recorded one,
+-- and the next-step date of the latest contact that set one. Maintained in the write
+-- transaction, so the caseload reads one row per person whatever the history's length.
+CREATE TABLE person_summary (
+    person          BLOB PRIMARY KEY,
+    last_contact_at TEXT,
+    stage           INTEGER,
+    next_due        TEXT
+) WITHOUT ROWID;
 
 CREATE TABLE assessments (
     rowid      INTEGER PRIMARY KEY REFERENCES entities (rowid),

@@ -42,6 +42,29 @@ fn uuid_bytes(state: &EntityState, field: &str) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// Recomputes one person's summary from the covering index `contacts_person_at` (no table
+/// rows are read, so the cost does not grow with note sizes).
+fn refresh_summary(tx: &Transaction<'_>, person: &[u8]) -> Result<(), StoreError> {
+    if person.is_empty() {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO person_summary (person, last_contact_at, stage, next_due)
+         SELECT ?1,
+            (SELECT at FROM contacts WHERE person = ?1 ORDER BY at DESC LIMIT 1),
+            (SELECT stage FROM contacts WHERE person = ?1 AND stage IS NOT NULL
+                ORDER BY at DESC LIMIT 1),
+            (SELECT next_due FROM contacts WHERE person = ?1 AND next_due IS NOT NULL
+                ORDER BY at DESC LIMIT 1)
+         ON CONFLICT (person) DO UPDATE SET
+            last_contact_at = excluded.last_contact_at,
+            stage = excluded.stage,
+            next_due = excluded.next_due",
+    )?
+    .execute([person])?;
+    Ok(())
+}
+
 pub(crate) fn project(
     tx: &Transaction<'_>,
     rowid: i64,
@@ -89,6 +112,8 @@ pub(crate) fn project(
             }
         }
         EntityKind::Contact => {
+            let old_person = uuid_bytes(before, "person");
+            let new_person = uuid_bytes(state, "person");
             let had_row = before.latest().is_some();
             let old_note = text(before, "note");
             let new_note = text(state, "note");
@@ -123,6 +148,10 @@ pub(crate) fn project(
                     tx.prepare_cached("INSERT INTO contact_bigram (rowid, grams) VALUES (?1, ?2)")?
                         .execute(params![rowid, bigram_document(&norm)])?;
                 }
+            }
+            refresh_summary(tx, &new_person)?;
+            if old_person != new_person && !old_person.is_empty() {
+                refresh_summary(tx, &old_person)?;
             }
         }
         EntityKind::Assessment => {

@@ -41,7 +41,7 @@ pub struct CaseloadRow {
     pub last_contact_at: Option<String>,
     /// The trust stage after the latest contact that recorded one.
     pub stage: Option<i64>,
-    /// The earliest next-step date among contacts (due or overdue follow-up).
+    /// The next-step date set by the latest contact that set one (the follow-up now planned).
     pub next_due: Option<String>,
 }
 
@@ -70,17 +70,21 @@ pub struct SearchResults {
     pub persons: Vec<PersonHit>,
     /// Newest matching contacts first, at most the limit.
     pub contacts: Vec<ContactHit>,
-    /// How many contacts matched in all.
+    /// How many contacts matched in all, up to [`COUNT_CAP`].
     pub contact_total: u64,
+    /// More than [`COUNT_CAP`] matched ("10,000件以上").
+    pub contact_total_capped: bool,
 }
+
+/// Matches are counted up to this many.
+pub const COUNT_CAP: u64 = 10_000;
+/// Up to this many matches are sorted by date; beyond, the date index is walked.
+const SORT_MATCHES_UP_TO: u64 = 2_000;
 
 const CASELOAD_SELECT: &str = "
     SELECT p.id, p.name, p.kana, p.district, p.programs, p.status,
-        (SELECT c.at FROM contacts c WHERE c.person = p.id ORDER BY c.at DESC LIMIT 1),
-        (SELECT c.stage FROM contacts c WHERE c.person = p.id AND c.stage IS NOT NULL
-            ORDER BY c.at DESC LIMIT 1) AS cur_stage,
-        (SELECT min(c.next_due) FROM contacts c WHERE c.person = p.id AND c.next_due IS NOT NULL)
-    FROM persons p";
+        s.last_contact_at, s.stage AS cur_stage, s.next_due
+    FROM persons p LEFT JOIN person_summary s ON s.person = p.id";
 
 fn caseload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseloadRow> {
     let id: Vec<u8> = r.get(0)?;
@@ -169,7 +173,7 @@ impl Store {
     ) -> Result<Vec<EntityState>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(rusqlite::params![person.as_uuid().as_bytes(), limit], |r| {
-            r.get::<_, String>(0)
+            r.get::<_, Vec<u8>>(0)
         })?;
         let mut out = Vec::new();
         for json in rows {
@@ -186,6 +190,7 @@ impl Store {
                 persons: Vec::new(),
                 contacts: Vec::new(),
                 contact_total: 0,
+                contact_total_capped: false,
             });
         }
 
@@ -213,17 +218,28 @@ impl Store {
             margs.push(b.clone());
         }
         let ids = matching.join(" INTERSECT ");
-        let contact_total: u64 = self
+        // Counting every match of a term found in most notes costs as much as the search:
+        // count up to a cap and say when it was reached.
+        let counted = self
             .conn
             .query_row(
-                &format!("SELECT count(*) FROM ({ids})"),
+                &format!("SELECT count(*) FROM ({ids} LIMIT {})", COUNT_CAP + 1),
                 params_from_iter(margs.iter()),
                 |r| r.get::<_, i64>(0),
             )?
             .max(0) as u64;
+        let contact_total_capped = counted > COUNT_CAP;
+        let contact_total = counted.min(COUNT_CAP);
+        // Few matches: sort them by date. Many: walk contacts newest-first and stop at the
+        // limit, probing the (materialized) match set, instead of sorting thousands of rows.
+        let order = if counted <= SORT_MATCHES_UP_TO {
+            ""
+        } else {
+            "INDEXED BY contacts_at"
+        };
         let sql = format!(
             "SELECT c.id, c.person, coalesce(p.name, ''), c.at, e.state
-             FROM contacts c JOIN entities e ON e.rowid = c.rowid
+             FROM contacts c {order} JOIN entities e ON e.rowid = c.rowid
              LEFT JOIN persons p ON p.id = c.person
              WHERE c.rowid IN ({ids}) ORDER BY c.at DESC LIMIT {limit}"
         );
@@ -234,7 +250,7 @@ impl Store {
                 r.get::<_, Vec<u8>>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
+                r.get::<_, Vec<u8>>(4)?,
             ))
         })?;
         let mut contacts = Vec::new();
@@ -257,6 +273,7 @@ impl Store {
             persons,
             contacts,
             contact_total,
+            contact_total_capped,
         })
     }
 }

@@ -7,7 +7,7 @@ use tsunagi_core::hlc::Hlc;
 use tsunagi_core::ids::EntityId;
 use tsunagi_core::merge::EntityState;
 
-use crate::{Store, StoreError, project};
+use crate::{Store, StoreError, codec, project};
 
 /// Where a change set comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl Store {
 
     /// The merged state of one entity.
     pub fn entity(&self, id: EntityId) -> Result<Option<EntityState>, StoreError> {
-        let json: Option<String> = self
+        let json: Option<Vec<u8>> = self
             .conn
             .query_row(
                 "SELECT state FROM entities WHERE id = ?1",
@@ -108,7 +108,7 @@ impl Store {
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, Vec<u8>>(3)?,
-                r.get::<_, String>(4)?,
+                r.get::<_, Vec<u8>>(4)?,
             ))
         })?;
         let mut out = Vec::new();
@@ -121,10 +121,7 @@ impl Store {
 }
 
 fn apply_in(tx: &Transaction<'_>, cs: &ChangeSet, origin: Origin) -> Result<bool, StoreError> {
-    let body = serde_json::to_string(&cs.body).map_err(|e| StoreError::Unreadable {
-        what: format!("change set {}", cs.op),
-        detail: e.to_string(),
-    })?;
+    let body = codec::encode(&cs.body, &format!("change set {}", cs.op))?;
     let hlc = cs.hlc.to_sortable();
     let inserted = tx
         .prepare_cached(
@@ -144,7 +141,7 @@ fn apply_in(tx: &Transaction<'_>, cs: &ChangeSet, origin: Origin) -> Result<bool
         return Ok(false);
     }
 
-    let existing: Option<(i64, String)> = tx
+    let existing: Option<(i64, Vec<u8>)> = tx
         .prepare_cached("SELECT rowid, state FROM entities WHERE id = ?1")?
         .query_row([cs.entity.as_uuid().as_bytes()], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -156,10 +153,7 @@ fn apply_in(tx: &Transaction<'_>, cs: &ChangeSet, origin: Origin) -> Result<bool
     };
     let mut state = before.clone();
     state.apply(cs)?;
-    let json = serde_json::to_string(&state).map_err(|e| StoreError::Unreadable {
-        what: format!("entity {}", cs.entity),
-        detail: e.to_string(),
-    })?;
+    let json = codec::encode(&state, &format!("entity {}", cs.entity))?;
     let updated = state
         .latest()
         .map(|v| v.hlc)
@@ -202,11 +196,8 @@ fn apply_in(tx: &Transaction<'_>, cs: &ChangeSet, origin: Origin) -> Result<bool
     Ok(true)
 }
 
-pub(crate) fn decode_state(json: &str, what: &str) -> Result<EntityState, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Unreadable {
-        what: format!("entity {what}"),
-        detail: e.to_string(),
-    })
+pub(crate) fn decode_state(blob: &[u8], what: &str) -> Result<EntityState, StoreError> {
+    codec::decode(blob, &format!("entity {what}"))
 }
 
 fn decode_op(
@@ -215,7 +206,7 @@ fn decode_op(
     kind: &str,
     hlc: &str,
     device: &[u8],
-    body: &str,
+    body: &[u8],
 ) -> Result<ChangeSet, StoreError> {
     let bad = |detail: String| StoreError::Unreadable {
         what: format!("op of {entity}"),
@@ -228,6 +219,6 @@ fn decode_op(
         entity,
         hlc: Hlc::parse_sortable(hlc).map_err(|e| bad(e.to_string()))?,
         device: tsunagi_core::ids::DeviceId::from_uuid(uuid(device)?),
-        body: serde_json::from_str(body).map_err(|e| bad(e.to_string()))?,
+        body: codec::decode(body, &format!("op of {entity}"))?,
     })
 }

@@ -107,7 +107,7 @@ fn caseload_filters_by_program_district_status_and_stage() {
 }
 
 #[test]
-fn caseload_row_shows_latest_contact_stage_and_earliest_next_step() {
+fn caseload_row_shows_latest_contact_stage_and_the_latest_planned_next_step() {
     let c = caseload();
     let r1 = c.store.caseload_row(c.p1).unwrap().unwrap();
     assert_eq!(
@@ -115,7 +115,9 @@ fn caseload_row_shows_latest_contact_stage_and_earliest_next_step() {
         Some("2026-11-04T01:00:00.000Z")
     );
     assert_eq!(r1.stage, Some(3));
-    assert_eq!(r1.next_due.as_deref(), Some("2026-11-08"));
+    // The follow-up planned by the latest contact that planned one (11-03 → 11-20); the
+    // 11-08 plan of the 11-01 visit was overtaken by later contacts.
+    assert_eq!(r1.next_due.as_deref(), Some("2026-11-20"));
     assert_eq!(r1.district, "tsujido");
     let r3 = c.store.caseload_row(c.p3).unwrap().unwrap();
     assert_eq!(

@@ -89,7 +89,10 @@ fn without_the_key_the_file_cannot_be_read() {
 }
 
 /// Control: the same records in an unencrypted file are found by the same search, so the
-/// search above would have seen a leak.
+/// search above would have seen a leak. Notes and merge states are stored deflate-compressed
+/// (store::codec), so the canary is the person's name, which the caseload projection keeps
+/// verbatim on a page like any other: SQLCipher encrypts every page alike, so a page leaking
+/// the name would leak notes just the same.
 #[test]
 fn control_plain_file_does_contain_the_markers() {
     let fx = Fixture::new();
@@ -97,10 +100,8 @@ fn control_plain_file_does_contain_the_markers() {
     write_markers(&mut store);
     close(store);
     let hits = found(fx.dir.path());
-    for m in [ASCII_MARKER, JAPANESE_MARKER, NAME_MARKER] {
-        assert!(
-            hits.iter().any(|(_, h)| h == m),
-            "{m} not found in plain file: {hits:?}"
-        );
-    }
+    assert!(
+        hits.iter().any(|(_, h)| h == NAME_MARKER),
+        "{NAME_MARKER} not found in plain file: {hits:?}"
+    );
 }
