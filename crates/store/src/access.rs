@@ -96,7 +96,9 @@ impl Store {
         opened_seq: Option<i64>,
         duration: Option<i64>,
     ) -> Result<i64, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let last: Option<(i64, Vec<u8>)> = tx
             .query_row(
                 "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1",

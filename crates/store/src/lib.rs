@@ -5,6 +5,7 @@
 //! op log and into the materialized tables together, or not at all.
 
 mod access;
+mod checkpoint;
 mod codec;
 mod error;
 pub mod keys;

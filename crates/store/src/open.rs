@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use tsunagi_crypto::StoreKey;
 
 use crate::StoreError;
+use crate::checkpoint::Checkpointer;
 use crate::error::is_corruption;
 use crate::migrate::{self, MIGRATIONS, Migration};
 
@@ -21,6 +22,9 @@ pub enum Encryption<'a> {
 /// An open device store.
 #[derive(Debug)]
 pub struct Store {
+    // Fields drop in order: the checkpointer's thread is joined (and its connection closed)
+    // before `conn`, the last connection, closes and checkpoints whatever is left.
+    _checkpointer: Checkpointer,
     pub(crate) conn: Connection,
     path: PathBuf,
 }
@@ -36,7 +40,7 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
         set_key(&conn, enc)?;
-        Self::finish_open(conn, path, MIGRATIONS)
+        Self::finish_open(conn, path, enc, MIGRATIONS)
     }
 
     /// Opens an existing store. `key_check` is the key's check value recorded at creation
@@ -100,12 +104,13 @@ impl Store {
             });
         }
         check_length(&conn, path, meta.len())?;
-        Self::finish_open(conn, path, migrations)
+        Self::finish_open(conn, path, enc, migrations)
     }
 
     fn finish_open(
         mut conn: Connection,
         path: &Path,
+        enc: Encryption<'_>,
         migrations: &[Migration],
     ) -> Result<Store, StoreError> {
         // Refuse a newer schema before changing anything (journal mode included).
@@ -119,10 +124,13 @@ impl Store {
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;
-             PRAGMA busy_timeout = 5000;",
+             PRAGMA wal_autocheckpoint = 0;",
         )?;
+        conn.busy_handler(Some(short_waits))?;
         migrate::apply(&mut conn, migrations)?;
+        let checkpointer = Checkpointer::start(path, enc)?;
         Ok(Store {
+            _checkpointer: checkpointer,
             conn,
             path: path.to_owned(),
         })
@@ -159,14 +167,27 @@ impl Store {
             .sum()
     }
 
-    /// Moves the write-ahead log into the main file.
+    /// Moves the write-ahead log into the main file now (the background checkpointer does it
+    /// continually; this is for a clean hand-over, e.g. before copying the file).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
-        Ok(())
+        // The background thread may hold the checkpoint lock for a moment: retry briefly.
+        for _ in 0..100 {
+            let busy: i64 = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("checkpoint stayed busy".into()),
+        )))
     }
 }
 
-fn set_key(conn: &Connection, enc: Encryption<'_>) -> Result<(), StoreError> {
+pub(crate) fn set_key(conn: &Connection, enc: Encryption<'_>) -> Result<(), StoreError> {
     if let Encryption::Key(key) = enc {
         // The literal is zeroized on drop; SQLCipher copies the key and wipes its own copy
         // when the connection closes.
@@ -182,6 +203,17 @@ fn set_key(conn: &Connection, enc: Encryption<'_>) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// Busy handler: wait in 200 µs steps, up to 10 s. SQLite's default handler sleeps 1, 2, 5,
+/// 10 ... ms, so a save that meets the background thread's short transaction would wait
+/// several milliseconds longer than needed.
+pub(crate) fn short_waits(attempt: i32) -> bool {
+    if attempt >= 50_000 {
+        return false;
+    }
+    std::thread::sleep(std::time::Duration::from_micros(200));
+    true
 }
 
 /// A file shorter than its header says was truncated (a WAL may legitimately hold pages that

@@ -23,7 +23,9 @@ impl Store {
     /// in one transaction. A change set already known (same op id) changes nothing and returns
     /// `false`.
     pub fn apply(&mut self, cs: &ChangeSet, origin: Origin) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let applied = apply_in(&tx, cs, origin)?;
         tx.commit()?;
         Ok(applied)
@@ -32,7 +34,9 @@ impl Store {
     /// Records several change sets in one transaction (one user action that touches several
     /// entities, or a received batch).
     pub fn apply_all(&mut self, sets: &[ChangeSet], origin: Origin) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut n = 0;
         for cs in sets {
             n += usize::from(apply_in(&tx, cs, origin)?);
