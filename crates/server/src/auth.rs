@@ -24,12 +24,18 @@ pub enum Caller {
     Device(Box<DeviceRow>),
 }
 
+/// A too-large body up to this size is read and discarded before the 413 goes out, so that
+/// ordinary clients see the answer instead of a connection reset mid-upload; beyond it the
+/// connection is simply closed after the 413.
+const DRAIN_LIMIT: usize = 4 << 20;
+
 /// Reads the whole body, refusing more than `limit` bytes with 413.
 pub async fn read_body(
-    body: Body,
+    mut body: Body,
     headers: &axum::http::HeaderMap,
     limit: usize,
 ) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -41,26 +47,29 @@ pub async fn read_body(
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
         return Err(too_large());
     }
-    match axum::body::to_bytes(body, limit).await {
-        Ok(b) => Ok(b),
-        Err(e) => {
-            let source = e.into_inner();
-            if source
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                Err(too_large())
-            } else {
-                Err(ApiError::bad_request(
-                    "bad_body",
-                    format!("cannot read the request body: {source}"),
-                ))
+    let mut buf = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::bad_request("bad_body", format!("cannot read the request body: {e}"))
+        })?;
+        if let Ok(data) = frame.into_data() {
+            total = total.saturating_add(data.len());
+            if total > DRAIN_LIMIT {
+                return Err(too_large());
+            }
+            if total <= limit {
+                buf.extend_from_slice(&data);
             }
         }
     }
+    if total > limit {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// Parses JSON, answering 400 with serde's reason.
