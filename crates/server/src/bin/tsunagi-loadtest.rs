@@ -1,0 +1,367 @@
+//! `tsunagi-loadtest`: the figures. Starts `tsunagi-server` as a child process (so its
+//! RSS is its own) on SQLite and on a throwaway PostgreSQL, enrolls and approves N simulated
+//! devices (timing each provision → enroll → approve round trip), then runs a bounded load of
+//! signed `GET /v1/keys` calls from N concurrent devices and prints requests/s, p50/p99 and
+//! the server's peak RSS (VmHWM).
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tsunagi_crypto::identity::{KemKey, SigKey, SlotContext, TeamKey, seal_team_key};
+use tsunagi_sync::api::{
+    ApproveRequest, BootstrapRequest, BootstrapResponse, CreateEnrollment, CreateTeam, CreateUser,
+    DeviceCert, DeviceInfo, EnrollRequest, EnrollResponse, EnrollmentBundle, KeyDirectory, KeySlot,
+    Role, Team, User,
+};
+use tsunagi_sync::client::{Client, Signer};
+
+#[derive(Debug, Parser)]
+#[command(about = "Load figures of tsunagi-server on SQLite and PostgreSQL")]
+struct Args {
+    /// `sqlite`, `postgres` or `both`.
+    #[arg(long, default_value = "both")]
+    backend: String,
+    /// Simulated devices (each enrolled, approved, then one concurrent caller).
+    #[arg(long, default_value_t = 200)]
+    devices: usize,
+    /// Devices per team.
+    #[arg(long, default_value_t = 20)]
+    team_size: usize,
+    /// Load duration, seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// At most this many requests in the load phase.
+    #[arg(long, default_value_t = 500_000)]
+    max_requests: u64,
+    /// The server binary (default: `tsunagi-server` beside this one).
+    #[arg(long)]
+    server: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let backends: &[&str] = match args.backend.as_str() {
+        "both" => &["sqlite", "postgres"],
+        "sqlite" => &["sqlite"],
+        "postgres" => &["postgres"],
+        other => bail!("unknown backend {other}"),
+    };
+    for b in backends {
+        rt.block_on(run(&args, b))?;
+    }
+    Ok(())
+}
+
+struct ServerProcess {
+    child: Child,
+    url: String,
+    token: String,
+}
+
+impl ServerProcess {
+    fn start(
+        bin: &PathBuf,
+        data: &std::path::Path,
+        database: Option<&str>,
+    ) -> anyhow::Result<ServerProcess> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut cmd = Command::new(bin);
+        cmd.arg("--data")
+            .arg(data)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            // The load is 200 devices as fast as they can: lift the per-key limit.
+            .env("TSUNAGI_SERVER_RATE_PER_SEC", "1000000")
+            .env("TSUNAGI_SERVER_RATE_BURST", "1000000")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(url) = database {
+            cmd.arg("--database").arg(url);
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let token = line
+            .trim()
+            .strip_prefix("bootstrap token: ")
+            .with_context(|| format!("no bootstrap token from the server: {line:?}"))?
+            .to_owned();
+        Ok(ServerProcess {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            token,
+        })
+    }
+
+    fn vm(&self, field: &str) -> String {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with(field))
+                    .map(|l| l[field.len()..].trim().to_owned())
+            })
+            .unwrap_or_else(|| "?".into())
+    }
+
+    /// SIGTERM, then wait: the server finishes in-flight requests and exits.
+    fn stop(mut self) -> anyhow::Result<()> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("server exited with {status}");
+        }
+        Ok(())
+    }
+}
+
+fn signer(id: &str, key: &SigKey) -> Signer {
+    Signer {
+        key_id: id.into(),
+        key: SigKey::from_seed(key.seed().as_slice()).expect("seed"),
+    }
+}
+
+fn slot(
+    team: &str,
+    epoch: u32,
+    recipient: &str,
+    to: &tsunagi_crypto::identity::KemPublic,
+    tk: &TeamKey,
+    admin: &SigKey,
+) -> anyhow::Result<KeySlot> {
+    let sealed = seal_team_key(
+        to,
+        tk,
+        &SlotContext {
+            team,
+            epoch,
+            recipient,
+        },
+    )?;
+    let mut s = KeySlot {
+        team: team.into(),
+        epoch,
+        recipient: recipient.into(),
+        enc: sealed.enc,
+        ct: sealed.ct,
+        signer: "admin".into(),
+        sig: Vec::new(),
+    };
+    s.sig = admin.sign(&s.signed_message()).0.to_vec();
+    Ok(s)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn run(args: &Args, backend: &str) -> anyhow::Result<()> {
+    let bin = match &args.server {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("exe dir")?
+            .join("tsunagi-server"),
+    };
+    let data = tempfile::tempdir()?;
+    let cluster = if backend == "postgres" {
+        Some(tokio::task::spawn_blocking(tsunagi_server::pgtest::PgCluster::start).await??)
+    } else {
+        None
+    };
+    let database = match &cluster {
+        Some(c) => Some(c.create_database().await?),
+        None => None,
+    };
+    let server = ServerProcess::start(&bin, data.path(), database.as_deref())?;
+    let url = server.url.clone();
+
+    let admin = SigKey::generate()?;
+    let ork = KemKey::generate()?;
+    let _: BootstrapResponse = Client::new(&url, None)?
+        .post(
+            "/v1/bootstrap",
+            &BootstrapRequest {
+                token: server.token.clone(),
+                admin_pub: admin.public().as_bytes().to_vec(),
+                org_recovery_pub: ork.public().as_bytes().to_vec(),
+            },
+        )
+        .await?;
+    let admin_client = Client::new(&url, Some(signer("admin", &admin)))?;
+    let anon = Client::new(&url, None)?;
+
+    // Enrollment round trips, one after another.
+    let mut round_trips = Vec::with_capacity(args.devices);
+    let mut devices: Vec<(String, SigKey)> = Vec::with_capacity(args.devices);
+    let mut team_keys: Vec<TeamKey> = Vec::new();
+    for i in 0..args.devices {
+        let t = i / args.team_size.max(1);
+        let team = format!("team-{t}");
+        if i % args.team_size.max(1) == 0 {
+            let _: Team = admin_client
+                .post(
+                    "/v1/admin/teams",
+                    &CreateTeam {
+                        id: team.clone(),
+                        program: "csw".into(),
+                    },
+                )
+                .await?;
+            team_keys.push(TeamKey::generate()?);
+        }
+        let role = if i % args.team_size.max(1) == 0 {
+            Role::Lead
+        } else {
+            Role::Worker
+        };
+        let user: User = admin_client
+            .post(
+                "/v1/admin/users",
+                &CreateUser {
+                    name: format!("職員{i}"),
+                    team: team.clone(),
+                    role,
+                },
+            )
+            .await?;
+        let started = Instant::now();
+        let bundle: EnrollmentBundle = admin_client
+            .post(
+                "/v1/admin/enrollments",
+                &CreateEnrollment {
+                    user: user.id,
+                    ttl_hours: None,
+                },
+            )
+            .await?;
+        let (sig, kem) = (SigKey::generate()?, KemKey::generate()?);
+        let (sp, kp) = (
+            sig.public().as_bytes().to_vec(),
+            kem.public().as_bytes().to_vec(),
+        );
+        let enrolled: EnrollResponse = anon
+            .post(
+                "/v1/enroll",
+                &EnrollRequest {
+                    proof: sig
+                        .sign(&EnrollRequest::proof_message(&bundle.code, &sp, &kp))
+                        .0
+                        .to_vec(),
+                    code: bundle.code.clone(),
+                    sig_pub: sp.clone(),
+                    kem_pub: kp.clone(),
+                },
+            )
+            .await?;
+        let id = enrolled.device.to_string();
+        let mut cert = DeviceCert {
+            device: enrolled.device,
+            user: user.id,
+            user_name: user.name.clone(),
+            team: team.clone(),
+            role,
+            sig_pub: sp,
+            kem_pub: kp,
+            issued_at: "2026-05-20T09:00:00.000Z".into(),
+            signer: "admin".into(),
+            sig: Vec::new(),
+        };
+        cert.sig = admin.sign(&cert.signed_message()).0.to_vec();
+        let tk = &team_keys[t];
+        let mut slots = vec![slot(&team, 1, &id, &kem.public(), tk, &admin)?];
+        if role == Role::Lead {
+            slots.push(slot(&team, 1, "org", &ork.public(), tk, &admin)?);
+        }
+        let _: DeviceInfo = admin_client
+            .post(
+                &format!("/v1/devices/{id}/approve"),
+                &ApproveRequest { cert, slots },
+            )
+            .await?;
+        round_trips.push(started.elapsed());
+        devices.push((id, sig));
+    }
+    round_trips.sort();
+
+    // The bounded load: every device calls GET /v1/keys in a loop.
+    let issued = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let load_started = Instant::now();
+    let mut tasks = Vec::new();
+    for (id, key) in &devices {
+        let client = Client::new(&url, Some(signer(id, key)))?;
+        let issued = Arc::clone(&issued);
+        let max = args.max_requests;
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut errors) = (Vec::new(), 0u64);
+            while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < max {
+                let t0 = Instant::now();
+                match client.get::<KeyDirectory>("/v1/keys").await {
+                    Ok(_) => lat.push(t0.elapsed()),
+                    Err(_) => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let (mut lat, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        let (l, e) = t.await?;
+        lat.extend(l);
+        errors += e;
+    }
+    let elapsed = load_started.elapsed();
+    lat.sort();
+    let hwm = server.vm("VmHWM:");
+    let rss = server.vm("VmRSS:");
+    println!(
+        "backend={backend} devices={} teams={} load={:.1}s ok={} errors={} rps={:.0} p50={:.2}ms p99={:.2}ms server_VmHWM={hwm} server_VmRSS_end={rss}",
+        devices.len(),
+        team_keys.len(),
+        elapsed.as_secs_f64(),
+        lat.len(),
+        errors,
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.99)),
+    );
+    println!(
+        "backend={backend} enrollment round trip (provision → enroll → approve, {} devices, sequential): p50={:.2}ms p99={:.2}ms max={:.2}ms",
+        round_trips.len(),
+        ms(percentile(&round_trips, 0.50)),
+        ms(percentile(&round_trips, 0.99)),
+        ms(round_trips.last().copied().unwrap_or_default()),
+    );
+    server.stop()?;
+    if let Some(c) = cluster {
+        c.stop();
+    }
+    Ok(())
+}

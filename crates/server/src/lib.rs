@@ -1,0 +1,263 @@
+//! `tsunagi-server`: the sync server. It verifies signatures and stores public keys, hashes
+//! and ciphertext; it never holds a key that decrypts records (docs/identity.md,
+//! docs/server.md). `app(state)` is the whole HTTP API; `main.rs` only reads configuration.
+
+use axum::Router;
+use axum::routing::{get, post};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tsunagi_crypto::identity::{SigKey, sha256};
+
+pub mod auth;
+pub mod config;
+pub mod error;
+mod handlers;
+pub mod limits;
+pub mod metrics;
+pub mod pgtest;
+pub mod serve;
+pub mod storage;
+
+use storage::Storage;
+
+/// Where the server keeps its data.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite(PathBuf),
+    /// PostgreSQL URL (`postgres://user@host:port/db`).
+    Postgres(String),
+}
+
+/// Tunables of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The URL devices use to reach this server (written into enrollment bundles); when
+    /// unset, `http://<Host header>`.
+    pub public_url: Option<String>,
+    /// Sustained requests per second per key (device or admin).
+    pub rate_per_sec: f64,
+    /// Burst size per key.
+    pub rate_burst: f64,
+    /// Largest accepted request body, bytes.
+    pub max_body: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            public_url: None,
+            rate_per_sec: 20.0,
+            rate_burst: 40.0,
+            max_body: 1 << 20,
+        }
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    storage: Arc<dyn Storage>,
+    identity: SigKey,
+    settings: Settings,
+    metrics: metrics::Metrics,
+    limiter: limits::RateLimiter,
+    bootstrap_token: Option<String>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// RFC 4648 base32 without padding (upper case): enrollment codes and bootstrap tokens.
+pub fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((acc >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((acc << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+/// Hash of an enrollment code or bootstrap token as stored (codes are compared case-blind).
+pub fn secret_hash(code: &str) -> [u8; 32] {
+    sha256(code.trim().to_ascii_uppercase().as_bytes())
+}
+
+/// Reads the server identity key (a raw 32-byte Ed25519 seed), creating it with mode 0600 at
+/// first start.
+pub fn load_or_create_identity(path: &Path) -> anyhow::Result<SigKey> {
+    use anyhow::Context;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::read(path) {
+        Ok(seed) => SigKey::from_seed(&seed)
+            .map_err(|e| anyhow::anyhow!("{}: not a 32-byte key seed: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SigKey::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            f.write_all(key.seed().as_slice())?;
+            f.sync_all()?;
+            tracing::info!(path = %path.display(), "generated the server identity key");
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+impl AppState {
+    /// Opens the storage (migrating it), and, when no org is bootstrapped yet, makes a new
+    /// one-time bootstrap token (only its hash is stored) and returns it.
+    pub async fn open(
+        backend: &Backend,
+        identity: SigKey,
+        settings: Settings,
+    ) -> anyhow::Result<AppState> {
+        let storage: Arc<dyn Storage> = match backend {
+            Backend::Sqlite(path) => {
+                let path = path.clone();
+                Arc::new(
+                    tokio::task::spawn_blocking(move || {
+                        storage::sqlite::SqliteStorage::open(&path)
+                    })
+                    .await??,
+                )
+            }
+            Backend::Postgres(url) => {
+                Arc::new(storage::postgres::PostgresStorage::connect(url).await?)
+            }
+        };
+        Self::with_storage(storage, identity, settings).await
+    }
+
+    /// As [`AppState::open`], on a storage already opened.
+    pub async fn with_storage(
+        storage: Arc<dyn Storage>,
+        identity: SigKey,
+        settings: Settings,
+    ) -> anyhow::Result<AppState> {
+        let bootstrapped = storage
+            .org()
+            .await?
+            .is_some_and(|o| o.bootstrapped_at.is_some());
+        let mut bootstrap_token = None;
+        if !bootstrapped {
+            let token =
+                base32(&tsunagi_crypto::random_array::<16>().map_err(|e| anyhow::anyhow!("{e}"))?);
+            if storage
+                .set_bootstrap_token(secret_hash(&token), now_ms())
+                .await?
+            {
+                bootstrap_token = Some(token);
+            }
+        }
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                storage,
+                identity,
+                limiter: limits::RateLimiter::new(settings.rate_per_sec, settings.rate_burst),
+                settings,
+                metrics: metrics::Metrics::default(),
+                bootstrap_token,
+            }),
+        })
+    }
+
+    /// The one-time bootstrap token made at this start, if the org was not bootstrapped.
+    pub fn bootstrap_token(&self) -> Option<&str> {
+        self.inner.bootstrap_token.as_deref()
+    }
+
+    /// The server identity public key.
+    pub fn server_pub(&self) -> Vec<u8> {
+        self.inner.identity.public().as_bytes().to_vec()
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &dyn Storage {
+        self.inner.storage.as_ref()
+    }
+
+    /// A shared handle on the storage (another `AppState` on the same database: a restart,
+    /// or a second instance).
+    pub fn storage_handle(&self) -> Arc<dyn Storage> {
+        Arc::clone(&self.inner.storage)
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+}
+
+/// The HTTP API.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/health", get(handlers::health))
+        .route("/metrics", get(handlers::metrics))
+        .route("/v1/bootstrap", post(handlers::bootstrap))
+        .route("/v1/enroll", post(handlers::enroll))
+        .route("/v1/keys", get(handlers::keys))
+        .route("/v1/devices/{id}", get(handlers::device_info))
+        .route("/v1/devices/{id}/approve", post(handlers::approve))
+        .route("/v1/admin/teams", post(handlers::create_team))
+        .route("/v1/admin/teams/{team}", get(handlers::team_members))
+        .route("/v1/admin/teams/{team}/slots", post(handlers::rotate))
+        .route("/v1/admin/users", post(handlers::create_user))
+        .route("/v1/admin/enrollments", post(handlers::create_enrollment))
+        .route("/v1/admin/devices", get(handlers::list_devices))
+        .route("/v1/admin/devices/{id}/revoke", post(handlers::revoke))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(CatchPanicLayer::custom(handlers::panic_response))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base32_is_rfc4648() {
+        // RFC 4648 §10 test vectors, without padding.
+        for (input, out) in [
+            ("", ""),
+            ("f", "MY"),
+            ("fo", "MZXQ"),
+            ("foo", "MZXW6"),
+            ("foob", "MZXW6YQ"),
+            ("fooba", "MZXW6YTB"),
+            ("foobar", "MZXW6YTBOI"),
+        ] {
+            assert_eq!(base32(input.as_bytes()), out);
+        }
+        assert_eq!(base32(&[0u8; 16]).len(), 26);
+    }
+}

@@ -1,0 +1,566 @@
+//! The PostgreSQL backend (scale-out: several stateless servers share one database):
+//! `tokio-postgres` with a `deadpool-postgres` pool. Rows that decide an atomic operation are
+//! locked with `SELECT ... FOR UPDATE`, so concurrent instances cannot both win.
+
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Pool, Runtime};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio_postgres::{NoTls, Row};
+use tsunagi_sync::api::{DeviceState, KeySlot};
+use uuid::Uuid;
+
+use super::{
+    Approval, ApproveOutcome, BootstrapOutcome, DeviceRow, Migration, NONCE_SWEEP_EVERY, NewDevice,
+    Org, RedeemOutcome, RotateOutcome, Storage, StorageError, StorageResult, TeamRow, UserRow,
+    epoch, recipient_mismatch, role, state, uuid,
+};
+
+/// The PostgreSQL schema, in order.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../../../../migrations/server/postgres/0001_init.sql"),
+}];
+
+/// Serializes migrations of several instances starting at once (`pg_advisory_xact_lock`).
+const MIGRATION_LOCK: i64 = 0x7473_756e_6167_6901;
+
+/// PostgreSQL storage.
+#[derive(Clone)]
+pub struct PostgresStorage {
+    pool: Pool,
+    requests: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStorage").finish_non_exhaustive()
+    }
+}
+
+const DEVICE_SELECT: &str = "SELECT d.id, d.sig_pub, d.kem_pub, d.state, d.cert, d.enrolled_at, \
+     d.approved_at, d.revoked_at, d.last_seen, u.id, u.name, u.team, u.role \
+     FROM devices d JOIN users u ON u.id = d.user_id";
+
+fn pool_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Pool(e.to_string())
+}
+
+fn user_of(r: &Row, at: usize) -> StorageResult<UserRow> {
+    Ok(UserRow {
+        id: uuid(r.try_get(at)?)?,
+        name: r.try_get(at + 1)?,
+        team: r.try_get(at + 2)?,
+        role: role(r.try_get(at + 3)?)?,
+    })
+}
+
+fn device_of(r: &Row) -> StorageResult<DeviceRow> {
+    Ok(DeviceRow {
+        id: uuid(r.try_get(0)?)?,
+        sig_pub: r.try_get(1)?,
+        kem_pub: r.try_get(2)?,
+        state: state(r.try_get(3)?)?,
+        cert: r.try_get(4)?,
+        enrolled_at: r.try_get(5)?,
+        approved_at: r.try_get(6)?,
+        revoked_at: r.try_get(7)?,
+        last_seen: r.try_get(8)?,
+        user: user_of(r, 9)?,
+    })
+}
+
+fn slot_of(r: &Row) -> StorageResult<KeySlot> {
+    Ok(KeySlot {
+        team: r.try_get(0)?,
+        epoch: epoch(r.try_get(1)?)?,
+        recipient: r.try_get(2)?,
+        enc: r.try_get(3)?,
+        ct: r.try_get(4)?,
+        signer: r.try_get(5)?,
+        sig: r.try_get(6)?,
+    })
+}
+
+async fn insert_slot(c: &impl GenericClient, s: &KeySlot, now: i64) -> StorageResult<()> {
+    c.execute(
+        "INSERT INTO key_slots (team, epoch, recipient, enc, ct, signer, sig, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        &[
+            &s.team,
+            &i64::from(s.epoch),
+            &s.recipient,
+            &s.enc,
+            &s.ct,
+            &s.signer,
+            &s.sig,
+            &now,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The team's current epoch, locking the team row until the transaction ends.
+async fn lock_team(c: &impl GenericClient, team: &str) -> StorageResult<Option<Option<i64>>> {
+    Ok(c.query_opt(
+        "SELECT current_epoch FROM teams WHERE id = $1 FOR UPDATE",
+        &[&team],
+    )
+    .await?
+    .map(|r| r.try_get::<_, Option<i64>>(0))
+    .transpose()?)
+}
+
+impl PostgresStorage {
+    /// Connects to `url` (`postgres://user@host:port/db`) and applies migrations.
+    pub async fn connect(url: &str) -> StorageResult<PostgresStorage> {
+        let pg: tokio_postgres::Config = url.parse()?;
+        let mgr = deadpool_postgres::Manager::from_config(
+            pg,
+            NoTls,
+            deadpool_postgres::ManagerConfig {
+                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(16)
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(pool_err)?;
+        let s = PostgresStorage {
+            pool,
+            requests: Arc::new(AtomicU64::new(0)),
+        };
+        s.migrate().await?;
+        Ok(s)
+    }
+
+    async fn migrate(&self) -> StorageResult<()> {
+        let mut c = self.pool.get().await.map_err(pool_err)?;
+        let tx = c.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .await?;
+        let found: i64 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        let supported = MIGRATIONS.last().map_or(0, |m| m.version);
+        if found > supported {
+            return Err(StorageError::NewerSchema { found, supported });
+        }
+        for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+            tx.batch_execute(m.sql).await?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                &[&m.version, &crate::now_ms()],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn client(&self) -> StorageResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_err)
+    }
+}
+
+#[async_trait]
+impl Storage for PostgresStorage {
+    async fn org(&self) -> StorageResult<Option<Org>> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT bootstrap_token_hash, admin_pub, org_recovery_pub, bootstrapped_at FROM org WHERE id = 1",
+                &[],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(Org {
+                bootstrap_token_hash: r.try_get(0)?,
+                admin_pub: r.try_get(1)?,
+                org_recovery_pub: r.try_get(2)?,
+                bootstrapped_at: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_bootstrap_token(&self, token_hash: [u8; 32], now: i64) -> StorageResult<bool> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "INSERT INTO org (id, bootstrap_token_hash, created_at) VALUES (1, $1, $2) \
+                 ON CONFLICT (id) DO UPDATE SET bootstrap_token_hash = excluded.bootstrap_token_hash \
+                 WHERE org.bootstrapped_at IS NULL",
+                &[&token_hash.as_slice(), &now],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn bootstrap(
+        &self,
+        token_hash: [u8; 32],
+        admin_pub: &[u8],
+        org_recovery_pub: &[u8],
+        now: i64,
+    ) -> StorageResult<BootstrapOutcome> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let row = tx
+            .query_opt(
+                "SELECT bootstrap_token_hash, bootstrapped_at FROM org WHERE id = 1 FOR UPDATE",
+                &[],
+            )
+            .await?;
+        let outcome = match row {
+            None => BootstrapOutcome::WrongToken,
+            Some(r) => {
+                let hash: Vec<u8> = r.try_get(0)?;
+                let at: Option<i64> = r.try_get(1)?;
+                if at.is_some() {
+                    BootstrapOutcome::Already
+                } else if hash != token_hash {
+                    BootstrapOutcome::WrongToken
+                } else {
+                    tx.execute(
+                        "UPDATE org SET admin_pub = $1, org_recovery_pub = $2, bootstrapped_at = $3 WHERE id = 1",
+                        &[&admin_pub, &org_recovery_pub, &now],
+                    )
+                    .await?;
+                    BootstrapOutcome::Done
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn record_request(
+        &self,
+        key: &str,
+        nonce: &str,
+        expires_at: i64,
+        device: Option<Uuid>,
+        now: i64,
+    ) -> StorageResult<bool> {
+        let sweep = self
+            .requests
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(NONCE_SWEEP_EVERY);
+        let c = self.client().await?;
+        if sweep {
+            c.execute("DELETE FROM nonces WHERE expires_at < $1", &[&now])
+                .await?;
+        }
+        // One statement: the nonce insert and the last_seen update commit together.
+        let device = device.map(|d| d.to_string());
+        let row = c
+            .query_one(
+                "WITH n AS (INSERT INTO nonces (key, nonce, expires_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT DO NOTHING RETURNING 1), \
+                 u AS (UPDATE devices SET last_seen = $4 WHERE id = $5 AND EXISTS (SELECT 1 FROM n) RETURNING 1) \
+                 SELECT (SELECT COUNT(*) FROM n)::BIGINT",
+                &[&key, &nonce, &expires_at, &now, &device],
+            )
+            .await?;
+        Ok(row.try_get::<_, i64>(0)? == 1)
+    }
+
+    async fn create_team(&self, team: &TeamRow, now: i64) -> StorageResult<bool> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "INSERT INTO teams (id, program, current_epoch, created_at) VALUES ($1, $2, NULL, $3) \
+                 ON CONFLICT DO NOTHING",
+                &[&team.id, &team.program, &now],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn team(&self, id: &str) -> StorageResult<Option<TeamRow>> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT id, program, current_epoch FROM teams WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(TeamRow {
+                id: r.try_get(0)?,
+                program: r.try_get(1)?,
+                current_epoch: r.try_get::<_, Option<i64>>(2)?.map(epoch).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_user(&self, user: &UserRow, now: i64) -> StorageResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO users (id, name, team, role, created_at) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &user.id.to_string(),
+                &user.name,
+                &user.team,
+                &user.role.key(),
+                &now,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn user(&self, id: Uuid) -> StorageResult<Option<UserRow>> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT id, name, team, role FROM users WHERE id = $1",
+                &[&id.to_string()],
+            )
+            .await?;
+        row.map(|r| user_of(&r, 0)).transpose()
+    }
+
+    async fn create_enrollment(
+        &self,
+        code_hash: [u8; 32],
+        user: Uuid,
+        expires_at: i64,
+        now: i64,
+    ) -> StorageResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO enrollments (code_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            &[&code_hash.as_slice(), &user.to_string(), &now, &expires_at],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn redeem(
+        &self,
+        code_hash: [u8; 32],
+        device: &NewDevice,
+        now: i64,
+    ) -> StorageResult<RedeemOutcome> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT user_id, expires_at, redeemed_at FROM enrollments WHERE code_hash = $1 FOR UPDATE",
+                &[&code_hash.as_slice()],
+            )
+            .await?
+        else {
+            return Ok(RedeemOutcome::Unknown);
+        };
+        let user_id: String = row.try_get(0)?;
+        let expires_at: i64 = row.try_get(1)?;
+        let redeemed_at: Option<i64> = row.try_get(2)?;
+        if redeemed_at.is_some() {
+            return Ok(RedeemOutcome::Used);
+        }
+        if expires_at <= now {
+            return Ok(RedeemOutcome::Expired);
+        }
+        let inserted = tx
+            .execute(
+                "INSERT INTO devices (id, user_id, sig_pub, kem_pub, state, enrolled_at) \
+                 VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT (sig_pub) DO NOTHING",
+                &[
+                    &device.id.to_string(),
+                    &user_id,
+                    &device.sig_pub,
+                    &device.kem_pub,
+                    &now,
+                ],
+            )
+            .await?;
+        if inserted != 1 {
+            return Ok(RedeemOutcome::KeyInUse);
+        }
+        let n = tx
+            .execute(
+                "UPDATE enrollments SET redeemed_at = $1, device = $2 WHERE code_hash = $3 AND redeemed_at IS NULL",
+                &[&now, &device.id.to_string(), &code_hash.as_slice()],
+            )
+            .await?;
+        if n != 1 {
+            return Ok(RedeemOutcome::Used);
+        }
+        let user = tx
+            .query_one(
+                "SELECT id, name, team, role FROM users WHERE id = $1",
+                &[&user_id],
+            )
+            .await?;
+        let user = user_of(&user, 0)?;
+        tx.commit().await?;
+        Ok(RedeemOutcome::Enrolled(user))
+    }
+
+    async fn device(&self, id: Uuid) -> StorageResult<Option<DeviceRow>> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&format!("{DEVICE_SELECT} WHERE d.id = $1"))
+            .await?;
+        let row = c.query_opt(&stmt, &[&id.to_string()]).await?;
+        row.as_ref().map(device_of).transpose()
+    }
+
+    async fn devices(&self, team: Option<&str>) -> StorageResult<Vec<DeviceRow>> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&format!(
+                "{DEVICE_SELECT} WHERE ($1::TEXT IS NULL OR u.team = $1) ORDER BY d.enrolled_at, d.id"
+            ))
+            .await?;
+        let rows = c.query(&stmt, &[&team]).await?;
+        rows.iter().map(device_of).collect()
+    }
+
+    async fn device_counts(&self) -> StorageResult<Vec<(DeviceState, i64)>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT state, COUNT(*)::BIGINT FROM devices GROUP BY state",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((state(r.try_get(0)?)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    async fn approve(&self, a: &Approval, now: i64) -> StorageResult<ApproveOutcome> {
+        let (device, team, cert_json, slots, e, creates_epoch) = (
+            a.device,
+            a.team.as_str(),
+            a.cert_json.as_str(),
+            &a.slots,
+            a.epoch,
+            a.creates_epoch,
+        );
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let current = lock_team(&tx, team).await?.flatten();
+        let expected = if creates_epoch {
+            None
+        } else {
+            Some(i64::from(e))
+        };
+        if current != expected {
+            return Ok(ApproveOutcome::EpochChanged);
+        }
+        let n = tx
+            .execute(
+                "UPDATE devices SET state = 'active', cert = $1, approved_at = $2 WHERE id = $3 AND state = 'pending'",
+                &[&cert_json, &now, &device.to_string()],
+            )
+            .await?;
+        if n != 1 {
+            return Ok(ApproveOutcome::NotPending);
+        }
+        for s in slots {
+            insert_slot(&tx, s, now).await?;
+        }
+        if creates_epoch {
+            tx.execute(
+                "UPDATE teams SET current_epoch = $1 WHERE id = $2",
+                &[&i64::from(e), &team],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ApproveOutcome::Approved)
+    }
+
+    async fn revoke(&self, device: Uuid, now: i64) -> StorageResult<bool> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "UPDATE devices SET state = 'revoked', revoked_at = COALESCE(revoked_at, $1) \
+                 WHERE id = $2 RETURNING 1",
+                &[&now, &device.to_string()],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn rotate(
+        &self,
+        team: &str,
+        new_epoch: u32,
+        slots: &[KeySlot],
+        now: i64,
+    ) -> StorageResult<RotateOutcome> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let current = lock_team(&tx, team).await?.flatten().unwrap_or(0);
+        if current + 1 != i64::from(new_epoch) {
+            return Ok(RotateOutcome::EpochChanged);
+        }
+        // Approvals lock the team row too, so the active set cannot change under us.
+        let rows = tx
+            .query(
+                "SELECT d.id FROM devices d JOIN users u ON u.id = d.user_id \
+                 WHERE u.team = $1 AND d.state = 'active'",
+                &[&team],
+            )
+            .await?;
+        let mut expected = rows
+            .iter()
+            .map(|r| r.try_get::<_, String>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+        expected.push("org".into());
+        if let Some((missing, extra)) = recipient_mismatch(&expected, slots) {
+            return Ok(RotateOutcome::Recipients { missing, extra });
+        }
+        for s in slots {
+            insert_slot(&tx, s, now).await?;
+        }
+        tx.execute(
+            "UPDATE teams SET current_epoch = $1 WHERE id = $2",
+            &[&i64::from(new_epoch), &team],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(RotateOutcome::Rotated)
+    }
+
+    async fn slots_for(&self, recipient: &str) -> StorageResult<Vec<KeySlot>> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(
+                "SELECT team, epoch, recipient, enc, ct, signer, sig FROM key_slots \
+                 WHERE recipient = $1 ORDER BY team, epoch",
+            )
+            .await?;
+        let rows = c.query(&stmt, &[&recipient]).await?;
+        rows.iter().map(slot_of).collect()
+    }
+
+    async fn slots_of(&self, team: &str, e: u32) -> StorageResult<Vec<KeySlot>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT team, epoch, recipient, enc, ct, signer, sig FROM key_slots \
+                 WHERE team = $1 AND epoch = $2 ORDER BY recipient",
+                &[&team, &i64::from(e)],
+            )
+            .await?;
+        rows.iter().map(slot_of).collect()
+    }
+}

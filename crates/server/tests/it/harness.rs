@@ -1,0 +1,363 @@
+//! Test harness: starts a server on a fresh database, and plays admin, devices and leads with
+//! real keys and the real client.
+
+use tsunagi_crypto::identity::{KemKey, SigKey, SlotContext, TeamKey, seal_team_key};
+use tsunagi_server::{AppState, Backend, Settings, app};
+use tsunagi_sync::api::{
+    ApproveRequest, BootstrapRequest, BootstrapResponse, CreateEnrollment, CreateTeam, CreateUser,
+    DeviceCert, DeviceInfo, EnrollRequest, EnrollResponse, EnrollmentBundle, KeySlot, Role, Team,
+    User,
+};
+use tsunagi_sync::client::{Client, ClientError, Signer};
+
+/// Which backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server.
+pub struct Server {
+    pub url: String,
+    pub state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn start(kind: Kind) -> Server {
+    start_with(kind, Settings::default()).await
+}
+
+pub async fn start_with(kind: Kind, settings: Settings) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = match kind {
+        Kind::Sqlite => Backend::Sqlite(dir.path().join("server.db")),
+        Kind::Postgres => {
+            let cluster = tokio::task::spawn_blocking(tsunagi_server::pgtest::shared)
+                .await
+                .unwrap()
+                .expect("throwaway PostgreSQL cluster");
+            Backend::Postgres(cluster.create_database().await.unwrap())
+        }
+    };
+    let identity =
+        tsunagi_server::load_or_create_identity(&dir.path().join("server-identity.key")).unwrap();
+    let state = AppState::open(&backend, identity, settings).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = app(state.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Server {
+        url,
+        state,
+        _dir: dir,
+    }
+}
+
+pub fn copy_key(k: &SigKey) -> SigKey {
+    SigKey::from_seed(k.seed().as_slice()).unwrap()
+}
+
+pub fn signed(url: &str, key_id: &str, key: &SigKey) -> Client {
+    Client::new(
+        url,
+        Some(Signer {
+            key_id: key_id.into(),
+            key: copy_key(key),
+        }),
+    )
+    .unwrap()
+}
+
+pub fn anon(url: &str) -> Client {
+    Client::new(url, None).unwrap()
+}
+
+/// The HTTP status and code of a refusal.
+pub fn refusal<T: std::fmt::Debug>(r: Result<T, ClientError>) -> (u16, String) {
+    match r {
+        Err(ClientError::Refused { status, code, .. }) => (status, code),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// A bootstrapped org.
+pub struct Org {
+    pub server: Server,
+    pub admin: SigKey,
+    pub ork: KemKey,
+}
+
+/// An enrolled device with its own keys.
+pub struct Dev {
+    pub id: uuid::Uuid,
+    pub user: User,
+    pub sig: SigKey,
+    pub kem: KemKey,
+}
+
+impl Org {
+    pub async fn new(kind: Kind) -> Org {
+        Org::bootstrap(start(kind).await).await
+    }
+
+    pub async fn bootstrap(server: Server) -> Org {
+        let admin = SigKey::generate().unwrap();
+        let ork = KemKey::generate().unwrap();
+        let token = server.state.bootstrap_token().unwrap().to_owned();
+        let r: BootstrapResponse = anon(&server.url)
+            .post(
+                "/v1/bootstrap",
+                &BootstrapRequest {
+                    token,
+                    admin_pub: admin.public().as_bytes().to_vec(),
+                    org_recovery_pub: ork.public().as_bytes().to_vec(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.server_pub, server.state.server_pub());
+        Org { server, admin, ork }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.server.url
+    }
+
+    pub fn admin(&self) -> Client {
+        signed(self.url(), "admin", &self.admin)
+    }
+
+    pub fn as_device(&self, d: &Dev) -> Client {
+        signed(self.url(), &d.id.to_string(), &d.sig)
+    }
+
+    pub async fn team(&self, id: &str) -> Team {
+        self.admin()
+            .post(
+                "/v1/admin/teams",
+                &CreateTeam {
+                    id: id.into(),
+                    program: "csw".into(),
+                },
+            )
+            .await
+            .unwrap()
+    }
+
+    pub async fn user(&self, name: &str, team: &str, role: Role) -> User {
+        self.admin()
+            .post(
+                "/v1/admin/users",
+                &CreateUser {
+                    name: name.into(),
+                    team: team.into(),
+                    role,
+                },
+            )
+            .await
+            .unwrap()
+    }
+
+    pub async fn provision(&self, user: &User) -> EnrollmentBundle {
+        self.admin()
+            .post(
+                "/v1/admin/enrollments",
+                &CreateEnrollment {
+                    user: user.id,
+                    ttl_hours: None,
+                },
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Enrolls a new device for `user` (pending).
+    pub async fn enroll(&self, user: &User) -> Dev {
+        let bundle = self.provision(user).await;
+        let (sig, kem) = (SigKey::generate().unwrap(), KemKey::generate().unwrap());
+        let r: EnrollResponse = anon(self.url())
+            .post("/v1/enroll", &enroll_request(&bundle.code, &sig, &kem))
+            .await
+            .unwrap();
+        // The device checks the server's answer with the pinned key.
+        tsunagi_crypto::identity::SigPublic::from_bytes(&bundle.server_pub)
+            .unwrap()
+            .verify(
+                &EnrollResponse::signed_message(&r.device, &bundle.code, sig.public().as_bytes()),
+                &tsunagi_crypto::identity::Signature::from_bytes(&r.server_sig).unwrap(),
+            )
+            .unwrap();
+        Dev {
+            id: r.device,
+            user: user.clone(),
+            sig,
+            kem,
+        }
+    }
+
+    /// Approves `dev` as the admin, with the team key `tk` of `epoch` (and an org slot when
+    /// `epoch` is created).
+    pub async fn approve_by_admin(
+        &self,
+        dev: &Dev,
+        tk: &TeamKey,
+        epoch: u32,
+        with_org: bool,
+    ) -> Result<DeviceInfo, ClientError> {
+        let mut slots = vec![slot(
+            &dev.user.team,
+            epoch,
+            &dev.id.to_string(),
+            &dev.kem.public(),
+            tk,
+            "admin",
+            &self.admin,
+        )];
+        if with_org {
+            slots.push(slot(
+                &dev.user.team,
+                epoch,
+                "org",
+                &self.ork.public(),
+                tk,
+                "admin",
+                &self.admin,
+            ));
+        }
+        self.admin()
+            .post(
+                &format!("/v1/devices/{}/approve", dev.id),
+                &ApproveRequest {
+                    cert: cert(dev, "admin", &self.admin),
+                    slots,
+                },
+            )
+            .await
+    }
+
+    /// Approves `dev` as `lead`.
+    pub async fn approve_by_lead(
+        &self,
+        lead: &Dev,
+        dev: &Dev,
+        tk: &TeamKey,
+        epoch: u32,
+    ) -> Result<DeviceInfo, ClientError> {
+        let signer = lead.id.to_string();
+        self.as_device(lead)
+            .post(
+                &format!("/v1/devices/{}/approve", dev.id),
+                &ApproveRequest {
+                    cert: cert(dev, &signer, &lead.sig),
+                    slots: vec![slot(
+                        &dev.user.team,
+                        epoch,
+                        &dev.id.to_string(),
+                        &dev.kem.public(),
+                        tk,
+                        &signer,
+                        &lead.sig,
+                    )],
+                },
+            )
+            .await
+    }
+}
+
+pub fn enroll_request(code: &str, sig: &SigKey, kem: &KemKey) -> EnrollRequest {
+    let (sp, kp) = (
+        sig.public().as_bytes().to_vec(),
+        kem.public().as_bytes().to_vec(),
+    );
+    EnrollRequest {
+        proof: sig
+            .sign(&EnrollRequest::proof_message(code, &sp, &kp))
+            .0
+            .to_vec(),
+        code: code.into(),
+        sig_pub: sp,
+        kem_pub: kp,
+    }
+}
+
+pub fn cert(dev: &Dev, signer: &str, key: &SigKey) -> DeviceCert {
+    let mut c = DeviceCert {
+        device: dev.id,
+        user: dev.user.id,
+        user_name: dev.user.name.clone(),
+        team: dev.user.team.clone(),
+        role: dev.user.role,
+        sig_pub: dev.sig.public().as_bytes().to_vec(),
+        kem_pub: dev.kem.public().as_bytes().to_vec(),
+        issued_at: "2026-05-20T09:00:00.000Z".into(),
+        signer: signer.into(),
+        sig: Vec::new(),
+    };
+    c.sig = key.sign(&c.signed_message()).0.to_vec();
+    c
+}
+
+pub fn slot(
+    team: &str,
+    epoch: u32,
+    recipient: &str,
+    to: &tsunagi_crypto::identity::KemPublic,
+    tk: &TeamKey,
+    signer: &str,
+    key: &SigKey,
+) -> KeySlot {
+    let sealed = seal_team_key(
+        to,
+        tk,
+        &SlotContext {
+            team,
+            epoch,
+            recipient,
+        },
+    )
+    .unwrap();
+    let mut s = KeySlot {
+        team: team.into(),
+        epoch,
+        recipient: recipient.into(),
+        enc: sealed.enc,
+        ct: sealed.ct,
+        signer: signer.into(),
+        sig: Vec::new(),
+    };
+    s.sig = key.sign(&s.signed_message()).0.to_vec();
+    s
+}
+
+/// Sends raw bytes with an arbitrary Authorization header (or none).
+pub async fn raw(
+    url: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let http = reqwest::Client::new();
+    let mut req = http
+        .request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{url}{path}"),
+        )
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+pub fn now_ms() -> i64 {
+    tsunagi_server::now_ms()
+}

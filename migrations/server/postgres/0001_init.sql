@@ -1,0 +1,86 @@
+-- tsunagi-server schema v1 (PostgreSQL): org, teams, users, enrollments, devices, key slots, nonces, envelopes.
+-- Times are Unix milliseconds; binary values are raw bytes. Nothing here decrypts a record.
+
+CREATE TABLE org (
+    id SMALLINT PRIMARY KEY CHECK (id = 1),
+    bootstrap_token_hash BYTEA NOT NULL,
+    admin_pub BYTEA,
+    org_recovery_pub BYTEA,
+    created_at BIGINT NOT NULL,
+    bootstrapped_at BIGINT
+);
+
+CREATE TABLE teams (
+    id TEXT PRIMARY KEY,
+    program TEXT NOT NULL,
+    current_epoch BIGINT,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    team TEXT NOT NULL REFERENCES teams(id),
+    role TEXT NOT NULL CHECK (role IN ('worker', 'lead')),
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX users_team ON users(team);
+
+CREATE TABLE enrollments (
+    code_hash BYTEA PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    redeemed_at BIGINT,
+    device TEXT
+);
+
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    sig_pub BYTEA NOT NULL UNIQUE,
+    kem_pub BYTEA NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'revoked')),
+    cert TEXT,
+    enrolled_at BIGINT NOT NULL,
+    approved_at BIGINT,
+    revoked_at BIGINT,
+    last_seen BIGINT
+);
+CREATE INDEX devices_user ON devices(user_id);
+
+CREATE TABLE key_slots (
+    team TEXT NOT NULL REFERENCES teams(id),
+    epoch BIGINT NOT NULL,
+    recipient TEXT NOT NULL,
+    enc BYTEA NOT NULL,
+    ct BYTEA NOT NULL,
+    signer TEXT NOT NULL,
+    sig BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (team, epoch, recipient)
+);
+CREATE INDEX key_slots_recipient ON key_slots(recipient);
+
+CREATE TABLE nonces (
+    key TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (key, nonce)
+);
+CREATE INDEX nonces_expiry ON nonces(expires_at);
+
+-- Sealed change sets (push/pull: next issue). seq is assigned by the server; see docs/server.md
+-- for how pulls never skip an envelope that commits late.
+CREATE TABLE envelopes (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    op_id TEXT NOT NULL UNIQUE,
+    case_id TEXT NOT NULL,
+    team TEXT NOT NULL REFERENCES teams(id),
+    epoch BIGINT NOT NULL,
+    author TEXT NOT NULL REFERENCES devices(id),
+    body BYTEA NOT NULL,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX envelopes_team_seq ON envelopes(team, seq);
+CREATE INDEX envelopes_case_seq ON envelopes(case_id, seq);
