@@ -96,9 +96,12 @@ CREATE VIRTUAL TABLE contact_bigram USING fts5 (
     grams, content = '', contentless_delete = 1, detail = none
 );
 -- Index segments are merged by the store's background thread, not inside the worker's save
--- (an automatic merge can take tens of milliseconds). crisismerge stays as the safety net.
+-- (an automatic merge can take tens of milliseconds). A crisis merge inside a save remains the
+-- safety net, only when 64 segments pile up on one level.
 INSERT INTO contact_fts (contact_fts, rank) VALUES ('automerge', 0);
 INSERT INTO contact_bigram (contact_bigram, rank) VALUES ('automerge', 0);
+INSERT INTO contact_fts (contact_fts, rank) VALUES ('crisismerge', 64);
+INSERT INTO contact_bigram (contact_bigram, rank) VALUES ('crisismerge', 64);
 
 -- Who opened which person, when, for how long. Each row's hash covers the previous row's
 -- hash, so editing or deleting a row breaks the chain.

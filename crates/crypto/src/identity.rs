@@ -313,6 +313,7 @@ pub fn seal_team_key(
 
 /// Opens a sealed team key with the recipient's private key. Any failure is the opaque
 /// [`CryptoError::DecryptionFailed`].
+#[cfg(feature = "open")]
 pub fn open_team_key(
     recipient: &KemKey,
     sealed: &SealedKey,
@@ -405,6 +406,7 @@ pub fn seal_with_params(
 /// Opens a file sealed by [`seal_with_passphrase`]. A malformed file is
 /// [`CryptoError::Malformed`]; a wrong passphrase or tampering is
 /// [`CryptoError::DecryptionFailed`].
+#[cfg(feature = "open")]
 pub fn open_with_passphrase(
     sealed: &[u8],
     passphrase: &[u8],
@@ -442,7 +444,7 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "open"))]
 mod tests {
     use super::*;
 

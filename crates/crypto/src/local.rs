@@ -272,6 +272,7 @@ pub fn wrap_store_key(kek: &Kek, key: &StoreKey, aad: &[u8]) -> Result<Vec<u8>, 
 
 /// Reverses [`wrap_store_key`]. Any failure (wrong PIN, other store, tampering) is the same
 /// opaque [`CryptoError::DecryptionFailed`].
+#[cfg(feature = "open")]
 pub fn unwrap_store_key(kek: &Kek, wrapped: &[u8], aad: &[u8]) -> Result<StoreKey, CryptoError> {
     if wrapped.len() != 12 + 32 + 16 {
         return Err(CryptoError::DecryptionFailed);
@@ -321,6 +322,7 @@ pub fn seal_under_store_key(
 }
 
 /// Reverses [`seal_under_store_key`].
+#[cfg(feature = "open")]
 pub fn open_under_store_key(
     key: &StoreKey,
     label: &str,
@@ -346,7 +348,7 @@ pub fn open_under_store_key(
         .map_err(|_| CryptoError::DecryptionFailed)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "open"))]
 mod tests {
     use super::*;
 

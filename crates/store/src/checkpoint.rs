@@ -14,11 +14,13 @@ use crate::StoreError;
 use crate::open::{Encryption, set_key, short_waits};
 
 /// Check the log this often.
-const PERIOD: Duration = Duration::from_millis(500);
+const PERIOD: Duration = Duration::from_millis(250);
 /// Checkpoint once the log holds this many pages (SQLite's own default threshold).
 const THRESHOLD_PAGES: i64 = 1000;
 /// Pages of full-text index merged per step.
 const MERGE_PAGES: u32 = 16;
+/// Time the merges may take per period (the rest of the period leaves the lock to saves).
+const MERGE_BUDGET: Duration = Duration::from_millis(150);
 
 /// The checkpointer of one open store; stopped (and joined) when dropped.
 #[derive(Debug)]
@@ -54,14 +56,7 @@ fn run(conn: &Connection, stop: &Receiver<()>) {
             Err(RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
         }
-        // Merge full-text index segments a little at a time (short write transactions; the
-        // worker's save waits at most for one of them).
-        for table in ["contact_fts", "contact_bigram"] {
-            let _ = conn.execute(
-                &format!("INSERT INTO {table} ({table}, rank) VALUES ('merge', {MERGE_PAGES})"),
-                [],
-            );
-        }
+        merge_segments(conn);
         // (busy, log pages, checkpointed pages); a failure is retried next period, and the
         // closing connection checkpoints whatever is left.
         let log: rusqlite::Result<(i64, i64, i64)> =
@@ -73,6 +68,30 @@ fn run(conn: &Connection, stop: &Receiver<()>) {
         {
             // A long log that could not be copied (a reader held it): try again sooner.
             let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
+        }
+    }
+}
+
+/// Merges full-text index segments in small steps (short write transactions: a save waits at
+/// most for one step) until the index is merged or the period's time budget is spent. FTS5
+/// writes one segment per table per save; left alone, a "crisis merge" of many segments would
+/// run inside some save.
+fn merge_segments(conn: &Connection) {
+    let started = std::time::Instant::now();
+    for table in ["contact_fts", "contact_bigram"] {
+        loop {
+            let before = conn.total_changes();
+            let step = conn.execute(
+                &format!("INSERT INTO {table} ({table}, rank) VALUES ('merge', {MERGE_PAGES})"),
+                [],
+            );
+            // FTS5 documents "fewer than 2 changes" as "nothing left to merge".
+            if step.is_err()
+                || conn.total_changes() - before < 2
+                || started.elapsed() > MERGE_BUDGET
+            {
+                break;
+            }
         }
     }
 }
