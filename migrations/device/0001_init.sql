@@ -95,6 +95,16 @@ CREATE VIRTUAL TABLE contact_fts USING fts5 (
 CREATE VIRTUAL TABLE contact_bigram USING fts5 (
     grams, content = '', contentless_delete = 1, detail = none
 );
+-- Contacts whose note is to be (re)indexed (reindex = 1) or only removed from both indexes
+-- (reindex = 0). A save queues its contact here in its own transaction; the store's background
+-- thread indexes the queue in small batches (one index segment per batch instead of per save),
+-- and a search first indexes whatever is still queued, so results are always complete. The
+-- queue survives a crash: indexing resumes at the next open.
+CREATE TABLE fts_queue (
+    rowid   INTEGER PRIMARY KEY,
+    reindex INTEGER NOT NULL CHECK (reindex IN (0, 1))
+);
+
 -- Index segments are merged by the store's background thread, not inside the worker's save
 -- (an automatic merge can take tens of milliseconds). A crisis merge inside a save remains the
 -- safety net, only when 64 segments pile up on one level.

@@ -2,7 +2,8 @@
 //! threshold copies the whole log into the file and syncs it (tens of milliseconds) while the
 //! worker waits on the save button. Here a second connection does that work on its own thread
 //! (PASSIVE: it never blocks writers or readers); the write path only appends to the log.
-//! The same thread merges the full-text indexes' segments in small steps, for the same reason.
+//! The same thread indexes saved notes for full-text search (crate::fts) and merges the
+//! indexes' segments in small steps, for the same reason.
 
 use rusqlite::Connection;
 use std::path::Path;
@@ -17,6 +18,8 @@ use crate::open::{Encryption, set_key, short_waits};
 const PERIOD: Duration = Duration::from_millis(250);
 /// Checkpoint once the log holds this many pages (SQLite's own default threshold).
 const THRESHOLD_PAGES: i64 = 1000;
+/// Time the indexer may take per period.
+const INDEX_BUDGET: Duration = Duration::from_millis(100);
 /// Pages of full-text index merged per step.
 const MERGE_PAGES: u32 = 16;
 /// Time the merges may take per period (the rest of the period leaves the lock to saves).
@@ -56,6 +59,9 @@ fn run(conn: &Connection, stop: &Receiver<()>) {
             Err(RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
         }
+        // A failure (e.g. the disk is full) is retried next period; searches index the
+        // queue themselves, so results never miss a note.
+        let _ = crate::fts::index_pending(conn, INDEX_BUDGET);
         merge_segments(conn);
         // (busy, log pages, checkpointed pages); a failure is retried next period, and the
         // closing connection checkpoints whatever is left.

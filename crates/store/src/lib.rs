@@ -8,6 +8,7 @@ mod access;
 mod checkpoint;
 mod codec;
 mod error;
+mod fts;
 pub mod keys;
 pub mod migrate;
 mod open;

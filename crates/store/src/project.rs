@@ -7,7 +7,7 @@ use tsunagi_core::change::EntityKind;
 use tsunagi_core::merge::EntityState;
 
 use crate::StoreError;
-use crate::search::{bigram_document, hiragana, normalize};
+use crate::search::{hiragana, normalize};
 
 fn text(state: &EntityState, field: &str) -> String {
     match state.value(field) {
@@ -115,17 +115,9 @@ pub(crate) fn project(
             let old_person = uuid_bytes(before, "person");
             let new_person = uuid_bytes(state, "person");
             let had_row = before.latest().is_some();
-            let old_note = text(before, "note");
-            let new_note = text(state, "note");
-            let reindex = gone || !had_row || old_note != new_note;
+            let note_changed = text(before, "note") != text(state, "note");
             tx.prepare_cached("DELETE FROM contacts WHERE rowid = ?1")?
                 .execute([rowid])?;
-            if reindex && had_row && !before.is_deleted() {
-                tx.prepare_cached("DELETE FROM contact_fts WHERE rowid = ?1")?
-                    .execute([rowid])?;
-                tx.prepare_cached("DELETE FROM contact_bigram WHERE rowid = ?1")?
-                    .execute([rowid])?;
-            }
             if !gone {
                 tx.prepare_cached(
                     "INSERT INTO contacts (rowid, id, person, at, channel, outcome, stage, next_due)
@@ -134,20 +126,26 @@ pub(crate) fn project(
                 .execute(params![
                     rowid,
                     id,
-                    uuid_bytes(state, "person"),
+                    new_person,
                     utc_time(state, "at"),
                     text(state, "channel"),
                     text(state, "outcome"),
                     state.value("stage").and_then(Value::as_i64),
                     opt_text(state, "next_due"),
                 ])?;
-                if reindex || before.is_deleted() {
-                    let norm = normalize(&new_note);
-                    tx.prepare_cached("INSERT INTO contact_fts (rowid, note) VALUES (?1, ?2)")?
-                        .execute(params![rowid, norm])?;
-                    tx.prepare_cached("INSERT INTO contact_bigram (rowid, grams) VALUES (?1, ?2)")?
-                        .execute(params![rowid, bigram_document(&norm)])?;
-                }
+            }
+            // The full-text indexes follow through the queue (see fts_queue in the schema).
+            let queue = if gone {
+                had_row && !before.is_deleted()
+            } else {
+                !had_row || before.is_deleted() || note_changed
+            };
+            if queue {
+                tx.prepare_cached(
+                    "INSERT INTO fts_queue (rowid, reindex) VALUES (?1, ?2)
+                     ON CONFLICT (rowid) DO UPDATE SET reindex = excluded.reindex",
+                )?
+                .execute(params![rowid, !gone])?;
             }
             refresh_summary(tx, &new_person)?;
             if old_person != new_person && !old_person.is_empty() {

@@ -182,8 +182,16 @@ impl Store {
         Ok(out)
     }
 
+    /// Contacts saved but not yet in the full-text indexes (the background thread indexes them
+    /// within moments; a search indexes any that remain first).
+    pub fn index_pending(&self) -> Result<u64, StoreError> {
+        crate::fts::pending(&self.conn)
+    }
+
     /// Full-text search: persons by name/kana, contacts by note. Every term must match.
     pub fn search(&self, input: &str, limit: u32) -> Result<SearchResults, StoreError> {
+        // Notes saved in the last moments may still be queued for the background indexer.
+        crate::fts::index_pending(&self.conn, std::time::Duration::MAX)?;
         let query = Query::parse(input);
         if query.is_empty() {
             return Ok(SearchResults {

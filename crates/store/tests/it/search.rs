@@ -352,3 +352,48 @@ proptest! {
         }
     }
 }
+
+/// Saves queue their note for the background indexer (the save does not pay for indexing);
+/// the thread empties the queue by itself.
+#[test]
+fn the_background_thread_indexes_saved_notes() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let p = dev.add_person(&mut store, person("山田 花子", "やまだ はなこ"));
+    for i in 0..40 {
+        let at = format!("2026-11-01T10:{i:02}:00+09:00");
+        dev.add_contact(&mut store, contact(p, &at, &format!("訪問記録その{i}")));
+    }
+    // Bounded wait for the background thread (period 250 ms): at most 20 s.
+    let mut waited = 0;
+    while store.index_pending().unwrap() > 0 && waited < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    assert_eq!(
+        store.index_pending().unwrap(),
+        0,
+        "the queue was not emptied"
+    );
+    assert_eq!(store.search("訪問記録", 100).unwrap().contact_total, 40);
+}
+
+/// A note saved just before the app stops (its indexing still queued) is found after the
+/// next start: the queue is in the store and the search indexes what remains.
+#[test]
+fn a_note_queued_for_indexing_survives_a_restart() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let p = dev.add_person(&mut store, person("山田 花子", "やまだ はなこ"));
+    dev.add_contact(
+        &mut store,
+        contact(p, "2026-11-01T10:00:00+09:00", "閉じる直前の記録"),
+    );
+    drop(store);
+    let store = fx.open();
+    let r = store.search("直前の", 10).unwrap();
+    assert_eq!(r.contact_total, 1);
+    assert_eq!(store.index_pending().unwrap(), 0);
+}

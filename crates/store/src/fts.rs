@@ -1,0 +1,99 @@
+//! The full-text indexer: takes contacts from `fts_queue` and (re)indexes their notes in both
+//! FTS5 tables (trigram; character bigrams), in short transactions. Run by the background
+//! thread, and by a search before it reads, so a search always sees every saved note.
+
+use rusqlite::{Connection, params};
+use std::time::{Duration, Instant};
+use tsunagi_core::merge::EntityState;
+
+use crate::search::{bigram_document, normalize};
+use crate::{StoreError, codec};
+
+/// One batch holds the write lock about this long at most (a save waits for one batch at most).
+const BATCH_TIME: Duration = Duration::from_millis(4);
+
+/// How many contacts wait for the indexer.
+pub(crate) fn pending(conn: &Connection) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM fts_queue", [], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}
+
+/// Indexes queued contacts until the queue is empty or `budget` is spent. Returns how many
+/// contacts were done.
+pub(crate) fn index_pending(conn: &Connection, budget: Duration) -> Result<usize, StoreError> {
+    let started = Instant::now();
+    let mut done = 0;
+    loop {
+        let n = index_batch(conn)?;
+        done += n;
+        if n == 0 || started.elapsed() > budget {
+            return Ok(done);
+        }
+    }
+}
+
+/// One short transaction: as many queued contacts as fit in [`BATCH_TIME`] (at least one).
+fn index_batch(conn: &Connection) -> Result<usize, StoreError> {
+    // Taken on `&Connection` (a search holds only a shared borrow): the transaction is begun by
+    // hand, and rolled back unless the batch completes.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match index_rows(conn) {
+        Ok(done) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(done)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn index_rows(tx: &Connection) -> Result<usize, StoreError> {
+    let started = Instant::now();
+    let mut done = 0;
+    {
+        let mut next = tx.prepare_cached(
+            "SELECT q.rowid, q.reindex, e.state FROM fts_queue q
+             LEFT JOIN entities e ON e.rowid = q.rowid ORDER BY q.rowid LIMIT 1 OFFSET ?1",
+        )?;
+        let mut del_tri = tx.prepare_cached("DELETE FROM contact_fts WHERE rowid = ?1")?;
+        let mut del_bi = tx.prepare_cached("DELETE FROM contact_bigram WHERE rowid = ?1")?;
+        let mut ins_tri =
+            tx.prepare_cached("INSERT INTO contact_fts (rowid, note) VALUES (?1, ?2)")?;
+        let mut ins_bi =
+            tx.prepare_cached("INSERT INTO contact_bigram (rowid, grams) VALUES (?1, ?2)")?;
+        let mut dequeue = tx.prepare_cached("DELETE FROM fts_queue WHERE rowid = ?1")?;
+        loop {
+            let row: Option<(i64, bool, Option<Vec<u8>>)> = {
+                let mut rows = next.query([0])?;
+                match rows.next()? {
+                    Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    None => None,
+                }
+            };
+            let Some((rowid, reindex, state)) = row else {
+                break;
+            };
+            // Removing first makes (re)indexing idempotent; removing a row that was never
+            // indexed is a no-op for a contentless-delete table.
+            del_tri.execute([rowid])?;
+            del_bi.execute([rowid])?;
+            if let (true, Some(blob)) = (reindex, state) {
+                let state: EntityState = codec::decode(&blob, "contact for indexing")?;
+                let note = match state.value("note") {
+                    Some(serde_json::Value::String(s)) => normalize(s),
+                    _ => String::new(),
+                };
+                ins_tri.execute(params![rowid, note])?;
+                ins_bi.execute(params![rowid, bigram_document(&note)])?;
+            }
+            dequeue.execute([rowid])?;
+            done += 1;
+            if started.elapsed() > BATCH_TIME {
+                break;
+            }
+        }
+    }
+    Ok(done)
+}
