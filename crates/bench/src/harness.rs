@@ -309,6 +309,17 @@ pub fn run_variant(
         value: f64::from(prepared.n) / capture,
     });
     peak_rss(&mut out, "write");
+    // Full-text indexing runs in the background, off the save path: how long after the last
+    // save the indexes are complete (a search before then indexes the rest itself). Polled,
+    // bounded at ten minutes.
+    let catchup = Instant::now();
+    while device.store().index_pending()? > 0 && catchup.elapsed().as_secs() < 600 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    out.push(Metric {
+        name: "index_catchup_s".into(),
+        value: catchup.elapsed().as_secs_f64(),
+    });
     device.store().checkpoint()?;
     let bytes = device.store().disk_bytes();
     out.push(Metric {

@@ -21,7 +21,7 @@ const THRESHOLD_PAGES: i64 = 1000;
 /// Time the indexer may take per period.
 const INDEX_BUDGET: Duration = Duration::from_millis(100);
 /// Pages of full-text index merged per step.
-const MERGE_PAGES: u32 = 16;
+const MERGE_PAGES: u32 = 8;
 /// Time the merges may take per period (the rest of the period leaves the lock to saves).
 const MERGE_BUDGET: Duration = Duration::from_millis(150);
 

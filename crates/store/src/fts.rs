@@ -9,8 +9,8 @@ use tsunagi_core::merge::EntityState;
 use crate::search::{bigram_document, normalize};
 use crate::{StoreError, codec};
 
-/// One batch holds the write lock about this long at most (a save waits for one batch at most).
-const BATCH_TIME: Duration = Duration::from_millis(4);
+/// One batch holds the write lock about this long (plus its commit) (a save waits for one batch at most).
+const BATCH_TIME: Duration = Duration::from_millis(2);
 
 /// How many contacts wait for the indexer.
 pub(crate) fn pending(conn: &Connection) -> Result<u64, StoreError> {
