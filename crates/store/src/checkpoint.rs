@@ -16,8 +16,8 @@ use crate::open::{Encryption, set_key, short_waits};
 
 /// Check the log this often.
 const PERIOD: Duration = Duration::from_millis(250);
-/// Checkpoint once the log holds this many pages (SQLite's own default threshold).
-const THRESHOLD_PAGES: i64 = 1000;
+/// Start the log over once it holds this many pages (16 MiB of 4 KiB pages).
+const RESTART_PAGES: i64 = 4000;
 /// Time the indexer may take per period.
 const INDEX_BUDGET: Duration = Duration::from_millis(100);
 /// Pages of full-text index merged per step.
@@ -69,11 +69,14 @@ fn run(conn: &Connection, stop: &Receiver<()>) {
             conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             });
-        if let Ok((_, pages, done)) = log
-            && pages - done > THRESHOLD_PAGES
+        // Under a steady stream of saves a PASSIVE checkpoint never copies the frames written
+        // while it ran, so SQLite never starts the log over and it grows without bound. Past
+        // the threshold, RESTART waits for the current save, copies everything and makes the
+        // next save start the log from the beginning: a pause of one checkpoint, rarely.
+        if let Ok((_, pages, _)) = log
+            && pages > RESTART_PAGES
         {
-            // A long log that could not be copied (a reader held it): try again sooner.
-            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
+            let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
         }
     }
 }

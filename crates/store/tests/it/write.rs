@@ -190,3 +190,26 @@ fn meta_values_round_trip() {
     store.set_meta("device", "d2").unwrap();
     assert_eq!(store.meta("device").unwrap().as_deref(), Some("d2"));
 }
+
+/// Regression: under a steady stream of saves, checkpoints on the background connection never
+/// caught up and the write-ahead log grew without bound (4 GB at 100k contacts). It must now
+/// be started over once it passes the threshold.
+#[test]
+fn the_write_ahead_log_stays_bounded_under_a_stream_of_saves() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let p = dev.add_person(&mut store, person("山田 花子", "やまだ はなこ"));
+    let wal = fx.path.with_extension("tsunagi-wal");
+    let note = "訪問して話を聞いた。".repeat(30);
+    let mut peak = 0;
+    for i in 0..2500 {
+        let at = format!("2026-11-01T{:02}:{:02}:00+09:00", (i / 60) % 24, i % 60);
+        dev.add_contact(&mut store, contact(p, &at, &format!("{note}{i}")));
+        if i % 100 == 0 {
+            peak = peak.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+        }
+    }
+    // Never restarted, this many saves write well over 100 MB of log frames.
+    assert!(peak < 96 * 1024 * 1024, "log grew to {peak} bytes");
+}
