@@ -23,6 +23,11 @@ pub(crate) fn pending(conn: &Connection) -> Result<u64, StoreError> {
 pub(crate) fn index_pending(conn: &Connection, budget: Duration) -> Result<usize, StoreError> {
     let started = Instant::now();
     let mut done = 0;
+    // A plain read first: with nothing queued (the usual case) neither a search nor the
+    // background thread takes the write lock.
+    if pending(conn)? == 0 {
+        return Ok(0);
+    }
     loop {
         let n = index_batch(conn)?;
         done += n;

@@ -213,3 +213,32 @@ fn the_write_ahead_log_stays_bounded_under_a_stream_of_saves() {
     // Never restarted, this many saves write well over 100 MB of log frames.
     assert!(peak < 96 * 1024 * 1024, "log grew to {peak} bytes");
 }
+
+/// An idle store writes nothing: the background thread's periodic work (indexing, merging,
+/// checkpoints) must not commit empty transactions every period (disk wear, battery).
+#[test]
+fn an_idle_store_does_not_write() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let p = dev.add_person(&mut store, person("山田 花子", "やまだ はなこ"));
+    dev.add_contact(&mut store, contact(p, "2026-11-01T10:00:00+09:00", "記録"));
+    // Let the background thread index, merge and checkpoint what there is (bounded wait).
+    let mut waited = 0;
+    while store.index_pending().unwrap() > 0 && waited < 100 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let wal = fx.path.with_extension("tsunagi-wal");
+    let frames = |p: &std::path::Path| std::fs::read(p).unwrap_or_default();
+    let before = frames(&wal);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let after = frames(&wal);
+    assert!(
+        before == after,
+        "the log changed while idle ({} → {} bytes)",
+        before.len(),
+        after.len()
+    );
+}
