@@ -7,7 +7,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use hpke::kem::X25519HkdfSha256;
-use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
+use hpke::{Deserializable, Kem as _, OpModeS, Serializable};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -319,20 +319,29 @@ pub fn open_team_key(
     sealed: &SealedKey,
     ctx: &SlotContext<'_>,
 ) -> Result<TeamKey, CryptoError> {
+    let pt = open_sealed(recipient, sealed, &ctx.info())?;
+    TeamKey::from_bytes(&pt).map_err(|_| CryptoError::DecryptionFailed)
+}
+
+/// RFC 9180 §6.1 single-shot open (base mode) with `info`; empty AAD.
+#[cfg(feature = "open")]
+pub(crate) fn open_sealed(
+    recipient: &KemKey,
+    sealed: &SealedKey,
+    info: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let enc = <HpkeKem as hpke::Kem>::EncappedKey::from_bytes(&sealed.enc)
         .map_err(|_| CryptoError::DecryptionFailed)?;
-    let pt = Zeroizing::new(
-        hpke::single_shot_open::<HpkeAead, HpkeKdf, HpkeKem>(
-            &OpModeR::Base,
-            &recipient.private,
-            &enc,
-            &ctx.info(),
-            &sealed.ct,
-            b"",
-        )
-        .map_err(|_| CryptoError::DecryptionFailed)?,
-    );
-    TeamKey::from_bytes(&pt).map_err(|_| CryptoError::DecryptionFailed)
+    hpke::single_shot_open::<HpkeAead, HpkeKdf, HpkeKem>(
+        &hpke::OpModeR::Base,
+        &recipient.private,
+        &enc,
+        info,
+        &sealed.ct,
+        b"",
+    )
+    .map(Zeroizing::new)
+    .map_err(|_| CryptoError::DecryptionFailed)
 }
 
 const SEALED_MAGIC: &[u8; 4] = b"TSPW";

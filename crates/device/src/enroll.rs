@@ -281,6 +281,7 @@ impl Device {
                     sig_pub: sig_pub.as_bytes().to_vec(),
                     kem_pub: kem_pub.as_bytes().to_vec(),
                     proof: proof.0.to_vec(),
+                    device: Some(*self.settings.device_id.as_uuid()),
                 },
             )
             .await?;

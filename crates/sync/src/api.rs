@@ -128,6 +128,11 @@ pub struct EnrollRequest {
     /// DevSig over [`EnrollRequest::proof_message`]: possession of the key.
     #[serde(with = "crate::b64")]
     pub proof: Vec<u8>,
+    /// The id the device made at `init` and authors its change sets with. The server enrolls
+    /// the device under it (refused when taken), so one id names the device everywhere; when
+    /// absent the server makes one (IT tools, load tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Uuid>,
 }
 
 impl EnrollRequest {
@@ -421,4 +426,55 @@ pub struct SlotsUpload {
     pub epoch: u32,
     /// One slot per active device and one for `"org"`.
     pub slots: Vec<KeySlot>,
+}
+
+/// `GET /v1/sync/head`: the highest committed sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// Sequence number (0 when the log is empty).
+    pub head: u64,
+}
+
+/// `POST /v1/teams/{team}/kem`: the public half of TeamKEM[team, epoch] (docs/protocol.md),
+/// published by a member device and signed with its DevSig.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamKem {
+    /// Team id.
+    pub team: String,
+    /// Team key epoch.
+    pub epoch: u32,
+    /// X25519 public key.
+    #[serde(with = "crate::b64")]
+    pub kem_pub: Vec<u8>,
+    /// Publishing device (a member of the team).
+    pub device: Uuid,
+    /// DevSig over [`TeamKem::signed_message`].
+    #[serde(with = "crate::b64")]
+    pub sig: Vec<u8>,
+}
+
+impl TeamKem {
+    /// `"tsunagi/team-kem/v1" ‖ lp(team) ‖ lp(epoch) ‖ lp(kem_pub) ‖ lp(device)`.
+    pub fn signed_message(&self) -> Vec<u8> {
+        labelled(
+            "tsunagi/team-kem/v1",
+            &[
+                self.team.as_bytes(),
+                &self.epoch.to_be_bytes(),
+                &self.kem_pub,
+                self.device.as_bytes(),
+            ],
+        )
+    }
+}
+
+/// `GET /v1/teams/{team}/kem`: the latest published team KEM key and its publisher's
+/// certificate (the reader verifies the certificate against the pinned admin key, that the
+/// publisher belongs to the team, and the signature).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeamKemAnswer {
+    /// The key.
+    pub kem: TeamKem,
+    /// The publisher's certificate.
+    pub cert: DeviceCert,
 }

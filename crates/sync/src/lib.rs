@@ -6,3 +6,4 @@ pub mod api;
 pub mod auth;
 pub mod b64;
 pub mod client;
+pub mod wire;

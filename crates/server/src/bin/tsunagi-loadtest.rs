@@ -270,6 +270,7 @@ async fn run(args: &Args, backend: &str) -> anyhow::Result<()> {
             .post(
                 "/v1/enroll",
                 &EnrollRequest {
+                    device: None,
                     proof: sig
                         .sign(&EnrollRequest::proof_message(&bundle.code, &sp, &kp))
                         .0

@@ -271,6 +271,7 @@ pub fn enroll_request(code: &str, sig: &SigKey, kem: &KemKey) -> EnrollRequest {
         kem.public().as_bytes().to_vec(),
     );
     EnrollRequest {
+        device: None,
         proof: sig
             .sign(&EnrollRequest::proof_message(code, &sp, &kp))
             .0
