@@ -15,6 +15,7 @@ mod open;
 mod project;
 mod query;
 pub mod search;
+mod sync;
 mod teamkeys;
 mod write;
 
@@ -22,4 +23,5 @@ pub use access::{AccessEntry, AccessEvent, AccessLogReport, AccessTicket};
 pub use error::StoreError;
 pub use open::{Encryption, Store};
 pub use query::{CaseloadFilter, CaseloadRow, ContactHit, PersonHit, SearchResults};
+pub use sync::{CaseKeyRow, GrantRow, OutboxOp, PageWrite, QueuedEnvelope, SyncCounts};
 pub use write::Origin;

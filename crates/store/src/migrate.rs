@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_team_keys",
         sql: include_str!("../../../migrations/device/0002_team_keys.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_sync",
+        sql: include_str!("../../../migrations/device/0003_sync.sql"),
+    },
 ];
 
 /// The schema version this program writes.

@@ -129,11 +129,15 @@ impl Store {
         conn.busy_handler(Some(short_waits))?;
         migrate::apply(&mut conn, migrations)?;
         let checkpointer = Checkpointer::start(path, enc)?;
-        Ok(Store {
+        let mut store = Store {
             _checkpointer: checkpointer,
             conn,
             path: path.to_owned(),
-        })
+        };
+        if migrate::latest_version(migrations) >= 3 {
+            store.backfill_cases()?;
+        }
+        Ok(store)
     }
 
     /// The store file's path.

@@ -124,40 +124,77 @@ impl Store {
     }
 }
 
-fn apply_in(tx: &Transaction<'_>, cs: &ChangeSet, origin: Origin) -> Result<bool, StoreError> {
-    let body = codec::encode(&cs.body, &format!("change set {}", cs.op))?;
-    let hlc = cs.hlc.to_sortable();
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO ops (op_id, kind, entity, hlc, device, body, local)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (op_id) DO NOTHING",
-        )?
-        .execute(params![
-            cs.op.as_uuid().as_bytes(),
-            cs.kind.key(),
-            cs.entity.as_uuid().as_bytes(),
-            hlc,
-            cs.device.as_uuid().as_bytes(),
-            body,
-            origin == Origin::Local,
-        ])?;
-    if inserted == 0 {
+pub(crate) fn apply_in(
+    tx: &Transaction<'_>,
+    cs: &ChangeSet,
+    origin: Origin,
+) -> Result<bool, StoreError> {
+    let known: Option<i64> = tx
+        .prepare_cached("SELECT seq FROM ops WHERE op_id = ?1")?
+        .query_row([cs.op.as_uuid().as_bytes()], |r| r.get(0))
+        .optional()?;
+    if known.is_some() {
         return Ok(false);
     }
-
-    let existing: Option<(i64, Vec<u8>)> = tx
-        .prepare_cached("SELECT rowid, state FROM entities WHERE id = ?1")?
-        .query_row([cs.entity.as_uuid().as_bytes()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
-    let (rowid, before) = match existing {
-        Some((rowid, json)) => (Some(rowid), decode_state(&json, &cs.entity.to_string())?),
-        None => (None, EntityState::new(cs.kind, cs.entity)),
-    };
+    let (rowid, before) = load_entity(tx, cs.kind, cs.entity)?;
     let mut state = before.clone();
     state.apply(cs)?;
-    let json = codec::encode(&state, &format!("entity {}", cs.entity))?;
+    let case = state.case_id();
+    let body = codec::encode(&cs.body, &format!("change set {}", cs.op))?;
+    let hlc = cs.hlc.to_sortable();
+    tx.prepare_cached(
+        "INSERT INTO ops (op_id, kind, entity, hlc, device, body, local, case_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        cs.op.as_uuid().as_bytes(),
+        cs.kind.key(),
+        cs.entity.as_uuid().as_bytes(),
+        hlc,
+        cs.device.as_uuid().as_bytes(),
+        body,
+        origin == Origin::Local,
+        case.as_uuid().as_bytes(),
+    ])?;
+    save_entity(tx, rowid, &before, &state)?;
+    Ok(true)
+}
+
+/// Merges another replica's state of an entity (from a snapshot) into the store: merged state
+/// and projections, no op row (the snapshot stands for the ops it covers).
+pub(crate) fn join_in(tx: &Transaction<'_>, other: &EntityState) -> Result<(), StoreError> {
+    let (rowid, before) = load_entity(tx, other.kind(), other.id())?;
+    let mut state = before.clone();
+    state.join(other)?;
+    if rowid.is_some() && state == before {
+        return Ok(());
+    }
+    save_entity(tx, rowid, &before, &state)
+}
+
+fn load_entity(
+    tx: &Transaction<'_>,
+    kind: tsunagi_core::change::EntityKind,
+    id: EntityId,
+) -> Result<(Option<i64>, EntityState), StoreError> {
+    let existing: Option<(i64, Vec<u8>)> = tx
+        .prepare_cached("SELECT rowid, state FROM entities WHERE id = ?1")?
+        .query_row([id.as_uuid().as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(match existing {
+        Some((rowid, json)) => (Some(rowid), decode_state(&json, &id.to_string())?),
+        None => (None, EntityState::new(kind, id)),
+    })
+}
+
+fn save_entity(
+    tx: &Transaction<'_>,
+    rowid: Option<i64>,
+    before: &EntityState,
+    state: &EntityState,
+) -> Result<(), StoreError> {
+    let id = state.id();
+    let json = codec::encode(state, &format!("entity {id}"))?;
     let updated = state
         .latest()
         .map(|v| v.hlc)
@@ -165,46 +202,54 @@ fn apply_in(tx: &Transaction<'_>, cs: &ChangeSet, origin: Origin) -> Result<bool
         .to_sortable();
     let deleted = state.is_deleted();
     let conflicts = state.conflicts().len() as i64;
+    let case = state.case_id();
     let rowid = match rowid {
         Some(rowid) => {
             tx.prepare_cached(
-                "UPDATE entities SET state = ?2, deleted = ?3, conflicts = ?4, updated_hlc = ?5
-                 WHERE rowid = ?1",
+                "UPDATE entities SET state = ?2, deleted = ?3, conflicts = ?4, updated_hlc = ?5,
+                 case_id = ?6 WHERE rowid = ?1",
             )?
-            .execute(params![rowid, json, deleted, conflicts, updated])?;
+            .execute(params![
+                rowid,
+                json,
+                deleted,
+                conflicts,
+                updated,
+                case.as_uuid().as_bytes()
+            ])?;
             rowid
         }
         None => {
             tx.prepare_cached(
-                "INSERT INTO entities (id, kind, state, deleted, conflicts, updated_hlc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO entities (id, kind, state, deleted, conflicts, updated_hlc, case_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
-                cs.entity.as_uuid().as_bytes(),
-                cs.kind.key(),
+                id.as_uuid().as_bytes(),
+                state.kind().key(),
                 json,
                 deleted,
                 conflicts,
-                updated
+                updated,
+                case.as_uuid().as_bytes()
             ])?;
             tx.last_insert_rowid()
         }
     };
-    project::project(tx, rowid, &before, &state)?;
-
+    project::project(tx, rowid, before, state)?;
     tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES ('hlc', ?1)
          ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
     )?
-    .execute([hlc])?;
-    Ok(true)
+    .execute([updated])?;
+    Ok(())
 }
 
 pub(crate) fn decode_state(blob: &[u8], what: &str) -> Result<EntityState, StoreError> {
     codec::decode(blob, &format!("entity {what}"))
 }
 
-fn decode_op(
+pub(crate) fn decode_op(
     entity: EntityId,
     op: &[u8],
     kind: &str,

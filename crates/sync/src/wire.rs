@@ -93,6 +93,10 @@ pub enum Aux {
         team: String,
         /// That team's key epoch.
         team_epoch: u32,
+        /// The owning team's key epoch when the case key was made (a key made before a
+        /// rotation is never used for new changes after it, even when re-sealed to the new
+        /// epoch so that devices approved later can read the history).
+        created: u32,
         /// HPKE encapsulated key (32 bytes).
         enc: Vec<u8>,
     },
@@ -206,10 +210,12 @@ impl Envelope {
             Aux::CaseKey {
                 team,
                 team_epoch,
+                created,
                 enc,
             } => {
                 put_lp(&mut aux, team.as_bytes());
                 aux.extend_from_slice(&team_epoch.to_be_bytes());
+                aux.extend_from_slice(&created.to_be_bytes());
                 put_lp(&mut aux, enc);
             }
             Aux::Grant {
@@ -295,6 +301,7 @@ impl Envelope {
             Kind::CaseKey => Aux::CaseKey {
                 team: a.text(MAX_TEAM)?,
                 team_epoch: a.u32()?,
+                created: a.u32()?,
                 enc: a.lp(64)?.to_vec(),
             },
             Kind::Grant => Aux::Grant {
@@ -505,6 +512,7 @@ mod tests {
                 Aux::CaseKey {
                     team: "csw-a".into(),
                     team_epoch: 2,
+                    created: 1,
                     enc: vec![8; 32],
                 },
             ),

@@ -1,0 +1,690 @@
+//! The store side of sync (docs/protocol.md): the outbox in op-log order, case keys and grants,
+//! envelopes waiting to be pushed, and one transaction per pulled page (keys, grants, change
+//! sets, snapshots, held and refused envelopes, and the cursor together), so a crash at any
+//! point neither loses nor duplicates anything.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use std::collections::BTreeMap;
+use tsunagi_core::change::ChangeSet;
+use tsunagi_core::ids::{EntityId, OpId};
+use tsunagi_core::merge::EntityState;
+use tsunagi_crypto::case::CaseKey;
+use uuid::Uuid;
+
+use crate::write::{Origin, apply_in, decode_op, decode_state, join_in};
+use crate::{Store, StoreError};
+
+/// A local op waiting to be pushed.
+#[derive(Debug, Clone)]
+pub struct OutboxOp {
+    /// Op-log position.
+    pub seq: i64,
+    /// Its case.
+    pub case: EntityId,
+    /// The change set.
+    pub cs: ChangeSet,
+}
+
+/// A case key held by this device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseKeyRow {
+    /// Case.
+    pub case: EntityId,
+    /// Case-key epoch.
+    pub epoch: u32,
+    /// Its public id.
+    pub key_id: [u8; 16],
+    /// The key.
+    pub key: CaseKey,
+    /// Owning team.
+    pub team: String,
+    /// Highest owning-team key epoch it is known to be sealed for.
+    pub team_epoch: u32,
+    /// Made here (`true`) or received.
+    pub local: bool,
+}
+
+/// A team's permission to read a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRow {
+    /// Case.
+    pub case: EntityId,
+    /// Receiving team.
+    pub team: String,
+    /// First readable case-key epoch.
+    pub from_epoch: u32,
+    /// First unreadable epoch (0: open).
+    pub until_epoch: u32,
+}
+
+/// An envelope waiting to be pushed before the changes it enables (case-key slot, grant).
+#[derive(Debug, Clone)]
+pub struct QueuedEnvelope {
+    /// Its id.
+    pub id: [u8; 16],
+    /// Its case.
+    pub case: EntityId,
+    /// Case-key epoch it concerns.
+    pub epoch: u32,
+    /// The encoded envelope.
+    pub body: Vec<u8>,
+}
+
+/// Everything one pulled page changes, written in one transaction.
+#[derive(Debug, Default)]
+pub struct PageWrite {
+    /// Case keys opened.
+    pub keys: Vec<CaseKeyRow>,
+    /// Grants seen.
+    pub grants: Vec<GrantRow>,
+    /// Change sets opened and checked.
+    pub changes: Vec<ChangeSet>,
+    /// Snapshots opened and checked: case, server seq, entity states.
+    pub snapshots: Vec<(EntityId, u64, Vec<EntityState>)>,
+    /// Envelopes that cannot be opened yet: seq, bytes, reason.
+    pub hold: Vec<(u64, Vec<u8>, String)>,
+    /// Held envelopes now applied (or refused).
+    pub unhold: Vec<u64>,
+    /// Envelopes that failed verification: seq, bytes, code, detail.
+    pub refused: Vec<(u64, Vec<u8>, String, String)>,
+    /// Certificates verified on the way (device, JSON).
+    pub certs: Vec<(Uuid, String)>,
+    /// Cursor to record: meta key and value.
+    pub cursor: Option<(String, u64)>,
+}
+
+/// Counts the status shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncCounts {
+    /// Local ops not yet acknowledged (and not refused).
+    pub pending: u64,
+    /// Case-key slots and grants not yet acknowledged.
+    pub pending_keys: u64,
+    /// Local ops the server refused.
+    pub push_refused: u64,
+    /// Pulled envelopes waiting for a key.
+    pub held: u64,
+    /// Pulled envelopes refused as invalid.
+    pub pull_refused: u64,
+}
+
+fn uuid_of(b: &[u8], what: &str) -> Result<Uuid, StoreError> {
+    Uuid::from_slice(b).map_err(|e| StoreError::Unreadable {
+        what: what.into(),
+        detail: e.to_string(),
+    })
+}
+
+fn arr16(b: &[u8], what: &str) -> Result<[u8; 16], StoreError> {
+    b.try_into().map_err(|_| StoreError::Unreadable {
+        what: what.into(),
+        detail: "not 16 bytes".into(),
+    })
+}
+
+fn key_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(Vec<u8>, u32, Vec<u8>, Vec<u8>, String, u32, String)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+fn to_key_row(
+    (case, epoch, key_id, key, team, team_epoch, origin): (
+        Vec<u8>,
+        u32,
+        Vec<u8>,
+        Vec<u8>,
+        String,
+        u32,
+        String,
+    ),
+) -> Result<CaseKeyRow, StoreError> {
+    Ok(CaseKeyRow {
+        case: EntityId::from_uuid(uuid_of(&case, "case key")?),
+        epoch,
+        key_id: arr16(&key_id, "case key id")?,
+        key: CaseKey::from_bytes(&key).map_err(|e| StoreError::Unreadable {
+            what: "case key".into(),
+            detail: e.to_string(),
+        })?,
+        team,
+        team_epoch,
+        local: origin == "local",
+    })
+}
+
+const KEY_COLS: &str = "case_id, epoch, key_id, key, team, team_epoch, origin";
+
+fn put_key(tx: &Transaction<'_>, k: &CaseKeyRow) -> Result<(), StoreError> {
+    let existing: Option<(Vec<u8>, u32)> = tx
+        .prepare_cached(
+            "SELECT key_id, team_epoch FROM case_keys WHERE case_id = ?1 AND epoch = ?2",
+        )?
+        .query_row(params![k.case.as_uuid().as_bytes(), k.epoch], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    match existing {
+        Some((kid, te)) if kid == k.key_id => {
+            if k.team_epoch > te {
+                tx.prepare_cached(
+                    "UPDATE case_keys SET team_epoch = ?3 WHERE case_id = ?1 AND epoch = ?2",
+                )?
+                .execute(params![
+                    k.case.as_uuid().as_bytes(),
+                    k.epoch,
+                    k.team_epoch
+                ])?;
+            }
+        }
+        Some(_) => {
+            // Another device made this epoch first and the server kept its key: ours was
+            // refused (`epoch_taken`). Take theirs; drop our unsent slots for it.
+            tx.prepare_cached("DELETE FROM key_outbox WHERE case_id = ?1 AND epoch = ?2")?
+                .execute(params![k.case.as_uuid().as_bytes(), k.epoch])?;
+            tx.prepare_cached(
+                "UPDATE case_keys SET key_id = ?3, key = ?4, team = ?5, team_epoch = ?6,
+                 origin = ?7 WHERE case_id = ?1 AND epoch = ?2",
+            )?
+            .execute(params![
+                k.case.as_uuid().as_bytes(),
+                k.epoch,
+                k.key_id.as_slice(),
+                k.key.as_bytes().as_slice(),
+                k.team,
+                k.team_epoch,
+                if k.local { "local" } else { "remote" }
+            ])?;
+        }
+        None => {
+            tx.prepare_cached(&format!(
+                "INSERT INTO case_keys ({KEY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))?
+            .execute(params![
+                k.case.as_uuid().as_bytes(),
+                k.epoch,
+                k.key_id.as_slice(),
+                k.key.as_bytes().as_slice(),
+                k.team,
+                k.team_epoch,
+                if k.local { "local" } else { "remote" }
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn put_grant(tx: &Transaction<'_>, g: &GrantRow) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO case_grants (case_id, team, from_epoch, until_epoch) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (case_id, team) DO UPDATE SET from_epoch = excluded.from_epoch,
+             until_epoch = excluded.until_epoch",
+    )?
+    .execute(params![
+        g.case.as_uuid().as_bytes(),
+        g.team,
+        g.from_epoch,
+        g.until_epoch
+    ])?;
+    Ok(())
+}
+
+fn queue_in(tx: &Transaction<'_>, envelopes: &[QueuedEnvelope]) -> Result<(), StoreError> {
+    for e in envelopes {
+        tx.prepare_cached(
+            "INSERT INTO key_outbox (id, case_id, epoch, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![
+            e.id.as_slice(),
+            e.case.as_uuid().as_bytes(),
+            e.epoch,
+            e.body
+        ])?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Fills the case of ops and entities written before schema v3 (once; cheap when none).
+    pub(crate) fn backfill_cases(&mut self) -> Result<(), StoreError> {
+        let missing: i64 = self.conn.query_row(
+            "SELECT count(*) FROM entities WHERE case_id IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        let ops_missing: i64 =
+            self.conn
+                .query_row("SELECT count(*) FROM ops WHERE case_id IS NULL", [], |r| {
+                    r.get(0)
+                })?;
+        if missing == 0 && ops_missing == 0 {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut stmt =
+                tx.prepare("SELECT rowid, id, state FROM entities WHERE case_id IS NULL")?;
+            let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            for (rowid, id, blob) in rows {
+                let state = decode_state(&blob, &format!("{id:?}"))?;
+                tx.execute(
+                    "UPDATE entities SET case_id = ?2 WHERE rowid = ?1",
+                    params![rowid, state.case_id().as_uuid().as_bytes()],
+                )?;
+            }
+        }
+        tx.execute(
+            "UPDATE ops SET case_id = (SELECT case_id FROM entities WHERE entities.id = ops.entity)
+             WHERE case_id IS NULL",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Local ops not yet acknowledged or refused, in op-log order, after `after_seq`.
+    pub fn outbox_batch(&self, after_seq: i64, limit: usize) -> Result<Vec<OutboxOp>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT o.seq, o.op_id, o.kind, o.entity, o.hlc, o.device, o.body, o.case_id
+             FROM ops o WHERE o.local = 1 AND o.pushed = 0 AND o.seq > ?1
+               AND NOT EXISTS (SELECT 1 FROM push_refused r WHERE r.op_id = o.op_id)
+             ORDER BY o.seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after_seq, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Vec<u8>>(5)?,
+                r.get::<_, Vec<u8>>(6)?,
+                r.get::<_, Option<Vec<u8>>>(7)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, op, kind, entity, hlc, device, body, case) = row?;
+            let entity = EntityId::from_uuid(uuid_of(&entity, "op entity")?);
+            let cs = decode_op(entity, &op, &kind, &hlc, &device, &body)?;
+            let case = match case {
+                Some(c) => EntityId::from_uuid(uuid_of(&c, "op case")?),
+                None => entity,
+            };
+            out.push(OutboxOp { seq, case, cs });
+        }
+        Ok(out)
+    }
+
+    /// Records a push's outcome in one transaction: ops acknowledged, ops refused (with the
+    /// server's reason), queued envelopes acknowledged or dropped.
+    pub fn record_push(
+        &mut self,
+        acked: &[OpId],
+        refused: &[(OpId, String, String)],
+        queued_done: &[[u8; 16]],
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for op in acked {
+            tx.prepare_cached("UPDATE ops SET pushed = 1 WHERE op_id = ?1")?
+                .execute([op.as_uuid().as_bytes()])?;
+        }
+        for (op, code, msg) in refused {
+            tx.prepare_cached(
+                "INSERT INTO push_refused (op_id, code, message, at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (op_id) DO UPDATE SET code = excluded.code,
+                     message = excluded.message, at = excluded.at",
+            )?
+            .execute(params![op.as_uuid().as_bytes(), code, msg, now])?;
+        }
+        for id in queued_done {
+            tx.prepare_cached("DELETE FROM key_outbox WHERE id = ?1")?
+                .execute([id.as_slice()])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Drops a local case key the server refused (another device's key won the epoch), with
+    /// its unsent slots; changes sealed under it stay in the outbox and are sealed again.
+    pub fn drop_local_case_key(&mut self, case: EntityId, epoch: u32) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "DELETE FROM key_outbox WHERE case_id = ?1 AND epoch = ?2",
+            params![case.as_uuid().as_bytes(), epoch],
+        )?;
+        tx.execute(
+            "DELETE FROM case_keys WHERE case_id = ?1 AND epoch = ?2 AND origin = 'local'",
+            params![case.as_uuid().as_bytes(), epoch],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Envelopes waiting to be pushed before the changes, in order.
+    pub fn queued_envelopes(&self, limit: usize) -> Result<Vec<QueuedEnvelope>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, case_id, epoch, body FROM key_outbox ORDER BY seq LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, u32>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, case, epoch, body) = row?;
+            out.push(QueuedEnvelope {
+                id: arr16(&id, "queued envelope id")?,
+                case: EntityId::from_uuid(uuid_of(&case, "queued envelope case")?),
+                epoch,
+                body,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records new local case keys and grants with the envelopes that announce them, in one
+    /// transaction (a key is never used before its slot is queued).
+    pub fn add_local_keys(
+        &mut self,
+        keys: &[CaseKeyRow],
+        grants: &[GrantRow],
+        envelopes: &[QueuedEnvelope],
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for k in keys {
+            put_key(&tx, k)?;
+        }
+        for g in grants {
+            put_grant(&tx, g)?;
+        }
+        queue_in(&tx, envelopes)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One case key.
+    pub fn case_key(&self, case: EntityId, epoch: u32) -> Result<Option<CaseKeyRow>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {KEY_COLS} FROM case_keys WHERE case_id = ?1 AND epoch = ?2"
+            ))?
+            .query_row(params![case.as_uuid().as_bytes(), epoch], key_row)
+            .optional()?
+            .map(to_key_row)
+            .transpose()
+    }
+
+    /// Every case key of a case, oldest epoch first.
+    pub fn case_keys_of(&self, case: EntityId) -> Result<Vec<CaseKeyRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {KEY_COLS} FROM case_keys WHERE case_id = ?1 ORDER BY epoch"
+        ))?;
+        let rows = stmt.query_map([case.as_uuid().as_bytes()], key_row)?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(to_key_row(r?)?);
+        }
+        Ok(out)
+    }
+
+    /// Every case key held (for re-sealing after a team key rotation).
+    pub fn all_case_keys(&self) -> Result<Vec<CaseKeyRow>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {KEY_COLS} FROM case_keys ORDER BY case_id, epoch"
+        ))?;
+        let rows = stmt.query_map([], key_row)?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(to_key_row(r?)?);
+        }
+        Ok(out)
+    }
+
+    /// The grants of a case.
+    pub fn grants_of(&self, case: EntityId) -> Result<Vec<GrantRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT team, from_epoch, until_epoch FROM case_grants WHERE case_id = ?1 ORDER BY team",
+        )?;
+        let rows = stmt.query_map([case.as_uuid().as_bytes()], |r| {
+            Ok(GrantRow {
+                case,
+                team: r.get(0)?,
+                from_epoch: r.get(1)?,
+                until_epoch: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Writes one pulled page in one transaction. Returns how many change sets were new.
+    pub fn commit_page(&mut self, page: &PageWrite, now: &str) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for k in &page.keys {
+            put_key(&tx, k)?;
+        }
+        for g in &page.grants {
+            put_grant(&tx, g)?;
+        }
+        let mut per_case: BTreeMap<EntityId, i64> = BTreeMap::new();
+        let mut applied = 0;
+        for cs in &page.changes {
+            if apply_in(&tx, cs, Origin::Remote)? {
+                applied += 1;
+                let case: Option<Vec<u8>> = tx
+                    .prepare_cached("SELECT case_id FROM ops WHERE op_id = ?1")?
+                    .query_row([cs.op.as_uuid().as_bytes()], |r| r.get(0))?;
+                if let Some(c) = case {
+                    *per_case
+                        .entry(EntityId::from_uuid(uuid_of(&c, "op case")?))
+                        .or_default() += 1;
+                }
+            }
+        }
+        for (case, n) in per_case {
+            tx.prepare_cached(
+                "INSERT INTO case_sync (case_id, ops_since) VALUES (?1, ?2)
+                 ON CONFLICT (case_id) DO UPDATE SET ops_since = ops_since + excluded.ops_since",
+            )?
+            .execute(params![case.as_uuid().as_bytes(), n])?;
+        }
+        for (case, seq, states) in &page.snapshots {
+            for s in states {
+                join_in(&tx, s)?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO case_sync (case_id, snapshot_seq, ops_since) VALUES (?1, ?2, 0)
+                 ON CONFLICT (case_id) DO UPDATE SET snapshot_seq = max(snapshot_seq, excluded.snapshot_seq),
+                     ops_since = 0",
+            )?
+            .execute(params![case.as_uuid().as_bytes(), *seq as i64])?;
+        }
+        for seq in &page.unhold {
+            tx.prepare_cached("DELETE FROM held WHERE seq = ?1")?
+                .execute([*seq as i64])?;
+        }
+        for (seq, body, reason) in &page.hold {
+            tx.prepare_cached(
+                "INSERT INTO held (seq, body, reason) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (seq) DO UPDATE SET reason = excluded.reason",
+            )?
+            .execute(params![*seq as i64, body, reason])?;
+        }
+        for (seq, body, code, detail) in &page.refused {
+            tx.prepare_cached(
+                "INSERT INTO pull_refused (seq, body, code, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (seq) DO NOTHING",
+            )?
+            .execute(params![*seq as i64, body, code, detail, now])?;
+        }
+        for (device, cert) in &page.certs {
+            tx.prepare_cached(
+                "INSERT INTO certs (device, cert) VALUES (?1, ?2) ON CONFLICT (device) DO NOTHING",
+            )?
+            .execute(params![device.as_bytes(), cert])?;
+        }
+        if let Some((key, value)) = &page.cursor {
+            tx.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![key, value.to_string()])?;
+        }
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    /// Held envelopes, oldest first.
+    pub fn held(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, body FROM held ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Refused pulled envelopes: seq, code, detail (newest first).
+    pub fn pull_refusals(&self, limit: usize) -> Result<Vec<(u64, String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, code, detail FROM pull_refused ORDER BY seq DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Refused local ops: op id, code, message.
+    pub fn push_refusals(&self, limit: usize) -> Result<Vec<(OpId, String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT op_id, code, message FROM push_refused ORDER BY at DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (op, code, msg) = r?;
+            out.push((OpId::from_uuid(uuid_of(&op, "refused op")?), code, msg));
+        }
+        Ok(out)
+    }
+
+    /// A verified certificate (JSON), if cached.
+    pub fn cert(&self, device: Uuid) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT cert FROM certs WHERE device = ?1")?
+            .query_row([device.as_bytes()], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Counts for the status.
+    pub fn sync_counts(&self) -> Result<SyncCounts, StoreError> {
+        let q = |sql: &str| -> Result<u64, StoreError> {
+            let n: i64 = self.conn.query_row(sql, [], |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        };
+        Ok(SyncCounts {
+            pending: q(
+                "SELECT count(*) FROM ops o WHERE o.local = 1 AND o.pushed = 0
+                        AND NOT EXISTS (SELECT 1 FROM push_refused r WHERE r.op_id = o.op_id)",
+            )?,
+            pending_keys: q("SELECT count(*) FROM key_outbox")?,
+            push_refused: q("SELECT count(*) FROM push_refused")?,
+            held: q("SELECT count(*) FROM held")?,
+            pull_refused: q("SELECT count(*) FROM pull_refused")?,
+        })
+    }
+
+    /// Every entity state of a case (what a snapshot carries).
+    pub fn case_states(&self, case: EntityId) -> Result<Vec<EntityState>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, state FROM entities WHERE case_id = ?1 ORDER BY rowid")?;
+        let rows = stmt.query_map([case.as_uuid().as_bytes()], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (id, blob) = r?;
+            out.push(decode_state(
+                &blob,
+                &format!("{:?}", uuid_of(&id, "entity")?),
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// Cases with at least `min_ops` change sets applied since their latest snapshot, and no
+    /// held envelope (a snapshot must not claim what this device has not applied).
+    pub fn cases_due_for_snapshot(&self, min_ops: u64) -> Result<Vec<EntityId>, StoreError> {
+        if self.sync_counts()?.held > 0 {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT case_id FROM case_sync WHERE ops_since >= ?1 ORDER BY case_id",
+        )?;
+        let rows = stmt.query_map([min_ops as i64], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(EntityId::from_uuid(uuid_of(&r?, "case")?));
+        }
+        Ok(out)
+    }
+
+    /// Counts local change sets toward the next snapshot of their cases (after a push).
+    pub fn count_pushed_toward_snapshots(
+        &mut self,
+        cases: &[(EntityId, i64)],
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for (case, n) in cases {
+            tx.prepare_cached(
+                "INSERT INTO case_sync (case_id, ops_since) VALUES (?1, ?2)
+                 ON CONFLICT (case_id) DO UPDATE SET ops_since = ops_since + excluded.ops_since",
+            )?
+            .execute(params![case.as_uuid().as_bytes(), n])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether an op is already in the op log.
+    pub fn has_op(&self, op: OpId) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM ops WHERE op_id = ?1")?
+            .query_row([op.as_uuid().as_bytes()], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+}
