@@ -38,8 +38,10 @@ pub struct CaseKeyRow {
     pub key: CaseKey,
     /// Owning team.
     pub team: String,
-    /// Highest owning-team key epoch it is known to be sealed for.
+    /// The owning team's key epoch when the key was made.
     pub team_epoch: u32,
+    /// Highest owning-team key epoch a slot of it is known for.
+    pub sealed_to: u32,
     /// Made here (`true`) or received.
     pub local: bool,
 }
@@ -122,9 +124,9 @@ fn arr16(b: &[u8], what: &str) -> Result<[u8; 16], StoreError> {
     })
 }
 
-fn key_row(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(Vec<u8>, u32, Vec<u8>, Vec<u8>, String, u32, String)> {
+type RawKey = (Vec<u8>, u32, Vec<u8>, Vec<u8>, String, u32, u32, String);
+
+fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawKey> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -133,19 +135,12 @@ fn key_row(
         r.get(4)?,
         r.get(5)?,
         r.get(6)?,
+        r.get(7)?,
     ))
 }
 
 fn to_key_row(
-    (case, epoch, key_id, key, team, team_epoch, origin): (
-        Vec<u8>,
-        u32,
-        Vec<u8>,
-        Vec<u8>,
-        String,
-        u32,
-        String,
-    ),
+    (case, epoch, key_id, key, team, team_epoch, sealed_to, origin): RawKey,
 ) -> Result<CaseKeyRow, StoreError> {
     Ok(CaseKeyRow {
         case: EntityId::from_uuid(uuid_of(&case, "case key")?),
@@ -157,11 +152,12 @@ fn to_key_row(
         })?,
         team,
         team_epoch,
+        sealed_to,
         local: origin == "local",
     })
 }
 
-const KEY_COLS: &str = "case_id, epoch, key_id, key, team, team_epoch, origin";
+const KEY_COLS: &str = "case_id, epoch, key_id, key, team, team_epoch, sealed_to, origin";
 
 fn put_key(tx: &Transaction<'_>, k: &CaseKeyRow) -> Result<(), StoreError> {
     let existing: Option<(Vec<u8>, u32)> = tx
@@ -192,7 +188,7 @@ fn put_key(tx: &Transaction<'_>, k: &CaseKeyRow) -> Result<(), StoreError> {
                 .execute(params![k.case.as_uuid().as_bytes(), k.epoch])?;
             tx.prepare_cached(
                 "UPDATE case_keys SET key_id = ?3, key = ?4, team = ?5, team_epoch = ?6,
-                 origin = ?7 WHERE case_id = ?1 AND epoch = ?2",
+                 sealed_to = ?7, origin = ?8 WHERE case_id = ?1 AND epoch = ?2",
             )?
             .execute(params![
                 k.case.as_uuid().as_bytes(),
@@ -201,12 +197,13 @@ fn put_key(tx: &Transaction<'_>, k: &CaseKeyRow) -> Result<(), StoreError> {
                 k.key.as_bytes().as_slice(),
                 k.team,
                 k.team_epoch,
+                k.sealed_to,
                 if k.local { "local" } else { "remote" }
             ])?;
         }
         None => {
             tx.prepare_cached(&format!(
-                "INSERT INTO case_keys ({KEY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                "INSERT INTO case_keys ({KEY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
             ))?
             .execute(params![
                 k.case.as_uuid().as_bytes(),
@@ -215,6 +212,7 @@ fn put_key(tx: &Transaction<'_>, k: &CaseKeyRow) -> Result<(), StoreError> {
                 k.key.as_bytes().as_slice(),
                 k.team,
                 k.team_epoch,
+                k.sealed_to,
                 if k.local { "local" } else { "remote" }
             ])?;
         }
