@@ -36,7 +36,7 @@ pub struct Device {
     pub(crate) store: Store,
     config: Config,
     catalog: InstrumentCatalog,
-    clock: Hlc,
+    pub(crate) clock: Hlc,
     /// The unlocked store key: derives the key that seals this device's identity keys.
     pub(crate) key: StoreKey,
 }
@@ -64,7 +64,7 @@ pub struct VaultInfo {
     pub vault: VaultStatus,
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0)
 }
 
@@ -295,7 +295,7 @@ impl Device {
     }
 
     /// Writes `values` to an entity as one change set (one transaction: outbox + tables).
-    fn write(
+    pub(crate) fn write_entity(
         &mut self,
         kind: EntityKind,
         id: EntityId,
@@ -373,7 +373,7 @@ impl Device {
         let person = Person::new(fields)?;
         person.check_config(&self.config)?;
         let id = PersonId::from_uuid(Uuid::now_v7());
-        self.write(EntityKind::Person, id.into(), to_fields(&person))?;
+        self.write_entity(EntityKind::Person, id.into(), to_fields(&person))?;
         Ok(id)
     }
 
@@ -413,7 +413,7 @@ impl Device {
         let contact = Contact::new(fields)?;
         contact.check_config(&self.config)?;
         let id = ContactId::from_uuid(Uuid::now_v7());
-        self.write(EntityKind::Contact, id.into(), to_fields(&contact))?;
+        self.write_entity(EntityKind::Contact, id.into(), to_fields(&contact))?;
         Ok(id)
     }
 
@@ -432,7 +432,7 @@ impl Device {
         let mut assessment = Assessment::take(person, at, instrument, answers)?;
         assessment.staff = vec![ShortText::parse("staff", &self.settings.actor)?];
         let id = AssessmentId::from_uuid(Uuid::now_v7());
-        self.write(EntityKind::Assessment, id.into(), to_fields(&assessment))?;
+        self.write_entity(EntityKind::Assessment, id.into(), to_fields(&assessment))?;
         Ok((id, assessment))
     }
 

@@ -54,7 +54,7 @@ impl Enrollment {
             .map_err(|_| DeviceError::Bundle(format!("{field} is not base64")))
     }
 
-    fn admin_key(&self) -> Result<SigPublic, DeviceError> {
+    pub(crate) fn admin_key(&self) -> Result<SigPublic, DeviceError> {
         SigPublic::from_bytes(&Self::key("admin_pub", &self.admin_pub)?)
             .map_err(|e| DeviceError::Bundle(format!("admin key: {e}")))
     }
@@ -209,7 +209,7 @@ impl Device {
         self.enrollment()?.ok_or(DeviceError::NotEnrolled)
     }
 
-    fn signed_client<K: Keystore>(
+    pub(crate) fn signed_client<K: Keystore>(
         &self,
         keystore: &K,
     ) -> Result<(Client, Enrollment, Identity), DeviceError> {
@@ -507,7 +507,7 @@ impl Device {
 /// Certificates that verify: admin-signed ones, and worker certificates signed by an
 /// admin-certified lead of the same team. Returns device id → DevSig of those that are leads
 /// (the only ones whose signature on a slot counts), plus admin-certified members.
-fn verified_certs(
+pub(crate) fn verified_certs(
     certs: &[DeviceCert],
     admin: &SigPublic,
     refused: &mut Vec<String>,

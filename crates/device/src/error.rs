@@ -33,6 +33,9 @@ pub enum DeviceError {
     /// The person does not exist on this device.
     #[error("no person with id {0} on this device")]
     UnknownPerson(String),
+    /// A record named by id does not exist on this device.
+    #[error("not found on this device: {0}")]
+    NotFound(String),
     /// The device's settings file is unreadable.
     #[error("the device settings file {path} is unreadable: {detail}")]
     Settings {
@@ -86,6 +89,7 @@ impl DeviceError {
             DeviceError::NotInitialized(_) => "not_initialized",
             DeviceError::AlreadyInitialized(_) => "already_initialized",
             DeviceError::UnknownPerson(_) => "unknown_person",
+            DeviceError::NotFound(_) => "not_found",
             DeviceError::Settings { .. } => "settings_unreadable",
             DeviceError::Io { .. } => "io",
             DeviceError::NotEnrolled => "not_enrolled",
@@ -107,6 +111,7 @@ impl DeviceError {
             DeviceError::Domain(_)
                 | DeviceError::Instrument(_)
                 | DeviceError::UnknownPerson(_)
+                | DeviceError::NotFound(_)
                 | DeviceError::Bundle(_)
                 | DeviceError::NotAllowed(_)
                 | DeviceError::AlreadyEnrolled
@@ -157,6 +162,7 @@ impl DeviceError {
             DeviceError::NotInitialized(_) => "この端末はまだ設定されていません。".into(),
             DeviceError::AlreadyInitialized(_) => "この端末はすでに設定されています。".into(),
             DeviceError::UnknownPerson(_) => "指定された対象者が見つかりません。".into(),
+            DeviceError::NotFound(_) => "指定された記録がこの端末にありません。".into(),
             DeviceError::Settings { .. } => "端末の設定ファイルが読めません。".into(),
             DeviceError::Io { .. } => "ファイルの読み書きに失敗しました。".into(),
             DeviceError::NotEnrolled => "この端末はまだサーバーに登録されていません。".into(),
@@ -165,9 +171,20 @@ impl DeviceError {
             DeviceError::Untrusted(_) => {
                 "サーバーから受け取った情報の署名を確認できないため、受け付けませんでした。情報システム担当に連絡してください。".into()
             }
+            DeviceError::NotAllowed(why) if why.contains("not been approved") => {
+                "この端末はまだ承認されていません。リーダーか情報システム担当の承認を待ってください。".into()
+            }
+            DeviceError::NotAllowed(why) if why.contains("has not published its key") => {
+                "共有先チームの鍵がまだ公開されていません。相手チームの端末が一度同期してから再度お試しください。".into()
+            }
             DeviceError::NotAllowed(_) => "この操作は許可されていません。".into(),
             DeviceError::Server(tsunagi_sync::client::ClientError::Unreachable(_)) => {
                 "サーバーに接続できません。電波の届く場所で再度お試しください（記録は端末に保存されています）。".into()
+            }
+            DeviceError::Server(tsunagi_sync::client::ClientError::Refused { code, .. })
+                if code == "revoked" || code == "device_revoked" =>
+            {
+                "この端末は無効化されています。情報システム担当に連絡してください（未送信の記録は端末に残っています）。".into()
             }
             DeviceError::Server(_) => "サーバーが要求を受け付けませんでした。".into(),
         }

@@ -7,6 +7,8 @@ mod enroll;
 mod error;
 mod input;
 mod settings;
+mod share;
+mod sync;
 mod view;
 
 pub use device::{Device, InitReport, VaultInfo};
@@ -14,6 +16,8 @@ pub use enroll::{ApproveReport, EnrollReport, Enrollment, KeysReport, PeerReport
 pub use error::DeviceError;
 pub use input::{AssessmentInput, ContactInput, PersonInput};
 pub use settings::Settings;
+pub use share::{ConsentInput, ContactEdit, PersonEdit, ShareReport};
+pub use sync::{Backoff, SNAPSHOT_MIN_OPS, SyncErrorView, SyncReport, SyncStatus};
 pub use tsunagi_store::keys::{KeyError, Keystore, OsKeystore, Pin};
 pub use tsunagi_store::{CaseloadFilter, SearchResults};
 pub use view::{AssessmentView, CaseloadView, ContactView, PersonPage};

@@ -107,6 +107,65 @@ enum Command {
     /// IT: re-enable a locked device with its recovery code (first stdin line), setting the PIN
     /// from the second stdin line (or no PIN if empty).
     Recover,
+    /// Sync with the server: pull, push, snapshots. `--watch` keeps syncing in the background
+    /// (exponential backoff with jitter while the server cannot be reached).
+    Sync {
+        /// Keep syncing until interrupted (or `--rounds`).
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between rounds after a success (with --watch).
+        #[arg(long, default_value_t = 30)]
+        interval: u64,
+        /// Stop after this many rounds (with --watch).
+        #[arg(long)]
+        rounds: Option<u64>,
+    },
+    /// Consents (同意).
+    #[command(subcommand)]
+    Consent(ConsentCmd),
+    /// Share a person's case with another team on the basis of a recorded consent: writes a
+    /// 情報提供記録 and sends the case keys to that team.
+    Share {
+        /// The person's id.
+        #[arg(long)]
+        person: String,
+        /// The receiving team's id (must be in the consent's scope).
+        #[arg(long)]
+        team: String,
+        /// The consent's id.
+        #[arg(long)]
+        consent: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConsentCmd {
+    /// Record a consent.
+    Add {
+        /// The person's id.
+        #[arg(long)]
+        person: String,
+        /// A team or agency it covers (repeat).
+        #[arg(long = "scope", required = true)]
+        scope: Vec<String>,
+        /// written or oral (書面 / 口頭).
+        #[arg(long)]
+        method: String,
+        /// Day given (YYYY-MM-DD); default today.
+        #[arg(long)]
+        given_on: Option<String>,
+        /// Last valid day (YYYY-MM-DD).
+        #[arg(long)]
+        expires_on: Option<String>,
+    },
+    /// Withdraw a consent: sharing stops for changes made from now on.
+    Withdraw {
+        /// The consent's id.
+        id: String,
+        /// Day withdrawn (YYYY-MM-DD); default today.
+        #[arg(long)]
+        on: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -120,6 +179,23 @@ enum PersonCmd {
         /// At most this many contacts and assessments.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+    },
+    /// Change fields of a person's record.
+    Edit {
+        /// The person's id.
+        id: String,
+        /// 電話番号 (empty to clear).
+        #[arg(long)]
+        phone: Option<String>,
+        /// 住所 (empty to clear).
+        #[arg(long)]
+        address: Option<String>,
+        /// Status key or label.
+        #[arg(long)]
+        status: Option<String>,
+        /// Memo.
+        #[arg(long)]
+        memo: Option<String>,
     },
 }
 
@@ -161,6 +237,17 @@ struct PersonAdd {
 enum ContactCmd {
     /// Record a contact.
     Add(ContactAdd),
+    /// Correct a contact (a new version; the old one stays in the history).
+    Edit {
+        /// The contact's id.
+        id: String,
+        /// New outcome.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// New note.
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -365,18 +452,151 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status => {
             let ks = OsKeystore::new();
             let info = Device::vault_info(&dir, &ks)?;
-            print(json, &info, |i| {
-                format!(
+            let sync = if info.vault.locked {
+                None
+            } else {
+                Some(open(&dir)?.sync_status()?)
+            };
+            let out = serde_json::json!({ "device": info, "sync": sync });
+            print(json, &out, |_| {
+                let mut s = format!(
                     "device {}\nPIN: {}\nwrong attempts: {}\nlocked: {}",
-                    i.device_id,
-                    if i.vault.has_pin { "yes" } else { "no" },
-                    i.vault.failures,
-                    if i.vault.locked {
+                    info.device_id,
+                    if info.vault.has_pin { "yes" } else { "no" },
+                    info.vault.failures,
+                    if info.vault.locked {
                         "YES — IT must re-enable it with the recovery code"
                     } else {
                         "no"
                     }
+                );
+                if let Some(st) = &sync {
+                    s.push_str(&format!(
+                        "\nsync: {} — {}\npending: {}  held: {}  refused: {} out / {} in\nlast success: {}",
+                        st.state,
+                        st.message_ja,
+                        st.pending,
+                        st.held,
+                        st.refused_outgoing,
+                        st.refused_incoming,
+                        st.last_success.as_deref().unwrap_or("never")
+                    ));
+                }
+                s
+            })
+        }
+        Command::Sync {
+            watch,
+            interval,
+            rounds,
+        } => {
+            let mut device = open(&dir)?;
+            let ks = OsKeystore::new();
+            if !watch {
+                let report = block_on(device.sync(&ks))?;
+                return print(json, &report, |r| {
+                    format!(
+                        "synced: pushed {} (duplicates {}, refused {}), pulled {}, applied {}, snapshots {}+{}, held {}, invalid {}, cursor {}",
+                        r.pushed,
+                        r.duplicates,
+                        r.refused,
+                        r.pulled,
+                        r.applied,
+                        r.snapshots_applied,
+                        r.snapshots_made,
+                        r.held,
+                        r.invalid,
+                        r.cursor
+                    )
+                });
+            }
+            let mut backoff = tsunagi_device::Backoff::new(
+                std::time::Duration::from_secs(interval.max(1)),
+                std::time::Duration::from_secs(2),
+                std::time::Duration::from_secs(300),
+            );
+            block_on(device.sync_loop(&ks, &mut backoff, rounds, || false, |r, wait| {
+                let line = match r {
+                    Ok(rep) => serde_json::json!({"ok": true, "report": rep, "next_in_s": wait.as_secs_f64()}),
+                    Err(e) => serde_json::json!({"ok": false, "code": e.code(), "message": e.message_ja(), "next_in_s": wait.as_secs_f64()}),
+                };
+                println!("{line}");
+            }));
+            Ok(())
+        }
+        Command::Consent(ConsentCmd::Add {
+            person,
+            scope,
+            method,
+            given_on,
+            expires_on,
+        }) => {
+            let mut device = open(&dir)?;
+            let id = device.record_consent(&tsunagi_device::ConsentInput {
+                person,
+                scope,
+                method,
+                given_on,
+                expires_on,
+            })?;
+            print(json, &serde_json::json!({ "id": id }), |_| id.to_string())
+        }
+        Command::Consent(ConsentCmd::Withdraw { id, on }) => {
+            let mut device = open(&dir)?;
+            let r = block_on(device.withdraw_consent(&id, on.as_deref(), &OsKeystore::new()))?;
+            print(
+                json,
+                &serde_json::json!({ "withdrawn": id, "sync": r }),
+                |_| format!("consent {id} withdrawn; sharing stops for new records"),
+            )
+        }
+        Command::Share {
+            person,
+            team,
+            consent,
+        } => {
+            let mut device = open(&dir)?;
+            let r = block_on(device.share_case(&person, &team, &consent, &OsKeystore::new()))?;
+            print(json, &r, |r| {
+                format!(
+                    "shared with {} (情報提供記録 {}){}",
+                    r.team,
+                    r.disclosure,
+                    if r.sync.is_some() {
+                        ""
+                    } else {
+                        "; will be sent at the next sync"
+                    }
                 )
+            })
+        }
+        Command::Person(PersonCmd::Edit {
+            id,
+            phone,
+            address,
+            status,
+            memo,
+        }) => {
+            let mut device = open(&dir)?;
+            device.update_person(
+                &id,
+                &tsunagi_device::PersonEdit {
+                    phone,
+                    address,
+                    status,
+                    memo,
+                },
+            )?;
+            print(json, &serde_json::json!({ "updated": id }), |_| {
+                format!("updated {id}")
+            })
+        }
+        Command::Contact(ContactCmd::Edit { id, outcome, note }) => {
+            let mut device = open(&dir)?;
+            let cid = tsunagi_core::ids::ContactId::parse(&id).map_err(DeviceError::from)?;
+            device.edit_contact(cid, &tsunagi_device::ContactEdit { outcome, note })?;
+            print(json, &serde_json::json!({ "updated": id }), |_| {
+                format!("updated {id}")
             })
         }
         Command::Person(PersonCmd::Add(a)) => {

@@ -24,7 +24,7 @@ fn unreadable(what: &str, detail: impl ToString) -> StoreError {
 }
 
 /// Encodes a value for a BLOB column.
-pub(crate) fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
+pub fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
     let json = serde_json::to_vec(value).map_err(|e| unreadable(what, e))?;
     let mut enc = DeflateEncoder::new(vec![DEFLATE_JSON], Compression::fast());
     enc.write_all(&json).map_err(|e| unreadable(what, e))?;
@@ -32,7 +32,7 @@ pub(crate) fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, Sto
 }
 
 /// Decodes a BLOB column written by [`encode`].
-pub(crate) fn decode<T: DeserializeOwned>(blob: &[u8], what: &str) -> Result<T, StoreError> {
+pub fn decode<T: DeserializeOwned>(blob: &[u8], what: &str) -> Result<T, StoreError> {
     match blob.split_first() {
         Some((&DEFLATE_JSON, rest)) => {
             let mut json = Vec::with_capacity(rest.len() * 3);

@@ -6,7 +6,7 @@
 
 mod access;
 mod checkpoint;
-mod codec;
+pub mod codec;
 mod error;
 mod fts;
 pub mod keys;

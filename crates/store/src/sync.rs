@@ -342,6 +342,12 @@ impl Store {
         for op in acked {
             tx.prepare_cached("UPDATE ops SET pushed = 1 WHERE op_id = ?1")?
                 .execute([op.as_uuid().as_bytes()])?;
+            tx.prepare_cached(
+                "INSERT INTO case_sync (case_id, ops_since)
+                 SELECT case_id, 1 FROM ops WHERE op_id = ?1 AND case_id IS NOT NULL
+                 ON CONFLICT (case_id) DO UPDATE SET ops_since = ops_since + 1",
+            )?
+            .execute([op.as_uuid().as_bytes()])?;
         }
         for (op, code, msg) in refused {
             tx.prepare_cached(
@@ -421,6 +427,24 @@ impl Store {
             put_grant(&tx, g)?;
         }
         queue_in(&tx, envelopes)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Queues sealed snapshots and restarts their cases' counts, in one transaction.
+    pub fn queue_snapshots(
+        &mut self,
+        cases: &[EntityId],
+        envelopes: &[QueuedEnvelope],
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        queue_in(&tx, envelopes)?;
+        for c in cases {
+            tx.prepare_cached("UPDATE case_sync SET ops_since = 0 WHERE case_id = ?1")?
+                .execute([c.as_uuid().as_bytes()])?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -655,25 +679,6 @@ impl Store {
             out.push(EntityId::from_uuid(uuid_of(&r?, "case")?));
         }
         Ok(out)
-    }
-
-    /// Counts local change sets toward the next snapshot of their cases (after a push).
-    pub fn count_pushed_toward_snapshots(
-        &mut self,
-        cases: &[(EntityId, i64)],
-    ) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        for (case, n) in cases {
-            tx.prepare_cached(
-                "INSERT INTO case_sync (case_id, ops_since) VALUES (?1, ?2)
-                 ON CONFLICT (case_id) DO UPDATE SET ops_since = ops_since + excluded.ops_since",
-            )?
-            .execute(params![case.as_uuid().as_bytes(), n])?;
-        }
-        tx.commit()?;
-        Ok(())
     }
 
     /// Whether an op is already in the op log.

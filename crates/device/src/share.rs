@@ -1,0 +1,419 @@
+//! Consent-scoped sharing and corrections: recording a consent, sharing a person's case with
+//! another team on that basis (the case keys sealed to the other team's key, a grant, and a
+//! 情報提供記録 in the person's history), withdrawing consent (a new case-key epoch the other
+//! team cannot read), and correcting a contact or a person (new versions; old ones stay).
+
+use chrono::Local;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tsunagi_core::DomainError;
+use tsunagi_core::change::EntityKind;
+use tsunagi_core::consent::{
+    Consent, ConsentFields, ConsentId, ConsentMethod, Disclosure, DisclosureRequest, Evidence,
+};
+use tsunagi_core::contact::{Contact, ContactOutcome};
+use tsunagi_core::ids::{ContactId, DisclosureId, EntityId, PersonId};
+use tsunagi_core::person::{Person, PersonStatus, Phone, parse_date};
+use tsunagi_core::text::{Note, ShortText};
+use tsunagi_crypto::random_array;
+use tsunagi_store::keys::Keystore;
+use tsunagi_store::{GrantRow, QueuedEnvelope, StoreError};
+use tsunagi_sync::wire::{Aux, Envelope, Kind};
+use uuid::Uuid;
+
+use crate::{Device, DeviceError, SyncReport};
+
+/// A new 同意.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ConsentInput {
+    /// Whose consent (person id).
+    pub person: String,
+    /// Teams or agencies it covers (team ids for sharing in Tsunagi).
+    pub scope: Vec<String>,
+    /// `written`/`oral` or 書面/口頭.
+    pub method: String,
+    /// Day given (YYYY-MM-DD); default today.
+    pub given_on: Option<String>,
+    /// Last valid day (YYYY-MM-DD).
+    pub expires_on: Option<String>,
+}
+
+/// A correction of a contact: a new version of the fields given.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ContactEdit {
+    /// New outcome (key or label).
+    pub outcome: Option<String>,
+    /// New note.
+    pub note: Option<String>,
+}
+
+/// A change to a person's record (the fields given).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PersonEdit {
+    /// 電話番号.
+    pub phone: Option<String>,
+    /// 住所.
+    pub address: Option<String>,
+    /// Status key or label.
+    pub status: Option<String>,
+    /// Free memo.
+    pub memo: Option<String>,
+}
+
+/// What sharing did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShareReport {
+    /// The 情報提供記録 written.
+    pub disclosure: DisclosureId,
+    /// The receiving team.
+    pub team: String,
+    /// Case-key epochs sealed to it.
+    pub epochs: Vec<u32>,
+    /// The sync that sent it (None when the server could not be reached: it goes next time).
+    pub sync: Option<SyncReport>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    state: &tsunagi_core::merge::EntityState,
+) -> Result<T, DeviceError> {
+    serde_json::from_value(serde_json::Value::Object(state.to_object())).map_err(|e| {
+        DeviceError::Store(StoreError::Unreadable {
+            what: format!("{} {}", state.kind(), state.id()),
+            detail: e.to_string(),
+        })
+    })
+}
+
+fn fields_of<T: Serialize>(value: &T) -> BTreeMap<String, serde_json::Value> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(map)) => map.into_iter().collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+impl Device {
+    fn load<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: EntityKind,
+        id: &str,
+        what: &'static str,
+    ) -> Result<(EntityId, T), DeviceError> {
+        let uuid = Uuid::parse_str(id.trim()).map_err(|_| DomainError::InvalidId {
+            what,
+            value: id.to_owned(),
+        })?;
+        let eid = EntityId::from_uuid(uuid);
+        match self.store.entity(eid)? {
+            Some(s) if s.kind() == kind && !s.is_deleted() => Ok((eid, decode(&s)?)),
+            _ => Err(DeviceError::NotFound(format!("{what} {id}"))),
+        }
+    }
+
+    /// Records a person's consent (同意).
+    pub fn record_consent(&mut self, input: &ConsentInput) -> Result<ConsentId, DeviceError> {
+        let person = self.parse_person(&input.person)?;
+        let scope = input
+            .scope
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| ShortText::parse("scope", s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let given_on = match input.given_on.as_deref().map(str::trim) {
+            None | Some("") => Local::now().date_naive(),
+            Some(s) => parse_date("given_on", s)?,
+        };
+        let expires_on = match input.expires_on.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) => Some(parse_date("expires_on", s)?),
+        };
+        let consent = Consent::new(ConsentFields {
+            person,
+            scope,
+            method: ConsentMethod::parse(&input.method)?,
+            given_on,
+            expires_on,
+            withdrawn_on: None,
+        })?;
+        let id = ConsentId::from_uuid(Uuid::now_v7());
+        self.write_entity(EntityKind::Consent, id.into(), fields_of(&consent))?;
+        Ok(id)
+    }
+
+    /// Shares a person's case with another team on the basis of a consent: the disclosure is
+    /// authorized (refused without a consent that is active today and covers the team), the
+    /// case keys are sealed to the team's published key, a grant is queued, the 情報提供記録 is
+    /// written to the person's history, and a sync sends it all.
+    pub async fn share_case<K: Keystore>(
+        &mut self,
+        person: &str,
+        team: &str,
+        consent: &str,
+        keystore: &K,
+    ) -> Result<ShareReport, DeviceError> {
+        let person_id = self.parse_person(person)?;
+        let (consent_eid, c): (EntityId, Consent) =
+            self.load(EntityKind::Consent, consent, "consent id")?;
+        let team = team.trim().to_owned();
+        let disclosure = Disclosure::authorize(
+            DisclosureRequest {
+                person: person_id,
+                what: Note::parse("what", "ケース記録一式（つなぎでの共有）")?,
+                to: ShortText::parse("to", &team)?,
+                at: Local::now().fixed_offset(),
+            },
+            Some(Evidence::Consent(
+                ConsentId::from_uuid(*consent_eid.as_uuid()),
+                &c,
+            )),
+        )?;
+        let (client, enrollment, identity) = self.signed_client(keystore)?;
+        if team == enrollment.team {
+            return Err(DeviceError::NotAllowed(
+                "the case already belongs to this team".into(),
+            ));
+        }
+        self.refresh_keys(keystore).await?;
+        let epoch = self.current_team_epoch(&enrollment)?;
+        let case: EntityId = person_id.into();
+        // The case needs a key before it can be shared (a person never synced has none).
+        let (Some(_), _) = self
+            .usable_key(&client, &enrollment, &identity, case, epoch, false)
+            .await?
+        else {
+            return Err(DeviceError::NotAllowed(
+                "this case belongs to another team and cannot be shared from here".into(),
+            ));
+        };
+        let (te, kem) = self.team_kem_of(&client, &enrollment, &team).await?;
+        let keys = self.store.case_keys_of(case)?;
+        let mut queued = Vec::new();
+        for k in &keys {
+            queued.push(self.case_key_slot(&enrollment, &identity, k, &team, te, &kem)?);
+        }
+        let latest = keys.last().map_or(1, |k| k.epoch);
+        let grant = GrantRow {
+            case,
+            team: team.clone(),
+            from_epoch: 1,
+            until_epoch: 0,
+        };
+        queued.push(self.grant_envelope(
+            &enrollment,
+            &identity,
+            &grant,
+            latest,
+            "consent",
+            *consent_eid.as_uuid().as_bytes(),
+        )?);
+        self.store.add_local_keys(&[], &[grant], &queued)?;
+        let id = DisclosureId::from_uuid(Uuid::now_v7());
+        self.write_entity(EntityKind::Disclosure, id.into(), fields_of(&disclosure))?;
+        let sync = match self.sync(keystore).await {
+            Ok(r) => Some(r),
+            Err(DeviceError::Server(tsunagi_sync::client::ClientError::Unreachable(_))) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(ShareReport {
+            disclosure: id,
+            team,
+            epochs: keys.iter().map(|k| k.epoch).collect(),
+            sync,
+        })
+    }
+
+    /// Withdraws a consent from `on` (default today): the consent record says so, every team
+    /// in its scope that holds a grant on the case loses it from a new case-key epoch on, and
+    /// the next changes are sealed under that epoch only. What was shared before stays shared.
+    pub async fn withdraw_consent<K: Keystore>(
+        &mut self,
+        consent: &str,
+        on: Option<&str>,
+        keystore: &K,
+    ) -> Result<Option<SyncReport>, DeviceError> {
+        let (eid, mut c): (EntityId, Consent) =
+            self.load(EntityKind::Consent, consent, "consent id")?;
+        let day = match on.map(str::trim) {
+            None | Some("") => Local::now().date_naive(),
+            Some(s) => parse_date("on", s)?,
+        };
+        c.withdraw(day)?;
+        self.write_entity(EntityKind::Consent, eid, fields_of(&c))?;
+        let case: EntityId = c.person().into();
+        let (client, enrollment, identity) = self.signed_client(keystore)?;
+        self.refresh_keys(keystore).await?;
+        let epoch = self.current_team_epoch(&enrollment)?;
+        let latest = self.store.case_keys_of(case)?.last().map_or(0, |k| k.epoch);
+        let mut grants = Vec::new();
+        let mut queued = Vec::new();
+        for g in self.store.grants_of(case)? {
+            if g.until_epoch == 0 && c.covers(&ShortText::parse("scope", &g.team)?) {
+                let ended = GrantRow {
+                    until_epoch: latest + 1,
+                    ..g
+                };
+                queued.push(self.grant_envelope(
+                    &enrollment,
+                    &identity,
+                    &ended,
+                    latest.max(1),
+                    "consent",
+                    *eid.as_uuid().as_bytes(),
+                )?);
+                grants.push(ended);
+            }
+        }
+        if grants.is_empty() {
+            return Ok(None);
+        }
+        self.store.add_local_keys(&[], &grants, &queued)?;
+        self.usable_key(&client, &enrollment, &identity, case, epoch, true)
+            .await?;
+        match self.sync(keystore).await {
+            Ok(r) => Ok(Some(r)),
+            Err(DeviceError::Server(tsunagi_sync::client::ClientError::Unreachable(_))) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn case_key_slot(
+        &self,
+        enrollment: &crate::Enrollment,
+        identity: &crate::enroll::Identity,
+        k: &tsunagi_store::CaseKeyRow,
+        team: &str,
+        team_epoch: u32,
+        kem: &tsunagi_crypto::identity::KemPublic,
+    ) -> Result<QueuedEnvelope, DeviceError> {
+        let case = *k.case.as_uuid().as_bytes();
+        let sealed = tsunagi_crypto::case::seal_case_key(
+            kem,
+            &k.key,
+            &tsunagi_crypto::case::CaseKeyContext {
+                case: &case,
+                epoch: k.epoch,
+                key_id: &k.key_id,
+                team,
+                team_epoch,
+            },
+        )?;
+        let mut env = Envelope {
+            kind: Kind::CaseKey,
+            id: random_array()?,
+            case,
+            epoch: k.epoch,
+            key_id: k.key_id,
+            author: *enrollment.device.as_bytes(),
+            aux: Aux::CaseKey {
+                team: team.to_owned(),
+                team_epoch,
+                created: k.team_epoch,
+                enc: sealed.enc,
+            },
+            nonce: [0; 12],
+            ct: sealed.ct,
+            sig: [0; 64],
+        };
+        env.sign(&identity.sig);
+        Ok(QueuedEnvelope {
+            id: env.id,
+            case: k.case,
+            epoch: k.epoch,
+            body: env.encode(),
+        })
+    }
+
+    fn grant_envelope(
+        &self,
+        enrollment: &crate::Enrollment,
+        identity: &crate::enroll::Identity,
+        g: &GrantRow,
+        epoch: u32,
+        basis: &str,
+        basis_id: [u8; 16],
+    ) -> Result<QueuedEnvelope, DeviceError> {
+        let mut env = Envelope {
+            kind: Kind::Grant,
+            id: random_array()?,
+            case: *g.case.as_uuid().as_bytes(),
+            epoch: epoch.max(1),
+            key_id: [0; 16],
+            author: *enrollment.device.as_bytes(),
+            aux: Aux::Grant {
+                team: g.team.clone(),
+                from_epoch: g.from_epoch,
+                until_epoch: g.until_epoch,
+                basis: basis.to_owned(),
+                basis_id,
+            },
+            nonce: [0; 12],
+            ct: Vec::new(),
+            sig: [0; 64],
+        };
+        env.sign(&identity.sig);
+        Ok(QueuedEnvelope {
+            id: env.id,
+            case: g.case,
+            epoch: epoch.max(1),
+            body: env.encode(),
+        })
+    }
+
+    /// Corrects a contact: a new version of the fields given (the old one stays in history).
+    pub fn edit_contact(&mut self, id: ContactId, edit: &ContactEdit) -> Result<(), DeviceError> {
+        let (eid, contact): (EntityId, Contact) =
+            self.load(EntityKind::Contact, &id.to_string(), "contact id")?;
+        let mut f = contact.fields().clone();
+        if let Some(o) = edit.outcome.as_deref().filter(|s| !s.trim().is_empty()) {
+            f.outcome = ContactOutcome::parse(o)?;
+        }
+        if let Some(n) = &edit.note {
+            f.note = Note::parse("note", n)?;
+        }
+        let contact = Contact::new(f)?;
+        contact.check_config(self.config())?;
+        self.write_entity(EntityKind::Contact, eid, fields_of(&contact))
+    }
+
+    /// Changes fields of a person's record (a new version; concurrent edits on two devices
+    /// stay visible as a conflict until someone edits the field again).
+    pub fn update_person(&mut self, id: &str, edit: &PersonEdit) -> Result<(), DeviceError> {
+        let pid = self.parse_person(id)?;
+        let (eid, person): (EntityId, Person) =
+            self.load(EntityKind::Person, &pid.to_string(), "person id")?;
+        let mut f = person.fields().clone();
+        if let Some(p) = &edit.phone {
+            f.phone = if p.trim().is_empty() {
+                None
+            } else {
+                Some(Phone::parse(p)?)
+            };
+        }
+        if let Some(a) = &edit.address {
+            f.address = if a.trim().is_empty() {
+                None
+            } else {
+                Some(ShortText::parse("address", a)?)
+            };
+        }
+        if let Some(s) = edit.status.as_deref().filter(|s| !s.trim().is_empty()) {
+            f.status = PersonStatus::parse(s)?;
+        }
+        if let Some(m) = &edit.memo {
+            f.memo = Note::parse("memo", m)?;
+        }
+        let person = Person::new(f)?;
+        person.check_config(self.config())?;
+        self.write_entity(EntityKind::Person, eid, fields_of(&person))
+    }
+
+    fn parse_person(&self, s: &str) -> Result<PersonId, DeviceError> {
+        let id = PersonId::parse(s)?;
+        match self.store.entity(id.into())? {
+            Some(st) if st.kind() == EntityKind::Person && !st.is_deleted() => Ok(id),
+            _ => Err(DeviceError::UnknownPerson(s.trim().to_owned())),
+        }
+    }
+}

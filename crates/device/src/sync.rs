@@ -1,0 +1,1248 @@
+//! The device's sync engine (docs/protocol.md): pull pages (verify, open, merge, cursor in one
+//! store transaction each), re-seal case keys after a team key rotation, push the outbox
+//! (sealing each change set under its case key at push time), seal snapshots when due, and a
+//! status the app can show. A crash at any point neither loses nor duplicates anything: each
+//! step's effects and its progress marker are one store transaction, and the server answers a
+//! repeated push with `duplicate`.
+//!
+//! It lives in `crates/device`, not `crates/sync`: it decrypts, and `crates/sync` is shared
+//! with the server, which must not compile a decrypting function.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use tsunagi_core::change::ChangeSet;
+use tsunagi_core::ids::{EntityId, OpId};
+use tsunagi_core::merge::EntityState;
+use tsunagi_crypto::case::{
+    CaseKey, CaseKeyContext, open_case_key, open_payload, seal_case_key, seal_payload, team_kem,
+};
+use tsunagi_crypto::identity::{KemPublic, SealedKey, SigPublic, Signature};
+use tsunagi_crypto::random_array;
+use tsunagi_store::codec;
+use tsunagi_store::keys::Keystore;
+use tsunagi_store::{CaseKeyRow, GrantRow, PageWrite, QueuedEnvelope};
+use tsunagi_sync::api::{DeviceCert, Head, TeamKem, TeamKemAnswer};
+use tsunagi_sync::client::{Client, ClientError};
+use tsunagi_sync::wire::{self, Aux, Envelope, Kind, PullPage, PushResponse, PushResult};
+use uuid::Uuid;
+
+use crate::enroll::{Enrollment, Identity, verified_certs};
+use crate::{Device, DeviceError};
+
+/// Meta keys of the sync state.
+const CURSOR: &str = "sync.cursor";
+const COVERED: &str = "sync.covered_as_of";
+const SNAP_CURSOR: &str = "sync.snapshot_cursor";
+const FRESH_DONE: &str = "sync.fresh_done";
+const LAST_ATTEMPT: &str = "sync.last_attempt";
+const LAST_SUCCESS: &str = "sync.last_success";
+const LAST_ERROR: &str = "sync.last_error";
+
+/// Envelopes per push request, and bytes (the server takes 1000 and 4 MiB).
+const PUSH_MAX: usize = 1000;
+const PUSH_BYTES: usize = 2 * 1024 * 1024;
+/// Envelopes per pull page asked for.
+const PULL_LIMIT: u32 = 5000;
+/// A device seals a snapshot of a case after this many change sets since the last one.
+pub const SNAPSHOT_MIN_OPS: u64 = 100;
+
+/// What one sync round did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    /// Change sets the server accepted.
+    pub pushed: u64,
+    /// Change sets the server already had (a retried push).
+    pub duplicates: u64,
+    /// Change sets the server refused (kept on the device; see the status).
+    pub refused: u64,
+    /// Case-key slots, grants and snapshots sent.
+    pub envelopes_sent: u64,
+    /// Envelopes received.
+    pub pulled: u64,
+    /// Change sets newly applied.
+    pub applied: u64,
+    /// Snapshots received and merged.
+    pub snapshots_applied: u64,
+    /// Envelopes waiting for a key.
+    pub held: u64,
+    /// Envelopes refused as invalid in this round.
+    pub invalid: u64,
+    /// Case keys made here.
+    pub keys_made: u64,
+    /// Snapshots sealed here.
+    pub snapshots_made: u64,
+    /// The cursor after the round.
+    pub cursor: u64,
+}
+
+/// The last error, in plain words.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SyncErrorView {
+    /// Machine code.
+    pub code: String,
+    /// Japanese, for the screen.
+    pub message_ja: String,
+    /// Detail (English, for IT).
+    pub detail: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// What the app shows about sync.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncStatus {
+    /// Enrolled with a server.
+    pub enrolled: bool,
+    /// `synced`, `pending`, `error`, `never`, or `not_enrolled`.
+    pub state: &'static str,
+    /// One line for the screen.
+    pub message_ja: String,
+    /// Records not yet on the server.
+    pub pending: u64,
+    /// Key slots, grants and snapshots not yet on the server.
+    pub pending_keys: u64,
+    /// Records the server refused (kept here).
+    pub refused_outgoing: u64,
+    /// Received envelopes waiting for a key.
+    pub held: u64,
+    /// Received envelopes refused as invalid.
+    pub refused_incoming: u64,
+    /// Last attempt (RFC 3339).
+    pub last_attempt: Option<String>,
+    /// Last complete success (RFC 3339).
+    pub last_success: Option<String>,
+    /// The last attempt's error, if it failed.
+    pub last_error: Option<SyncErrorView>,
+    /// Server sequence number received up to.
+    pub cursor: u64,
+    /// The refusals, newest first (code: detail).
+    pub refusals: Vec<String>,
+}
+
+fn now_rfc3339() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn refused(code: &str, detail: impl Into<String>) -> Outcome {
+    Outcome::Refused(code.to_owned(), detail.into())
+}
+
+/// What became of one pulled envelope.
+enum Outcome {
+    Done,
+    Hold(String),
+    Refused(String, String),
+}
+
+/// A verified author.
+#[derive(Clone)]
+struct Author {
+    key: SigPublic,
+    team: String,
+}
+
+/// State of one round.
+struct Round<'a> {
+    client: &'a Client,
+    enrollment: &'a Enrollment,
+    identity: &'a Identity,
+    authors: HashMap<Uuid, Author>,
+    /// Case keys opened in this page, before the page's transaction stores them.
+    page_keys: HashMap<([u8; 16], u32), CaseKeyRow>,
+    /// Cases granted to this device's team in this round: their history is fetched.
+    backfill: Vec<EntityId>,
+    report: SyncReport,
+}
+
+impl Device {
+    /// One sync round with the server: keys, pull, re-seal, push, snapshots. Records the
+    /// attempt, and its success or its error in plain words, for the status.
+    pub async fn sync<K: Keystore>(&mut self, keystore: &K) -> Result<SyncReport, DeviceError> {
+        let started = now_rfc3339();
+        self.store.set_meta(LAST_ATTEMPT, &started)?;
+        let result = self.sync_round(keystore).await;
+        match &result {
+            Ok(_) => {
+                self.store.set_meta(LAST_SUCCESS, &started)?;
+                self.store.set_meta(LAST_ERROR, "")?;
+            }
+            Err(e) => {
+                let view = SyncErrorView {
+                    code: e.code().to_owned(),
+                    message_ja: e.message_ja(),
+                    detail: e.to_string(),
+                    at: started,
+                };
+                let json = serde_json::to_string(&view).unwrap_or_default();
+                // Recording the error must not hide it: ignore a failure to record.
+                let _ = self.store.set_meta(LAST_ERROR, &json);
+            }
+        }
+        result
+    }
+
+    async fn sync_round<K: Keystore>(&mut self, keystore: &K) -> Result<SyncReport, DeviceError> {
+        self.refresh_keys(keystore).await?;
+        let (client, enrollment, identity) = self.signed_client(keystore)?;
+        let mut round = Round {
+            client: &client,
+            enrollment: &enrollment,
+            identity: &identity,
+            authors: HashMap::new(),
+            page_keys: HashMap::new(),
+            backfill: Vec::new(),
+            report: SyncReport::default(),
+        };
+        round.authors.insert(
+            enrollment.device,
+            Author {
+                key: identity.sig.public(),
+                team: enrollment.team.clone(),
+            },
+        );
+        let epoch = self.current_team_epoch(&enrollment)?;
+        self.publish_team_kems(&mut round).await?;
+        self.pull_all(&mut round).await?;
+        self.reseal(&mut round, epoch)?;
+        self.push_all(&mut round, epoch).await?;
+        if self.seal_snapshots(&mut round, epoch)? > 0 {
+            self.push_all(&mut round, epoch).await?;
+        }
+        self.observe_clock()?;
+        round.report.cursor = self.meta_u64(CURSOR)?;
+        round.report.held = self.store.sync_counts()?.held;
+        Ok(round.report)
+    }
+
+    /// What the app shows: counts, last success, last error (never "synced" after a failure).
+    pub fn sync_status(&self) -> Result<SyncStatus, DeviceError> {
+        let counts = self.store.sync_counts()?;
+        let enrolled = self.enrollment()?.is_some();
+        let nonempty = |k: &str| -> Result<Option<String>, DeviceError> {
+            Ok(self.store.meta(k)?.filter(|s| !s.is_empty()))
+        };
+        let last_attempt = nonempty(LAST_ATTEMPT)?;
+        let last_success = nonempty(LAST_SUCCESS)?;
+        let last_error: Option<SyncErrorView> =
+            nonempty(LAST_ERROR)?.and_then(|j| serde_json::from_str(&j).ok());
+        let mut refusals: Vec<String> = self
+            .store
+            .push_refusals(20)?
+            .into_iter()
+            .map(|(op, code, msg)| format!("送信拒否 {op} {code}: {msg}"))
+            .collect();
+        refusals.extend(
+            self.store
+                .pull_refusals(20)?
+                .into_iter()
+                .map(|(seq, code, detail)| format!("受信拒否 #{seq} {code}: {detail}")),
+        );
+        let pending = counts.pending;
+        let (state, message_ja) = if !enrolled {
+            (
+                "not_enrolled",
+                "この端末はまだサーバーに登録されていません。記録は端末に保存されています。"
+                    .to_owned(),
+            )
+        } else if let Some(e) = &last_error {
+            (
+                "error",
+                format!(
+                    "同期できませんでした（{}）: {} 未送信 {pending} 件は端末に保存されています。",
+                    e.at, e.message_ja
+                ),
+            )
+        } else if last_success.is_none() {
+            (
+                "never",
+                format!("まだ同期していません。未送信 {pending} 件。"),
+            )
+        } else if pending > 0 || counts.pending_keys > 0 {
+            (
+                "pending",
+                format!(
+                    "未送信 {pending} 件があります。最終同期 {}。",
+                    last_success.as_deref().unwrap_or("-")
+                ),
+            )
+        } else {
+            (
+                "synced",
+                format!(
+                    "同期済みです（最終同期 {}）。",
+                    last_success.as_deref().unwrap_or("-")
+                ),
+            )
+        };
+        let mut message_ja = message_ja;
+        if counts.push_refused + counts.pull_refused > 0 {
+            message_ja.push_str(&format!(
+                " 受け付けられなかった記録が {} 件あります（詳細は情報システム担当へ）。",
+                counts.push_refused + counts.pull_refused
+            ));
+        }
+        if counts.held > 0 {
+            message_ja.push_str(&format!(
+                " 鍵の到着待ちの受信記録が {} 件あります。",
+                counts.held
+            ));
+        }
+        Ok(SyncStatus {
+            enrolled,
+            state,
+            message_ja,
+            pending,
+            pending_keys: counts.pending_keys,
+            refused_outgoing: counts.push_refused,
+            held: counts.held,
+            refused_incoming: counts.pull_refused,
+            last_attempt,
+            last_success,
+            last_error,
+            cursor: self.meta_u64(CURSOR)?,
+            refusals,
+        })
+    }
+
+    fn meta_u64(&self, key: &str) -> Result<u64, DeviceError> {
+        Ok(self
+            .store
+            .meta(key)?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0))
+    }
+
+    fn observe_clock(&mut self) -> Result<(), DeviceError> {
+        let last = self.store.last_hlc()?;
+        self.clock = self.clock.observe(last, crate::device::now_ms());
+        Ok(())
+    }
+
+    pub(crate) fn current_team_epoch(&self, enrollment: &Enrollment) -> Result<u32, DeviceError> {
+        self.store
+            .team_key_epochs(&enrollment.team)?
+            .last()
+            .copied()
+            .ok_or_else(|| {
+                DeviceError::NotAllowed(
+                    "this device holds no team key yet: it has not been approved".into(),
+                )
+            })
+    }
+
+    /// Publishes the public half of TeamKEM for each team epoch held (once each), so members
+    /// of other teams can share cases with this team.
+    async fn publish_team_kems(&mut self, round: &mut Round<'_>) -> Result<(), DeviceError> {
+        let team = round.enrollment.team.clone();
+        for epoch in self.store.team_key_epochs(&team)? {
+            let flag = format!("sync.kem_published.{epoch}");
+            if self.store.meta(&flag)?.is_some() {
+                continue;
+            }
+            let Some(tk) = self.store.team_key(&team, epoch)? else {
+                continue;
+            };
+            let kem = team_kem(&tk, &team, epoch)?;
+            let mut msg = TeamKem {
+                team: team.clone(),
+                epoch,
+                kem_pub: kem.public().as_bytes().to_vec(),
+                device: round.enrollment.device,
+                sig: Vec::new(),
+            };
+            msg.sig = round.identity.sig.sign(&msg.signed_message()).0.to_vec();
+            let _: TeamKem = round
+                .client
+                .post(&format!("/v1/teams/{team}/kem"), &msg)
+                .await?;
+            self.store.set_meta(&flag, &now_rfc3339())?;
+        }
+        Ok(())
+    }
+
+    /// Another team's current KEM key, verified: the publisher's certificate against the
+    /// pinned admin key, its team, and its signature.
+    pub(crate) async fn team_kem_of(
+        &self,
+        client: &Client,
+        enrollment: &Enrollment,
+        team: &str,
+    ) -> Result<(u32, KemPublic), DeviceError> {
+        let ans: TeamKemAnswer = client
+            .get(&format!("/v1/teams/{team}/kem"))
+            .await
+            .map_err(|e| match e {
+                ClientError::Refused { status: 404, .. } => DeviceError::NotAllowed(format!(
+                    "team {team} has not published its key yet (none of its devices has synced since its key was made)"
+                )),
+                other => other.into(),
+            })?;
+        let admin = enrollment.admin_key()?;
+        let mut why = Vec::new();
+        let certs = verified_certs(std::slice::from_ref(&ans.cert), &admin, &mut why);
+        let Some((pk, cert)) = certs.get(&ans.kem.device.to_string()) else {
+            return Err(DeviceError::Untrusted(format!(
+                "the key of team {team} is published by a device whose certificate does not verify"
+            )));
+        };
+        let sig = Signature::from_bytes(&ans.kem.sig)
+            .map_err(|_| DeviceError::Untrusted("malformed team key signature".into()))?;
+        if cert.team != team
+            || ans.kem.team != team
+            || pk.verify(&ans.kem.signed_message(), &sig).is_err()
+        {
+            return Err(DeviceError::Untrusted(format!(
+                "the published key of team {team} is not signed by one of its devices"
+            )));
+        }
+        let kem = KemPublic::from_bytes(&ans.kem.kem_pub)
+            .map_err(|_| DeviceError::Untrusted("malformed team key".into()))?;
+        Ok((ans.kem.epoch, kem))
+    }
+
+    // ----- pull -------------------------------------------------------------------------
+
+    async fn pull_all(&mut self, round: &mut Round<'_>) -> Result<(), DeviceError> {
+        let mut cursor = self.meta_u64(CURSOR)?;
+        if cursor == 0 && self.store.meta(FRESH_DONE)?.is_none() {
+            self.fresh_snapshots(round).await?;
+        }
+        let covered = self.meta_u64(COVERED)?;
+        loop {
+            let mut path = format!("/v1/sync/pull?since={cursor}&limit={PULL_LIMIT}");
+            if covered > 0 {
+                path.push_str(&format!("&covered_as_of={covered}"));
+            }
+            let page = self.get_page(round.client, &path).await?;
+            let more = page.more;
+            let next = page.next;
+            self.apply_page(round, page, Some((CURSOR, next))).await?;
+            cursor = next;
+            if !more {
+                break;
+            }
+        }
+        self.retry_held(round).await?;
+        while let Some(case) = round.backfill.pop() {
+            self.fetch_case(round, case).await?;
+        }
+        Ok(())
+    }
+
+    /// A fresh device: every readable case's latest snapshot as of the head, then the rest of
+    /// the log without what those snapshots cover.
+    async fn fresh_snapshots(&mut self, round: &mut Round<'_>) -> Result<(), DeviceError> {
+        let as_of = match self.store.meta(COVERED)? {
+            Some(s) => s.parse().unwrap_or(0),
+            None => {
+                let head: Head = round.client.get("/v1/sync/head").await?;
+                self.store.set_meta(COVERED, &head.head.to_string())?;
+                head.head
+            }
+        };
+        let mut since = self.meta_u64(SNAP_CURSOR)?;
+        loop {
+            let path = format!("/v1/sync/snapshots?since={since}&as_of={as_of}&limit=200");
+            let page = self.get_page(round.client, &path).await?;
+            let (more, next) = (page.more, page.next);
+            self.apply_page(round, page, Some((SNAP_CURSOR, next)))
+                .await?;
+            since = next;
+            if !more {
+                break;
+            }
+        }
+        self.store.set_meta(FRESH_DONE, &now_rfc3339())?;
+        Ok(())
+    }
+
+    /// A case's whole history (after a grant, or for the audit view).
+    async fn fetch_case(
+        &mut self,
+        round: &mut Round<'_>,
+        case: EntityId,
+    ) -> Result<(), DeviceError> {
+        let mut since = 0u64;
+        loop {
+            let path = format!("/v1/sync/cases/{}?since={since}&limit={PULL_LIMIT}", case);
+            let page = self.get_page(round.client, &path).await?;
+            let (more, next) = (page.more, page.next);
+            self.apply_page(round, page, None).await?;
+            since = next;
+            if !more {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_page(&self, client: &Client, path: &str) -> Result<PullPage, DeviceError> {
+        let (status, bytes) = client.send_raw("GET", path, Vec::new()).await?;
+        if status != 200 {
+            let e: Option<tsunagi_sync::api::ErrorBody> = serde_json::from_slice(&bytes).ok();
+            return Err(DeviceError::Server(ClientError::Refused {
+                status,
+                code: e.as_ref().map_or("http".into(), |e| e.error.code.clone()),
+                message: e.map_or_else(
+                    || String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                    |e| e.error.message,
+                ),
+            }));
+        }
+        PullPage::decode(&bytes)
+            .map_err(|e| DeviceError::Server(ClientError::Protocol(e.to_string())))
+    }
+
+    async fn apply_page(
+        &mut self,
+        round: &mut Round<'_>,
+        page: PullPage,
+        cursor: Option<(&str, u64)>,
+    ) -> Result<(), DeviceError> {
+        let mut write = PageWrite::default();
+        round.page_keys.clear();
+        for item in &page.items {
+            round.report.pulled += 1;
+            match self.take(round, item.seq, &item.body, &mut write).await? {
+                Outcome::Done => {}
+                Outcome::Hold(why) => write.hold.push((item.seq, item.body.clone(), why)),
+                Outcome::Refused(code, detail) => {
+                    round.report.invalid += 1;
+                    write
+                        .refused
+                        .push((item.seq, item.body.clone(), code, detail));
+                }
+            }
+        }
+        write.cursor = cursor.map(|(k, v)| (k.to_owned(), v));
+        round.report.applied += self.store.commit_page(&write, &now_rfc3339())? as u64;
+        round.report.snapshots_applied += write.snapshots.len() as u64;
+        Ok(())
+    }
+
+    async fn retry_held(&mut self, round: &mut Round<'_>) -> Result<(), DeviceError> {
+        let held = self.store.held()?;
+        if held.is_empty() {
+            return Ok(());
+        }
+        let mut write = PageWrite::default();
+        round.page_keys.clear();
+        for (seq, body) in held {
+            match self.take(round, seq, &body, &mut write).await? {
+                Outcome::Done => write.unhold.push(seq),
+                Outcome::Hold(_) => {}
+                Outcome::Refused(code, detail) => {
+                    write.unhold.push(seq);
+                    write.refused.push((seq, body, code, detail));
+                }
+            }
+        }
+        round.report.applied += self.store.commit_page(&write, &now_rfc3339())? as u64;
+        Ok(())
+    }
+
+    /// Verifies and opens one envelope into `write`.
+    async fn take(
+        &mut self,
+        round: &mut Round<'_>,
+        seq: u64,
+        body: &[u8],
+        write: &mut PageWrite,
+    ) -> Result<Outcome, DeviceError> {
+        let env = match Envelope::decode(body) {
+            Ok(e) => e,
+            Err(e) => return Ok(refused("malformed", e.to_string())),
+        };
+        let author_id = Uuid::from_bytes(env.author);
+        let me = round.enrollment.device;
+        // Our own change sets come back in the stream: already applied.
+        if author_id == me
+            && env.kind == Kind::Change
+            && self
+                .store
+                .has_op(OpId::from_uuid(Uuid::from_bytes(env.id)))?
+        {
+            return Ok(Outcome::Done);
+        }
+        let author = match self.author(round, author_id, write).await? {
+            Some(a) => a,
+            None => {
+                return Ok(refused(
+                    "unknown_author",
+                    format!("no verifiable certificate for device {author_id}"),
+                ));
+            }
+        };
+        if !env.verify(&author.key) {
+            return Ok(refused(
+                "bad_signature",
+                format!("envelope {seq} is not signed by its author {author_id}"),
+            ));
+        }
+        let case = EntityId::from_uuid(Uuid::from_bytes(env.case));
+        match &env.aux {
+            Aux::CaseKey {
+                team,
+                team_epoch,
+                created,
+                enc,
+            } => {
+                if *team != round.enrollment.team {
+                    return Ok(refused("not_for_us", format!("slot for team {team}")));
+                }
+                let Some(tk) = self.store.team_key(team, *team_epoch)? else {
+                    return Ok(Outcome::Hold(format!(
+                        "team key {team}/{team_epoch} not held"
+                    )));
+                };
+                let kem = team_kem(&tk, team, *team_epoch)?;
+                let ctx = CaseKeyContext {
+                    case: &env.case,
+                    epoch: env.epoch,
+                    key_id: &env.key_id,
+                    team,
+                    team_epoch: *team_epoch,
+                };
+                let sealed = SealedKey {
+                    enc: enc.clone(),
+                    ct: env.ct.clone(),
+                };
+                let Ok(ck) = open_case_key(&kem, &sealed, &ctx) else {
+                    return Ok(refused(
+                        "does_not_open",
+                        format!("case key slot {seq} does not open"),
+                    ));
+                };
+                let row = CaseKeyRow {
+                    case,
+                    epoch: env.epoch,
+                    key_id: env.key_id,
+                    key: ck,
+                    team: author.team.clone(),
+                    team_epoch: *created,
+                    sealed_to: if *team == author.team { *team_epoch } else { 0 },
+                    local: author_id == me,
+                };
+                round.page_keys.insert((env.case, env.epoch), row.clone());
+                write.keys.push(row);
+                Ok(Outcome::Done)
+            }
+            Aux::Grant {
+                team,
+                from_epoch,
+                until_epoch,
+                ..
+            } => {
+                write.grants.push(GrantRow {
+                    case,
+                    team: team.clone(),
+                    from_epoch: *from_epoch,
+                    until_epoch: *until_epoch,
+                });
+                if *team == round.enrollment.team && *until_epoch == 0 && author.team != *team {
+                    round.backfill.push(case);
+                }
+                Ok(Outcome::Done)
+            }
+            Aux::None | Aux::Snapshot { .. } => {
+                let key = match round.page_keys.get(&(env.case, env.epoch)) {
+                    Some(k) => Some(k.clone()),
+                    None => self.store.case_key(case, env.epoch)?,
+                };
+                let Some(key) = key.filter(|k| k.key_id == env.key_id) else {
+                    return Ok(Outcome::Hold(format!(
+                        "case key {case}/{} not held",
+                        env.epoch
+                    )));
+                };
+                let Ok(plain) = open_payload(&key.key, &env.id, &env.aad(), &env.nonce, &env.ct)
+                else {
+                    return Ok(refused(
+                        "does_not_open",
+                        format!(
+                            "envelope {seq} does not open (tampered, or moved under another header)"
+                        ),
+                    ));
+                };
+                if let Aux::Snapshot { .. } = env.aux {
+                    let states: Vec<EntityState> = match codec::decode(&plain, "snapshot") {
+                        Ok(s) => s,
+                        Err(e) => return Ok(refused("malformed", e.to_string())),
+                    };
+                    if states.iter().any(|s| s.case_id() != case) {
+                        return Ok(refused(
+                            "wrong_case",
+                            format!("snapshot {seq} holds records of another case"),
+                        ));
+                    }
+                    let states = if author_id == me { Vec::new() } else { states };
+                    write.snapshots.push((case, seq, states));
+                    return Ok(Outcome::Done);
+                }
+                let cs: ChangeSet = match codec::decode(&plain, "change set") {
+                    Ok(c) => c,
+                    Err(e) => return Ok(refused("malformed", e.to_string())),
+                };
+                if *cs.op.as_uuid().as_bytes() != env.id
+                    || *cs.device.as_uuid().as_bytes() != env.author
+                {
+                    return Ok(refused(
+                        "mismatch",
+                        format!(
+                            "envelope {seq}: the change set's op id or author differs from the header"
+                        ),
+                    ));
+                }
+                write.changes.push(cs);
+                Ok(Outcome::Done)
+            }
+        }
+    }
+
+    /// The verified key and team of an envelope's author (cached in the store).
+    async fn author(
+        &mut self,
+        round: &mut Round<'_>,
+        id: Uuid,
+        write: &mut PageWrite,
+    ) -> Result<Option<Author>, DeviceError> {
+        if let Some(a) = round.authors.get(&id) {
+            return Ok(Some(a.clone()));
+        }
+        let admin = round.enrollment.admin_key()?;
+        let mut chain: Vec<DeviceCert> = Vec::new();
+        let cached = self.store.cert(id)?;
+        let cert: DeviceCert = match cached.as_deref().map(serde_json::from_str) {
+            Some(Ok(c)) => c,
+            _ => match round.client.get(&format!("/v1/devices/{id}/cert")).await {
+                Ok(c) => c,
+                Err(ClientError::Refused { status: 404, .. }) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        if cert.signer != "admin" {
+            // Signed by a lead of its team: verify the lead's certificate too.
+            let lead_id = Uuid::parse_str(&cert.signer).ok();
+            let lead: Option<DeviceCert> = match lead_id {
+                Some(l) => match round.client.get(&format!("/v1/devices/{l}/cert")).await {
+                    Ok(c) => Some(c),
+                    Err(ClientError::Refused { status: 404, .. }) => None,
+                    Err(e) => return Err(e.into()),
+                },
+                None => None,
+            };
+            chain.extend(lead);
+        }
+        chain.push(cert.clone());
+        let mut why = Vec::new();
+        let ok = verified_certs(&chain, &admin, &mut why);
+        let Some((pk, c)) = ok.get(&id.to_string()) else {
+            return Ok(None);
+        };
+        if c.device != id {
+            return Ok(None);
+        }
+        let a = Author {
+            key: *pk,
+            team: c.team.clone(),
+        };
+        if cached.is_none() {
+            write.certs.push((
+                id,
+                serde_json::to_string(&cert).map_err(|e| DeviceError::Bundle(e.to_string()))?,
+            ));
+        }
+        round.authors.insert(id, a.clone());
+        Ok(Some(a))
+    }
+
+    // ----- keys -------------------------------------------------------------------------
+
+    /// After a team key rotation: re-seal every case key of this team's cases to the new team
+    /// epoch (keeping its `created`), so devices approved later read the whole history.
+    fn reseal(&mut self, round: &mut Round<'_>, epoch: u32) -> Result<(), DeviceError> {
+        let team = round.enrollment.team.clone();
+        let stale: Vec<CaseKeyRow> = self
+            .store
+            .all_case_keys()?
+            .into_iter()
+            .filter(|k| k.team == team && k.sealed_to < epoch)
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let tk = self
+            .store
+            .team_key(&team, epoch)?
+            .ok_or_else(|| DeviceError::NotAllowed("team key not held".into()))?;
+        let kem = team_kem(&tk, &team, epoch)?.public();
+        let mut keys = Vec::new();
+        let mut queued = Vec::new();
+        for mut k in stale {
+            queued.push(self.slot_envelope(round, &k, &team, epoch, &kem)?);
+            k.sealed_to = epoch;
+            keys.push(k);
+        }
+        self.store.add_local_keys(&keys, &[], &queued)?;
+        Ok(())
+    }
+
+    fn slot_envelope(
+        &self,
+        round: &Round<'_>,
+        k: &CaseKeyRow,
+        team: &str,
+        team_epoch: u32,
+        kem: &KemPublic,
+    ) -> Result<QueuedEnvelope, DeviceError> {
+        let case = *k.case.as_uuid().as_bytes();
+        let ctx = CaseKeyContext {
+            case: &case,
+            epoch: k.epoch,
+            key_id: &k.key_id,
+            team,
+            team_epoch,
+        };
+        let sealed = seal_case_key(kem, &k.key, &ctx)?;
+        let mut env = Envelope {
+            kind: Kind::CaseKey,
+            id: random_array()?,
+            case,
+            epoch: k.epoch,
+            key_id: k.key_id,
+            author: *round.enrollment.device.as_bytes(),
+            aux: Aux::CaseKey {
+                team: team.to_owned(),
+                team_epoch,
+                created: k.team_epoch,
+                enc: sealed.enc,
+            },
+            nonce: [0; 12],
+            ct: sealed.ct,
+            sig: [0; 64],
+        };
+        env.sign(&round.identity.sig);
+        Ok(QueuedEnvelope {
+            id: env.id,
+            case: k.case,
+            epoch: k.epoch,
+            body: env.encode(),
+        })
+    }
+
+    /// The case key to seal new envelopes of `case` with: the latest, if it was made under the
+    /// team's current key epoch and after the last withdrawn grant; otherwise a new epoch,
+    /// sealed to the owning team and every team with an open grant (queued before use).
+    pub(crate) async fn usable_key(
+        &mut self,
+        client: &Client,
+        enrollment: &Enrollment,
+        identity: &Identity,
+        case: EntityId,
+        epoch: u32,
+        fresh: bool,
+    ) -> Result<(Option<CaseKeyRow>, bool), DeviceError> {
+        let keys = self.store.case_keys_of(case)?;
+        let latest = keys.last().cloned();
+        if let Some(k) = &latest {
+            if k.team != enrollment.team {
+                // Another team's case, shared with us: read only.
+                return Ok((None, false));
+            }
+            let withdrawn_after = self
+                .store
+                .grants_of(case)?
+                .iter()
+                .any(|g| g.until_epoch > k.epoch);
+            if k.team_epoch == epoch && !fresh && !withdrawn_after {
+                return Ok((Some(k.clone()), false));
+            }
+        }
+        let new_epoch = latest.as_ref().map_or(1, |k| k.epoch + 1);
+        let row = CaseKeyRow {
+            case,
+            epoch: new_epoch,
+            key_id: random_array()?,
+            key: CaseKey::generate()?,
+            team: enrollment.team.clone(),
+            team_epoch: epoch,
+            sealed_to: epoch,
+            local: true,
+        };
+        let round = Round {
+            client,
+            enrollment,
+            identity,
+            authors: HashMap::new(),
+            page_keys: HashMap::new(),
+            backfill: Vec::new(),
+            report: SyncReport::default(),
+        };
+        let tk = self
+            .store
+            .team_key(&enrollment.team, epoch)?
+            .ok_or_else(|| DeviceError::NotAllowed("team key not held".into()))?;
+        let own = team_kem(&tk, &enrollment.team, epoch)?.public();
+        let mut queued = vec![self.slot_envelope(&round, &row, &enrollment.team, epoch, &own)?];
+        for g in self.store.grants_of(case)? {
+            if g.until_epoch == 0 && g.team != enrollment.team {
+                let (te, kem) = self.team_kem_of(client, enrollment, &g.team).await?;
+                queued.push(self.slot_envelope(&round, &row, &g.team, te, &kem)?);
+            }
+        }
+        self.store
+            .add_local_keys(std::slice::from_ref(&row), &[], &queued)?;
+        Ok((Some(row), true))
+    }
+
+    // ----- push -------------------------------------------------------------------------
+
+    async fn push_all(&mut self, round: &mut Round<'_>, epoch: u32) -> Result<(), DeviceError> {
+        let mut after = 0i64;
+        for _ in 0..100_000 {
+            let ops = self.store.outbox_batch(after, PUSH_MAX)?;
+            // Make sure every case in this batch has a usable key (its slot queued first).
+            let mut keys: BTreeMap<EntityId, Option<CaseKeyRow>> = BTreeMap::new();
+            for op in &ops {
+                if let std::collections::btree_map::Entry::Vacant(v) = keys.entry(op.case) {
+                    let (k, made) = self
+                        .usable_key(
+                            round.client,
+                            round.enrollment,
+                            round.identity,
+                            op.case,
+                            epoch,
+                            false,
+                        )
+                        .await?;
+                    round.report.keys_made += u64::from(made);
+                    v.insert(k);
+                }
+            }
+            let queued = self.store.queued_envelopes(PUSH_MAX)?;
+            if ops.is_empty() && queued.is_empty() {
+                return Ok(());
+            }
+            let mut bodies: Vec<Vec<u8>> = Vec::new();
+            let mut bytes = 0usize;
+            for q in &queued {
+                bytes += q.body.len();
+                bodies.push(q.body.clone());
+            }
+            let mut sent_ops: Vec<(OpId, EntityId)> = Vec::new();
+            let mut local_refusals: Vec<(OpId, String, String)> = Vec::new();
+            for op in &ops {
+                if bodies.len() >= PUSH_MAX || bytes >= PUSH_BYTES {
+                    break;
+                }
+                after = op.seq;
+                let Some(Some(key)) = keys.get(&op.case) else {
+                    local_refusals.push((
+                        op.cs.op,
+                        "not_writable".into(),
+                        "this case belongs to another team and is shared read-only".into(),
+                    ));
+                    continue;
+                };
+                let body = self.seal_change(round, key, &op.cs)?;
+                bytes += body.len();
+                bodies.push(body);
+                sent_ops.push((op.cs.op, op.case));
+            }
+            if bodies.is_empty() {
+                self.store
+                    .record_push(&[], &local_refusals, &[], &now_rfc3339())?;
+                round.report.refused += local_refusals.len() as u64;
+                if ops.is_empty() {
+                    return Ok(());
+                }
+                continue;
+            }
+            let resp = self.post_batch(round.client, &bodies).await?;
+            if resp.results.len() != bodies.len() {
+                return Err(DeviceError::Server(ClientError::Protocol(format!(
+                    "{} results for {} envelopes",
+                    resp.results.len(),
+                    bodies.len()
+                ))));
+            }
+            let (qres, ores) = resp.results.split_at(queued.len().min(bodies.len()));
+            let mut queued_done = Vec::new();
+            for (q, r) in queued.iter().zip(qres) {
+                match r {
+                    PushResult::Accepted { .. } | PushResult::Duplicate { .. } => {
+                        round.report.envelopes_sent += 1;
+                        queued_done.push(q.id);
+                    }
+                    PushResult::Rejected { code, .. } if code == "epoch_taken" => {
+                        self.store.drop_local_case_key(q.case, q.epoch)?;
+                    }
+                    PushResult::Rejected { .. } => {
+                        // A slot, grant or snapshot the server will never take: drop it (the
+                        // records it concerns stay here; a missing key is made again).
+                        queued_done.push(q.id);
+                        round.report.invalid += 1;
+                    }
+                }
+            }
+            let mut acked = Vec::new();
+            let mut retry = false;
+            for ((op, _case), r) in sent_ops.iter().zip(ores) {
+                match r {
+                    PushResult::Accepted { .. } => {
+                        round.report.pushed += 1;
+                        acked.push(*op);
+                    }
+                    PushResult::Duplicate { .. } => {
+                        round.report.duplicates += 1;
+                        acked.push(*op);
+                    }
+                    PushResult::Rejected { code, .. }
+                        if code == "stale_key" || code == "unknown_case" =>
+                    {
+                        retry = true;
+                    }
+                    PushResult::Rejected { code, message } => {
+                        round.report.refused += 1;
+                        local_refusals.push((*op, code.clone(), message.clone()));
+                    }
+                }
+            }
+            self.store
+                .record_push(&acked, &local_refusals, &queued_done, &now_rfc3339())?;
+            if retry {
+                // Our new case key lost to another device's: learn theirs, then seal again.
+                self.pull_all(round).await?;
+                after = 0;
+            }
+        }
+        Ok(())
+    }
+
+    fn seal_change(
+        &self,
+        round: &Round<'_>,
+        key: &CaseKeyRow,
+        cs: &ChangeSet,
+    ) -> Result<Vec<u8>, DeviceError> {
+        let plain = codec::encode(cs, "change set")?;
+        self.seal(
+            round,
+            key,
+            Kind::Change,
+            *cs.op.as_uuid().as_bytes(),
+            Aux::None,
+            &plain,
+        )
+    }
+
+    fn seal(
+        &self,
+        round: &Round<'_>,
+        key: &CaseKeyRow,
+        kind: Kind,
+        id: [u8; 16],
+        aux: Aux,
+        plain: &[u8],
+    ) -> Result<Vec<u8>, DeviceError> {
+        let mut env = Envelope {
+            kind,
+            id,
+            case: *key.case.as_uuid().as_bytes(),
+            epoch: key.epoch,
+            key_id: key.key_id,
+            author: *round.enrollment.device.as_bytes(),
+            aux,
+            nonce: [0; 12],
+            ct: Vec::new(),
+            sig: [0; 64],
+        };
+        let (nonce, ct) = seal_payload(&key.key, &id, &env.aad(), plain)?;
+        env.nonce = nonce;
+        env.ct = ct;
+        env.sign(&round.identity.sig);
+        Ok(env.encode())
+    }
+
+    async fn post_batch(
+        &self,
+        client: &Client,
+        bodies: &[Vec<u8>],
+    ) -> Result<PushResponse, DeviceError> {
+        let (status, bytes) = client
+            .send_raw("POST", "/v1/sync/push", wire::encode_batch(bodies))
+            .await?;
+        if status != 200 {
+            let e: Option<tsunagi_sync::api::ErrorBody> = serde_json::from_slice(&bytes).ok();
+            return Err(DeviceError::Server(ClientError::Refused {
+                status,
+                code: e.as_ref().map_or("http".into(), |e| e.error.code.clone()),
+                message: e.map_or_else(
+                    || String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                    |e| e.error.message,
+                ),
+            }));
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| DeviceError::Server(ClientError::Protocol(e.to_string())))
+    }
+
+    // ----- snapshots --------------------------------------------------------------------
+
+    /// Seals a snapshot of each case of this team with enough change sets since its last one,
+    /// when nothing is pending or held (so `covers` is honest).
+    fn seal_snapshots(&mut self, round: &mut Round<'_>, epoch: u32) -> Result<u64, DeviceError> {
+        let counts = self.store.sync_counts()?;
+        if counts.pending > 0 || counts.held > 0 {
+            return Ok(0);
+        }
+        let covers = self.meta_u64(CURSOR)?;
+        let mut queued = Vec::new();
+        let mut cases = Vec::new();
+        for case in self.store.cases_due_for_snapshot(SNAPSHOT_MIN_OPS)? {
+            let Some(key) = self.store.case_keys_of(case)?.last().cloned() else {
+                continue;
+            };
+            if key.team != round.enrollment.team || key.team_epoch != epoch {
+                continue;
+            }
+            let states = self.store.case_states(case)?;
+            let plain = codec::encode(&states, "snapshot")?;
+            let id: [u8; 16] = random_array()?;
+            let body = self.seal(
+                round,
+                &key,
+                Kind::Snapshot,
+                id,
+                Aux::Snapshot { covers },
+                &plain,
+            )?;
+            queued.push(QueuedEnvelope {
+                id,
+                case,
+                epoch: key.epoch,
+                body,
+            });
+            cases.push(case);
+        }
+        let n = queued.len() as u64;
+        if n > 0 {
+            self.store.queue_snapshots(&cases, &queued)?;
+            round.report.snapshots_made += n;
+        }
+        Ok(n)
+    }
+}
+
+/// When to try again: exponential backoff with jitter after failures, a steady interval after
+/// success. Pure (the caller sleeps), so the app and the CLI share it and it is tested.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    /// Wait after a success.
+    pub interval: std::time::Duration,
+    /// First wait after a failure.
+    pub base: std::time::Duration,
+    /// Longest wait.
+    pub max: std::time::Duration,
+    failures: u32,
+}
+
+impl Backoff {
+    /// A schedule.
+    pub fn new(
+        interval: std::time::Duration,
+        base: std::time::Duration,
+        max: std::time::Duration,
+    ) -> Backoff {
+        Backoff {
+            interval,
+            base,
+            max,
+            failures: 0,
+        }
+    }
+
+    /// Consecutive failures so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// The wait after a round: `interval` after a success; after the n-th failure in a row,
+    /// `min(max, base · 2^(n-1))` scaled by a jitter factor in [0.5, 1.5) (from `jitter`, a
+    /// uniform draw in [0, 1)), so devices that lost the network together do not return
+    /// together.
+    pub fn next(&mut self, success: bool, jitter: f64) -> std::time::Duration {
+        if success {
+            self.failures = 0;
+            return self.interval;
+        }
+        self.failures = self.failures.saturating_add(1);
+        let exp = self.failures.saturating_sub(1).min(20);
+        let raw = self.base.saturating_mul(1u32 << exp).min(self.max);
+        raw.mul_f64(0.5 + jitter.clamp(0.0, 1.0))
+    }
+}
+
+impl Device {
+    /// Background sync: a round now, then again after the backoff's wait, until `rounds`
+    /// rounds ran (None: until `stop` says so). Each round's outcome is recorded for the
+    /// status; `on_round` sees each result (the CLI prints it).
+    pub async fn sync_loop<K: Keystore>(
+        &mut self,
+        keystore: &K,
+        backoff: &mut Backoff,
+        rounds: Option<u64>,
+        stop: impl Fn() -> bool,
+        mut on_round: impl FnMut(&Result<SyncReport, DeviceError>, std::time::Duration),
+    ) {
+        let mut n = 0u64;
+        loop {
+            let result = self.sync(keystore).await;
+            let jitter = random_array::<8>()
+                .map(|b| (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64)
+                .unwrap_or(0.5);
+            let wait = backoff.next(result.is_ok(), jitter);
+            on_round(&result, wait);
+            n += 1;
+            if rounds.is_some_and(|r| n >= r) || stop() {
+                return;
+            }
+            tokio::time::sleep(wait).await;
+            if stop() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_grows_exponentially_with_jitter_and_resets_on_success() {
+        let mut b = Backoff::new(
+            Duration::from_secs(30),
+            Duration::from_secs(2),
+            Duration::from_secs(300),
+        );
+        assert_eq!(b.next(false, 0.5), Duration::from_secs(2));
+        assert_eq!(b.next(false, 0.5), Duration::from_secs(4));
+        assert_eq!(b.next(false, 0.5), Duration::from_secs(8));
+        assert_eq!(b.failures(), 3);
+        // Jitter spans half to one and a half times.
+        let mut c = b.clone();
+        assert_eq!(c.next(false, 0.0), Duration::from_secs(8));
+        let mut d = b.clone();
+        assert!(d.next(false, 0.999) > Duration::from_secs(23));
+        for _ in 0..30 {
+            b.next(false, 0.5);
+        }
+        assert_eq!(b.next(false, 0.5), Duration::from_secs(300));
+        assert_eq!(b.next(true, 0.9), Duration::from_secs(30));
+        assert_eq!(b.failures(), 0);
+        assert_eq!(b.next(false, 0.5), Duration::from_secs(2));
+    }
+}
