@@ -215,6 +215,36 @@ impl Device {
         Ok(round.report)
     }
 
+    /// Fetches a person's whole case history from the server (audit, and devices that started
+    /// from snapshots): every change set is verified, opened and recorded in the op log; the
+    /// merged state does not change (it already includes them). Returns change sets added.
+    pub async fn fetch_history<K: Keystore>(
+        &mut self,
+        person: &str,
+        keystore: &K,
+    ) -> Result<u64, DeviceError> {
+        let pid = tsunagi_core::ids::PersonId::parse(person)?;
+        let (client, enrollment, identity) = self.signed_client(keystore)?;
+        let mut round = Round {
+            client: &client,
+            enrollment: &enrollment,
+            identity: &identity,
+            authors: HashMap::new(),
+            page_keys: HashMap::new(),
+            backfill: Vec::new(),
+            report: SyncReport::default(),
+        };
+        round.authors.insert(
+            enrollment.device,
+            Author {
+                key: identity.sig.public(),
+                team: enrollment.team.clone(),
+            },
+        );
+        self.fetch_case(&mut round, pid.into()).await?;
+        Ok(round.report.applied)
+    }
+
     /// What the app shows: counts, last success, last error (never "synced" after a failure).
     pub fn sync_status(&self) -> Result<SyncStatus, DeviceError> {
         let counts = self.store.sync_counts()?;

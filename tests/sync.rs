@@ -1,0 +1,419 @@
+//! End to end, issue 4: two workers and a lead record offline (with conflicting edits of one
+//! person), sync in every order and converge with the conflict visible; a snapshot makes a
+//! late device's first sync short, and the full history stays fetchable; another team sees
+//! nothing until a consent is recorded and the case shared, then sees it; sharing without a
+//! basis is refused; a revoked device can neither push nor pull nor read the new epoch, while
+//! a device approved after the rotation reads the whole history; the server's database holds
+//! no plaintext; envelopes tampered on the server are refused and change nothing — on both
+//! server backends.
+
+use std::collections::BTreeMap;
+use tsunagi_core::change::EntityKind;
+use tsunagi_core::ids::{EntityId, PersonId};
+use tsunagi_core::merge::EntityState;
+use tsunagi_device::{
+    ConsentInput, ContactInput, Device, DeviceError, OsKeystore, PersonEdit, PersonInput,
+};
+use tsunagi_e2e::{Kind, World, new_device};
+use tsunagi_sync::client::ClientError;
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "current_thread")]
+            async fn $name() { super::$name(super::Kind::Sqlite).await }
+            )*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "current_thread")]
+            async fn $name() { super::$name(super::Kind::Postgres).await }
+            )*
+        }
+    };
+}
+
+on_both_backends!(offline_work_converges_and_stays_private);
+
+/// Provisions, enrolls and (IT) approves a device for a new user.
+async fn member(
+    world: &World,
+    admin: &tsunagi_admin::Admin,
+    name: &str,
+    team: &str,
+    role: &str,
+) -> Device {
+    let ks = OsKeystore::new();
+    let user = admin.create_user(name, team, role).await.unwrap();
+    let file = world.dir.path().join(format!("{}.json", user.id));
+    admin
+        .provision(&user.id.to_string(), None, Some(&file))
+        .await
+        .unwrap();
+    let mut dev = new_device(&world.device_dir(&user.id.to_string()), name);
+    let e = dev
+        .enroll(&std::fs::read_to_string(&file).unwrap(), &ks)
+        .await
+        .unwrap();
+    assert_eq!(e.device, *dev.id().as_uuid(), "enrolled under its own id");
+    admin.approve(&e.device.to_string()).await.unwrap();
+    dev
+}
+
+fn person(name: &str) -> PersonInput {
+    PersonInput {
+        name: name.into(),
+        district: "辻堂".into(),
+        programs: vec!["csw".into()],
+        phone: Some("0466-00-0001".into()),
+        ..PersonInput::default()
+    }
+}
+
+fn contact(person: PersonId, note: &str) -> ContactInput {
+    ContactInput {
+        person: person.to_string(),
+        channel: "visit".into(),
+        outcome: "met".into(),
+        note: note.into(),
+        ..ContactInput::default()
+    }
+}
+
+/// Every entity state of a case, by id (what "the same state" means).
+fn case_states(dev: &Device, case: PersonId) -> BTreeMap<EntityId, EntityState> {
+    dev.store()
+        .case_states(case.into())
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.id(), s))
+        .collect()
+}
+
+async fn sync(dev: &mut Device) -> tsunagi_device::SyncReport {
+    let r = dev.sync(&OsKeystore::new()).await.unwrap();
+    assert_eq!(r.invalid, 0, "{r:?}");
+    r
+}
+
+/// Every file under `dir`, concatenated (the server's database as an attacker would read it).
+fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(b) = std::fs::read(&p) {
+                out.extend(b);
+            }
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+async fn offline_work_converges_and_stays_private(kind: Kind) {
+    let world = World::start(kind).await;
+    let ks = OsKeystore::new();
+    let admin = world.admin().await;
+    admin.create_team("csw-north", "csw").await.unwrap();
+    admin.create_team("csw-south", "csw").await.unwrap();
+    let mut lead = member(&world, &admin, "佐々木 主任", "csw-north", "lead").await;
+    let mut w1 = member(&world, &admin, "山田 花子", "csw-north", "worker").await;
+    let mut w2 = member(&world, &admin, "鈴木 一郎", "csw-north", "worker").await;
+    let mut south = member(&world, &admin, "南 太郎", "csw-south", "worker").await;
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let marker = |m: &str| format!("MARKER-{m}-{tag}");
+
+    // Worker 1 records offline, then syncs; everyone else picks it up.
+    let p = w1.add_person(&person("高橋 トメ")).unwrap();
+    let c1 = w1
+        .add_contact(&contact(
+            p,
+            &format!("{} 不在のため置き手紙", marker("ALPHA")),
+        ))
+        .unwrap();
+    assert_eq!(w1.sync_status().unwrap().state, "never");
+    let r = sync(&mut w1).await;
+    assert_eq!(r.pushed, 2);
+    assert_eq!(w1.sync_status().unwrap().state, "synced");
+    sync(&mut w2).await;
+    sync(&mut lead).await;
+    sync(&mut south).await;
+    assert!(w2.store().entity(c1.into()).unwrap().is_some());
+    assert!(
+        south.store().entity(p.into()).unwrap().is_none(),
+        "another team sees nothing without a basis"
+    );
+
+    // Both workers edit the same field offline, and add contacts.
+    let edit = |phone: &str| PersonEdit {
+        phone: Some(phone.into()),
+        ..PersonEdit::default()
+    };
+    w1.update_person(&p.to_string(), &edit("0466-11-1111"))
+        .unwrap();
+    w2.update_person(&p.to_string(), &edit("0466-22-2222"))
+        .unwrap();
+    w2.add_contact(&contact(p, &format!("{} 玄関先で話せた", marker("BRAVO"))))
+        .unwrap();
+    w1.add_contact(&contact(p, "電話で近況を聞いた")).unwrap();
+    assert_eq!(w2.sync_status().unwrap().pending, 2);
+    // Sync in every order.
+    sync(&mut w2).await;
+    sync(&mut lead).await;
+    sync(&mut w1).await;
+    sync(&mut w2).await;
+    sync(&mut lead).await;
+    let reference = case_states(&lead, p);
+    assert_eq!(reference.len(), 4, "person + 3 contacts");
+    assert_eq!(case_states(&w1, p), reference);
+    assert_eq!(case_states(&w2, p), reference);
+    let page = lead.open_person(&p.to_string(), 50).unwrap();
+    let phone = page
+        .conflicts
+        .iter()
+        .find(|c| c.field == "phone")
+        .expect("the concurrent edits stay visible as a conflict");
+    let values: Vec<String> = phone
+        .candidates
+        .iter()
+        .map(|(_, v)| v.as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        values.contains(&"0466-11-1111".to_owned()) && values.contains(&"0466-22-2222".to_owned())
+    );
+    lead.close_person(page).unwrap();
+
+    // A long history: enough change sets for a snapshot.
+    for i in 0..tsunagi_device::SNAPSHOT_MIN_OPS {
+        w1.add_contact(&contact(p, &format!("定期訪問 {i}")))
+            .unwrap();
+    }
+    let r = sync(&mut w1).await;
+    assert!(r.snapshots_made >= 1, "{r:?}");
+
+    // Sharing without a basis that covers the team is refused.
+    let wrong = w1
+        .record_consent(&ConsentInput {
+            person: p.to_string(),
+            scope: vec!["地域包括支援センター".into()],
+            method: "written".into(),
+            ..ConsentInput::default()
+        })
+        .unwrap();
+    match w1
+        .share_case(&p.to_string(), "csw-south", &wrong.to_string(), &ks)
+        .await
+    {
+        Err(DeviceError::Domain(e)) => assert_eq!(e.code(), "disclosure_refused"),
+        other => panic!("shared without a basis: {other:?}"),
+    }
+    sync(&mut south).await;
+    assert!(south.store().entity(p.into()).unwrap().is_none());
+
+    // With the person's consent, the case is shared and the other team sees it.
+    let consent = w1
+        .record_consent(&ConsentInput {
+            person: p.to_string(),
+            scope: vec!["csw-south".into()],
+            method: "written".into(),
+            ..ConsentInput::default()
+        })
+        .unwrap();
+    let shared = w1
+        .share_case(&p.to_string(), "csw-south", &consent.to_string(), &ks)
+        .await
+        .unwrap();
+    assert!(shared.sync.is_some());
+    sync(&mut south).await;
+    sync(&mut lead).await;
+    let seen = case_states(&south, p);
+    assert_eq!(seen, case_states(&lead, p), "the other team sees the case");
+    assert!(
+        seen.values().any(|s| s.kind() == EntityKind::Disclosure),
+        "the 情報提供記録 is in the history it sees"
+    );
+
+    // Withdrawal: later changes are sealed under an epoch the other team cannot read.
+    w1.withdraw_consent(&consent.to_string(), None, &ks)
+        .await
+        .unwrap();
+    let after = w1.add_contact(&contact(p, "同意撤回後の記録")).unwrap();
+    sync(&mut w1).await;
+    sync(&mut south).await;
+    assert!(south.store().entity(after.into()).unwrap().is_none());
+    sync(&mut lead).await;
+    assert!(lead.store().entity(after.into()).unwrap().is_some());
+
+    // Revocation: worker 2 is cut off; the team key rotates.
+    let w2_id = w2.id().as_uuid().to_string();
+    admin.revoke(&w2_id).await.unwrap();
+    w2.add_contact(&contact(p, "失効後の記録")).unwrap();
+    match w2.sync(&ks).await {
+        Err(DeviceError::Server(ClientError::Refused { status: 401, .. })) => {}
+        other => panic!("revoked device still syncs: {other:?}"),
+    }
+    let st = w2.sync_status().unwrap();
+    assert_eq!(st.state, "error");
+    assert!(st.message_ja.contains("無効化"), "{}", st.message_ja);
+    assert_eq!(st.pending, 1, "its unsent record stays on the device");
+    sync(&mut lead).await; // learns epoch 2, re-seals the case keys
+    let c4 = w1
+        .add_contact(&contact(p, &format!("{} 新しい鍵で", marker("CHARLIE"))))
+        .unwrap();
+    sync(&mut w1).await;
+    let newest = w1.store().case_keys_of(p.into()).unwrap();
+    let newest = newest.last().unwrap();
+    assert_eq!(
+        newest.team_epoch, 2,
+        "new changes use a key made after the rotation"
+    );
+    assert!(w2.store().team_key("csw-north", 2).unwrap().is_none());
+    assert!(
+        w2.store()
+            .case_key(p.into(), newest.epoch)
+            .unwrap()
+            .is_none()
+    );
+    assert!(w2.store().entity(c4.into()).unwrap().is_none());
+
+    // A device approved after the rotation catches up, from snapshots, and reads everything.
+    sync(&mut lead).await;
+    let mut late = member(&world, &admin, "田中 新人", "csw-north", "worker").await;
+    let r = sync(&mut late).await;
+    assert!(r.snapshots_applied >= 1, "{r:?}");
+    let total_ops = lead.store().case_states(p.into()).unwrap().len() as u64;
+    assert!(
+        r.pulled < total_ops,
+        "the fresh device did not replay every change ({} envelopes for {} records)",
+        r.pulled,
+        total_ops
+    );
+    assert_eq!(r.held, 0, "{r:?}");
+    assert_eq!(case_states(&late, p), case_states(&lead, p));
+    assert!(late.store().entity(c4.into()).unwrap().is_some());
+    // The full history is still there for the audit.
+    late.fetch_history(&p.to_string(), &ks).await.unwrap();
+    assert_eq!(
+        late.store().history(p.into()).unwrap().len(),
+        lead.store().history(p.into()).unwrap().len()
+    );
+    assert_eq!(case_states(&late, p), case_states(&lead, p));
+
+    // No plaintext of any note on the server.
+    let server_bytes = match kind {
+        Kind::Sqlite => ["server.db", "server.db-wal", "server.db-shm"]
+            .iter()
+            .flat_map(|f| std::fs::read(world.dir.path().join(f)).unwrap_or_default())
+            .collect::<Vec<u8>>(),
+        // The whole cluster directory, write-ahead log included: every byte PostgreSQL wrote.
+        Kind::Postgres => all_bytes(tsunagi_server::pgtest::shared().unwrap().dir()),
+    };
+    assert!(!server_bytes.is_empty());
+    for m in ["ALPHA", "BRAVO", "CHARLIE"] {
+        assert!(
+            !contains(&server_bytes, &marker(m)),
+            "plaintext {m} found on the server"
+        );
+    }
+    assert!(!contains(&server_bytes, "高橋"));
+}
+
+/// A server whose stored envelopes were altered (a flipped ciphertext byte, a flipped
+/// signature byte, one envelope's header glued to another's payload) and a replayed copy:
+/// the device refuses the altered ones with a reason, applies the replay as nothing new, and
+/// what it already held does not change. SQLite only: the test edits the server's file.
+#[tokio::test(flavor = "current_thread")]
+async fn tampered_envelopes_are_refused() {
+    let world = World::start(Kind::Sqlite).await;
+    let admin = world.admin().await;
+    admin.create_team("csw-north", "csw").await.unwrap();
+    let mut w1 = member(&world, &admin, "山田 花子", "csw-north", "worker").await;
+    let mut w2 = member(&world, &admin, "鈴木 一郎", "csw-north", "worker").await;
+    let p = w1.add_person(&person("高橋 トメ")).unwrap();
+    w1.add_contact(&contact(p, "初回訪問")).unwrap();
+    sync(&mut w1).await;
+    sync(&mut w2).await;
+    let before = case_states(&w2, p);
+    let cursor = w2.sync_status().unwrap().cursor;
+
+    let bad: Vec<_> = (0..3)
+        .map(|i| {
+            w1.add_contact(&contact(p, &format!("改ざん対象 {i}")))
+                .unwrap()
+        })
+        .collect();
+    let good = w1.add_contact(&contact(p, "正しい記録")).unwrap();
+    sync(&mut w1).await;
+
+    let db = rusqlite::Connection::open(world.dir.path().join("server.db")).unwrap();
+    let rows: Vec<(i64, Vec<u8>)> = db
+        .prepare("SELECT seq, body FROM envelopes WHERE seq > ?1 AND kind = 'change' ORDER BY seq")
+        .unwrap()
+        .query_map([cursor as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 4);
+    let set = |seq: i64, body: &[u8]| {
+        db.execute(
+            "UPDATE envelopes SET body = ?2 WHERE seq = ?1",
+            rusqlite::params![seq, body],
+        )
+        .unwrap();
+    };
+    // 1: a ciphertext byte flipped.
+    let mut b0 = rows[0].1.clone();
+    let n = b0.len();
+    b0[n - 64 - 10] ^= 0x40;
+    set(rows[0].0, &b0);
+    // 2: a signature byte flipped.
+    let mut b1 = rows[1].1.clone();
+    let n = b1.len();
+    b1[n - 1] ^= 0x01;
+    set(rows[1].0, &b1);
+    // 3: envelope 3's header glued to envelope 4's payload and signature.
+    let e2 = tsunagi_sync::wire::Envelope::decode(&rows[2].1).unwrap();
+    let mut swapped = tsunagi_sync::wire::Envelope::decode(&rows[3].1).unwrap();
+    swapped.id = e2.id;
+    set(rows[2].0, &swapped.encode());
+    // 4: a replayed copy of the good envelope under a new sequence number.
+    db.execute(
+        "INSERT INTO envelopes (id, kind, case_id, owner, target, epoch, author, body, received_at)
+         SELECT randomblob(16), kind, case_id, owner, target, epoch, author, body, received_at
+         FROM envelopes WHERE seq = ?1",
+        [rows[3].0],
+    )
+    .unwrap();
+    drop(db);
+
+    let r = w2.sync(&OsKeystore::new()).await.unwrap();
+    assert_eq!(r.invalid, 3, "{r:?}");
+    let st = w2.sync_status().unwrap();
+    assert_eq!(st.refused_incoming, 3);
+    assert!(
+        st.refusals.iter().any(|s| s.contains("bad_signature")),
+        "{:?}",
+        st.refusals
+    );
+    for c in &bad {
+        assert!(w2.store().entity((*c).into()).unwrap().is_none());
+    }
+    assert!(w2.store().entity(good.into()).unwrap().is_some());
+    let mut after = case_states(&w2, p);
+    after.remove(&good.into());
+    assert_eq!(after, before, "nothing already stored changed");
+    assert_eq!(
+        w2.store().history(good.into()).unwrap().len(),
+        1,
+        "the replay applied nothing twice"
+    );
+}
