@@ -534,7 +534,11 @@ fn wrong_pins_count_down_then_lock_and_only_the_recovery_code_reopens() {
     // Locked: even the right PIN is refused, and the store file is intact.
     dev.fails(&["caseload"], 1, "locked");
     let status = dev.ok(&["status"]);
-    assert_eq!(status["locked"], true);
+    assert_eq!(status["device"]["locked"], true);
+    assert!(
+        status["sync"].is_null(),
+        "a locked store is not opened for the sync status"
+    );
 
     dev.fails_with_stdin(
         &["recover"],
@@ -554,7 +558,12 @@ fn wrong_pins_count_down_then_lock_and_only_the_recovery_code_reopens() {
     };
     let page = dev.ok(&["person", "show", &p]);
     assert_eq!(page["timeline"][0]["contact"]["note"], "未同期の大事な記録");
-    assert_eq!(dev.ok(&["status"])["failures"], 0);
+    let status = dev.ok(&["status"]);
+    assert_eq!(status["device"]["failures"], 0);
+    assert_eq!(
+        status["sync"]["pending"], 2,
+        "the unsynced record is still waiting to be sent"
+    );
 }
 
 #[test]
@@ -682,4 +691,66 @@ fn usage_errors_are_clear() {
     assert!(text(&o).contains("--data DIR is required"));
     let dev = Dev::init(None);
     dev.fails_with_stdin(&["init"], "", 1, "already_initialized");
+}
+
+#[test]
+fn sync_status_before_enrollment_says_so_and_sync_is_refused_clearly() {
+    let dev = Dev::init(Some(PIN));
+    let p = dev.person();
+    dev.ok(&[
+        "contact",
+        "add",
+        "--person",
+        &p,
+        "--channel",
+        "visit",
+        "--outcome",
+        "not_home",
+    ]);
+    let status = dev.ok(&["status"]);
+    assert_eq!(status["sync"]["state"], "not_enrolled", "{status}");
+    assert_eq!(status["sync"]["pending"], 2, "{status}");
+    assert!(
+        status["sync"]["message_ja"]
+            .as_str()
+            .unwrap()
+            .contains("登録されていません"),
+        "{status}"
+    );
+    let e = dev.fails(&["sync"], 2, "not_enrolled");
+    assert!(
+        e["error"]["message_ja"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("登録"),
+        "{e}"
+    );
+    let e = dev.fails(
+        &[
+            "consent",
+            "add",
+            "--person",
+            &p,
+            "--scope",
+            "csw-south",
+            "--method",
+            "fax",
+        ],
+        2,
+        "invalid_choice",
+    );
+    assert!(e["error"]["message"].as_str().is_some(), "{e}");
+    dev.fails(
+        &[
+            "share",
+            "--person",
+            &p,
+            "--team",
+            "csw-south",
+            "--consent",
+            "not-an-id",
+        ],
+        2,
+        "invalid_id",
+    );
 }
