@@ -208,8 +208,19 @@ pub(crate) async fn enroll(
         .map_err(|_| {
             ApiError::unauthorized("bad_proof", "the proof does not verify with sig_pub")
         })?;
+    // The device's own id (the one its change sets carry), or one made here.
+    let id = match req.device {
+        Some(id) if id.is_nil() => {
+            return Err(ApiError::bad_request(
+                "bad_device_id",
+                "the device id must not be the nil UUID",
+            ));
+        }
+        Some(id) => id,
+        None => Uuid::now_v7(),
+    };
     let device = NewDevice {
-        id: Uuid::now_v7(),
+        id,
         sig_pub: req.sig_pub.clone(),
         kem_pub: req.kem_pub.clone(),
     };
@@ -250,6 +261,10 @@ pub(crate) async fn enroll(
         RedeemOutcome::KeyInUse => Err(ApiError::conflict(
             "key_in_use",
             "this signing key is already enrolled",
+        )),
+        RedeemOutcome::IdInUse => Err(ApiError::conflict(
+            "device_id_in_use",
+            "another device is already enrolled under this device id; the code is still usable",
         )),
     }
 }

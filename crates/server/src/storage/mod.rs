@@ -148,6 +148,8 @@ pub enum RedeemOutcome {
     Used,
     /// The signing key is already enrolled.
     KeyInUse,
+    /// The device id is already taken (another device enrolled under it).
+    IdInUse,
 }
 
 /// An approval, checked by the handler.

@@ -375,10 +375,12 @@ impl Storage for PostgresStorage {
         if expires_at <= now {
             return Ok(RedeemOutcome::Expired);
         }
+        // Either unique column (id, sig_pub) may clash, also with an enrollment committing
+        // meanwhile (the insert waits for it); which one did is read after.
         let inserted = tx
             .execute(
                 "INSERT INTO devices (id, user_id, sig_pub, kem_pub, state, enrolled_at) \
-                 VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT (sig_pub) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING",
                 &[
                     &device.id.to_string(),
                     &user_id,
@@ -389,7 +391,18 @@ impl Storage for PostgresStorage {
             )
             .await?;
         if inserted != 1 {
-            return Ok(RedeemOutcome::KeyInUse);
+            let key_taken = tx
+                .query_opt(
+                    "SELECT 1 FROM devices WHERE sig_pub = $1",
+                    &[&device.sig_pub],
+                )
+                .await?
+                .is_some();
+            return Ok(if key_taken {
+                RedeemOutcome::KeyInUse
+            } else {
+                RedeemOutcome::IdInUse
+            });
         }
         let n = tx
             .execute(

@@ -441,6 +441,17 @@ impl Storage for SqliteStorage {
             if taken {
                 return Ok(RedeemOutcome::KeyInUse);
             }
+            let id_taken = tx
+                .query_row(
+                    "SELECT 1 FROM devices WHERE id = ?1",
+                    [device.id.to_string()],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if id_taken {
+                return Ok(RedeemOutcome::IdInUse);
+            }
             tx.execute(
                 "INSERT INTO devices (id, user_id, sig_pub, kem_pub, state, enrolled_at) \
                  VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",

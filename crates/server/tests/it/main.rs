@@ -36,4 +36,5 @@ both!(
     revoked_device_is_refused_everywhere,
     rotation_after_revoke_excludes_revoked_device,
     concurrent_redeem_of_one_code,
+    enroll_under_own_id,
 );
