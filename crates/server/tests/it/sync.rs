@@ -112,6 +112,7 @@ fn slot_env(dev: &Dev, case: &Case, team: &str, team_pub: &KemPublic) -> Envelop
         Aux::CaseKey {
             team: team.into(),
             team_epoch: 1,
+            created: 1,
             enc: sealed.enc,
         },
     );
