@@ -152,6 +152,8 @@ struct Round<'a> {
     page_keys: HashMap<([u8; 16], u32), CaseKeyRow>,
     /// Cases granted to this device's team in this round: their history is fetched.
     backfill: Vec<EntityId>,
+    /// Cases whose history was fetched in this round (a fetched history holds the grant again).
+    backfilled: std::collections::BTreeSet<EntityId>,
     report: SyncReport,
 }
 
@@ -192,6 +194,7 @@ impl Device {
             authors: HashMap::new(),
             page_keys: HashMap::new(),
             backfill: Vec::new(),
+            backfilled: std::collections::BTreeSet::new(),
             report: SyncReport::default(),
         };
         round.authors.insert(
@@ -232,6 +235,7 @@ impl Device {
             authors: HashMap::new(),
             page_keys: HashMap::new(),
             backfill: Vec::new(),
+            backfilled: std::collections::BTreeSet::new(),
             report: SyncReport::default(),
         };
         round.authors.insert(
@@ -455,7 +459,9 @@ impl Device {
         }
         self.retry_held(round).await?;
         while let Some(case) = round.backfill.pop() {
-            self.fetch_case(round, case).await?;
+            if round.backfilled.insert(case) {
+                self.fetch_case(round, case).await?;
+            }
         }
         Ok(())
     }
@@ -569,6 +575,7 @@ impl Device {
             }
         }
         round.report.applied += self.store.commit_page(&write, &now_rfc3339())? as u64;
+        round.report.snapshots_applied += write.snapshots.len() as u64;
         Ok(())
     }
 
@@ -620,6 +627,20 @@ impl Device {
             } => {
                 if *team != round.enrollment.team {
                     return Ok(refused("not_for_us", format!("slot for team {team}")));
+                }
+                // A key this device already holds (another slot of it opened first): nothing
+                // to learn, except that it is sealed to a newer epoch of its team.
+                let known = match round.page_keys.get(&(env.case, env.epoch)) {
+                    Some(k) => Some(k.clone()),
+                    None => self.store.case_key(case, env.epoch)?,
+                };
+                if let Some(mut k) = known.filter(|k| k.key_id == env.key_id) {
+                    if *team == author.team && *team_epoch > k.sealed_to {
+                        k.sealed_to = *team_epoch;
+                        round.page_keys.insert((env.case, env.epoch), k.clone());
+                        write.keys.push(k);
+                    }
+                    return Ok(Outcome::Done);
                 }
                 let Some(tk) = self.store.team_key(team, *team_epoch)? else {
                     return Ok(Outcome::Hold(format!(
@@ -907,6 +928,7 @@ impl Device {
             authors: HashMap::new(),
             page_keys: HashMap::new(),
             backfill: Vec::new(),
+            backfilled: std::collections::BTreeSet::new(),
             report: SyncReport::default(),
         };
         let tk = self
@@ -930,6 +952,7 @@ impl Device {
 
     async fn push_all(&mut self, round: &mut Round<'_>, epoch: u32) -> Result<(), DeviceError> {
         let mut after = 0i64;
+        let mut retries = 0;
         for _ in 0..100_000 {
             let ops = self.store.outbox_batch(after, PUSH_MAX)?;
             // Make sure every case in this batch has a usable key (its slot queued first).
@@ -1043,6 +1066,12 @@ impl Device {
                 .record_push(&acked, &local_refusals, &queued_done, &now_rfc3339())?;
             if retry {
                 // Our new case key lost to another device's: learn theirs, then seal again.
+                retries += 1;
+                if retries > 3 {
+                    return Err(DeviceError::Server(ClientError::Protocol(
+                        "the server keeps refusing this device's case keys (stale_key)".into(),
+                    )));
+                }
                 self.pull_all(round).await?;
                 after = 0;
             }

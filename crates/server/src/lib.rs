@@ -53,7 +53,7 @@ impl Default for Settings {
         Settings {
             public_url: None,
             rate_per_sec: 20.0,
-            rate_burst: 40.0,
+            rate_burst: 100.0,
             max_body: 1 << 20,
             max_push_body: 4 << 20,
         }

@@ -116,13 +116,32 @@ impl Client {
         self.send("POST", path, bytes).await
     }
 
-    /// Sends raw bytes and returns the raw answer (for non-JSON endpoints such as metrics).
+    /// Sends raw bytes and returns the raw answer (for non-JSON endpoints such as metrics and
+    /// the binary sync pages). A `429 rate_limited` answer is retried after the server's
+    /// `Retry-After` (or a second), a few times, each with a fresh signature and nonce.
     pub async fn send_raw(
         &self,
         method: &str,
         path: &str,
         body: Vec<u8>,
     ) -> Result<(u16, Vec<u8>), ClientError> {
+        let mut attempt = 0;
+        loop {
+            let (status, wait, bytes) = self.send_once(method, path, body.clone()).await?;
+            attempt += 1;
+            if status != 429 || attempt >= 6 {
+                return Ok((status, bytes));
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Duration, Vec<u8>), ClientError> {
         let url = format!("{}{path}", self.base);
         let m = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
@@ -141,11 +160,19 @@ impl Client {
             .await
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
         let status = resp.status().as_u16();
+        let wait = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(Duration::from_secs(1), |s| {
+                Duration::from_secs(s.clamp(1, 30))
+            });
         let bytes = resp
             .bytes()
             .await
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
-        Ok((status, bytes.to_vec()))
+        Ok((status, wait, bytes.to_vec()))
     }
 
     async fn send<T: DeserializeOwned>(
