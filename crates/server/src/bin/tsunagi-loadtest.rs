@@ -1,8 +1,9 @@
-//! `tsunagi-loadtest`: the figures. Starts `tsunagi-server` as a child process (so its
+//! `tsunagi-loadtest`: the issues' figures. Starts `tsunagi-server` as a child process (so its
 //! RSS is its own) on SQLite and on a throwaway PostgreSQL, enrolls and approves N simulated
-//! devices (timing each provision → enroll → approve round trip), then runs a bounded load of
-//! signed `GET /v1/keys` calls from N concurrent devices and prints requests/s, p50/p99 and
-//! the server's peak RSS (VmHWM).
+//! devices (timing each provision → enroll → approve round trip), then runs a bounded load
+//! from N concurrent devices and prints its rate, p50/p99 and the server's peak RSS (VmHWM).
+//! Scenarios: `keys` (signed `GET /v1/keys`) and `push` (each device creates a case and pushes
+//! batches of sealed change envelopes to `POST /v1/sync/push`).
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -12,13 +13,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tsunagi_crypto::identity::{KemKey, SigKey, SlotContext, TeamKey, seal_team_key};
+use tsunagi_crypto::case::{CaseKey, CaseKeyContext, seal_case_key, seal_payload, team_kem};
+use tsunagi_crypto::identity::{KemKey, KemPublic, SigKey, SlotContext, TeamKey, seal_team_key};
 use tsunagi_sync::api::{
     ApproveRequest, BootstrapRequest, BootstrapResponse, CreateEnrollment, CreateTeam, CreateUser,
-    DeviceCert, DeviceInfo, EnrollRequest, EnrollResponse, EnrollmentBundle, KeyDirectory, KeySlot,
-    Role, Team, User,
+    DeviceCert, DeviceInfo, EnrollRequest, EnrollResponse, EnrollmentBundle, Head, KeyDirectory,
+    KeySlot, Role, Team, User,
 };
 use tsunagi_sync::client::{Client, Signer};
+use tsunagi_sync::wire::{Aux, Envelope, Kind, PushResponse, PushResult, encode_batch};
 
 #[derive(Debug, Parser)]
 #[command(about = "Load figures of tsunagi-server on SQLite and PostgreSQL")]
@@ -41,10 +44,25 @@ struct Args {
     /// The server binary (default: `tsunagi-server` beside this one).
     #[arg(long)]
     server: Option<PathBuf>,
+    /// `keys` (signed GET /v1/keys) or `push` (sealed change envelopes to POST /v1/sync/push).
+    #[arg(long, default_value = "keys")]
+    scenario: String,
+    /// Push scenario: envelopes per push.
+    #[arg(long, default_value_t = 20)]
+    batch: usize,
+    /// Push scenario: sealed payload bytes per change envelope (a deflated change set).
+    #[arg(long, default_value_t = 2400)]
+    payload: usize,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if !["keys", "push"].contains(&args.scenario.as_str()) {
+        bail!("unknown scenario {} (keys or push)", args.scenario);
+    }
+    if !(1..=1000).contains(&args.batch) {
+        bail!("--batch must be 1 to 1000");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -219,7 +237,7 @@ async fn run(args: &Args, backend: &str) -> anyhow::Result<()> {
 
     // Enrollment round trips, one after another.
     let mut round_trips = Vec::with_capacity(args.devices);
-    let mut devices: Vec<(String, SigKey)> = Vec::with_capacity(args.devices);
+    let mut devices: Vec<(String, SigKey, usize)> = Vec::with_capacity(args.devices);
     let mut team_keys: Vec<TeamKey> = Vec::new();
     for i in 0..args.devices {
         let t = i / args.team_size.max(1);
@@ -307,17 +325,44 @@ async fn run(args: &Args, backend: &str) -> anyhow::Result<()> {
             )
             .await?;
         round_trips.push(started.elapsed());
-        devices.push((id, sig));
+        devices.push((id, sig, t));
     }
     round_trips.sort();
 
+    if args.scenario == "push" {
+        push_load(args, backend, &url, &devices, &team_keys, &server).await?;
+    } else {
+        keys_load(args, backend, &url, &devices, team_keys.len(), &server).await?;
+    }
+    println!(
+        "backend={backend} enrollment round trip (provision → enroll → approve, {} devices, sequential): p50={:.2}ms p99={:.2}ms max={:.2}ms",
+        round_trips.len(),
+        ms(percentile(&round_trips, 0.50)),
+        ms(percentile(&round_trips, 0.99)),
+        ms(round_trips.last().copied().unwrap_or_default()),
+    );
+    server.stop()?;
+    if let Some(c) = cluster {
+        c.stop();
+    }
+    Ok(())
+}
+
+async fn keys_load(
+    args: &Args,
+    backend: &str,
+    url: &str,
+    devices: &[(String, SigKey, usize)],
+    teams: usize,
+    server: &ServerProcess,
+) -> anyhow::Result<()> {
     // The bounded load: every device calls GET /v1/keys in a loop.
     let issued = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let load_started = Instant::now();
     let mut tasks = Vec::new();
-    for (id, key) in &devices {
-        let client = Client::new(&url, Some(signer(id, key)))?;
+    for (id, key, _) in devices {
+        let client = Client::new(url, Some(signer(id, key)))?;
         let issued = Arc::clone(&issued);
         let max = args.max_requests;
         tasks.push(tokio::spawn(async move {
@@ -343,9 +388,9 @@ async fn run(args: &Args, backend: &str) -> anyhow::Result<()> {
     let hwm = server.vm("VmHWM:");
     let rss = server.vm("VmRSS:");
     println!(
-        "backend={backend} devices={} teams={} load={:.1}s ok={} errors={} rps={:.0} p50={:.2}ms p99={:.2}ms server_VmHWM={hwm} server_VmRSS_end={rss}",
+        "backend={backend} scenario=keys devices={} teams={} load={:.1}s ok={} errors={} rps={:.0} p50={:.2}ms p99={:.2}ms server_VmHWM={hwm} server_VmRSS_end={rss}",
         devices.len(),
-        team_keys.len(),
+        teams,
         elapsed.as_secs_f64(),
         lat.len(),
         errors,
@@ -353,16 +398,211 @@ async fn run(args: &Args, backend: &str) -> anyhow::Result<()> {
         ms(percentile(&lat, 0.50)),
         ms(percentile(&lat, 0.99)),
     );
+    Ok(())
+}
+
+/// A case as its device knows it: id, key id and key of epoch 1.
+struct CaseState {
+    id: [u8; 16],
+    key_id: [u8; 16],
+    ck: CaseKey,
+}
+
+/// An unsealed, unsigned envelope of epoch 1 of `case`.
+fn envelope(kind: Kind, author: [u8; 16], case: &CaseState, aux: Aux) -> anyhow::Result<Envelope> {
+    Ok(Envelope {
+        kind,
+        id: tsunagi_crypto::random_array()?,
+        case: case.id,
+        epoch: 1,
+        key_id: case.key_id,
+        author,
+        aux,
+        nonce: [0; 12],
+        ct: Vec::new(),
+        sig: [0; 64],
+    })
+}
+
+fn slot_envelope(
+    author: [u8; 16],
+    key: &SigKey,
+    case: &CaseState,
+    team: &str,
+    team_pub: &KemPublic,
+) -> anyhow::Result<Vec<u8>> {
+    let sealed = seal_case_key(
+        team_pub,
+        &case.ck,
+        &CaseKeyContext {
+            case: &case.id,
+            epoch: 1,
+            key_id: &case.key_id,
+            team,
+            team_epoch: 1,
+        },
+    )?;
+    let mut e = envelope(
+        Kind::CaseKey,
+        author,
+        case,
+        Aux::CaseKey {
+            team: team.into(),
+            team_epoch: 1,
+            enc: sealed.enc,
+        },
+    )?;
+    e.ct = sealed.ct;
+    e.sign(key);
+    Ok(e.encode())
+}
+
+fn change_envelope(
+    author: [u8; 16],
+    key: &SigKey,
+    case: &CaseState,
+    payload: &[u8],
+) -> anyhow::Result<Vec<u8>> {
+    let mut e = envelope(Kind::Change, author, case, Aux::None)?;
+    let (nonce, ct) = seal_payload(&case.ck, &e.id, &e.aad(), payload)?;
+    e.nonce = nonce;
+    e.ct = ct;
+    e.sign(key);
+    Ok(e.encode())
+}
+
+/// One push; its accepted count, or why it failed.
+async fn push_once(client: &Client, envelopes: &[Vec<u8>]) -> anyhow::Result<usize> {
+    let (status, body) = client
+        .send_raw("POST", "/v1/sync/push", encode_batch(envelopes))
+        .await?;
+    if status != 200 {
+        bail!("push answered {status}: {}", String::from_utf8_lossy(&body));
+    }
+    let r: PushResponse = serde_json::from_slice(&body)?;
+    let accepted = r
+        .results
+        .iter()
+        .filter(|r| matches!(r, PushResult::Accepted { .. }))
+        .count();
+    if accepted != envelopes.len() {
+        bail!("not all accepted: {:?}", r.results.first());
+    }
+    Ok(accepted)
+}
+
+async fn push_load(
+    args: &Args,
+    backend: &str,
+    url: &str,
+    devices: &[(String, SigKey, usize)],
+    team_keys: &[TeamKey],
+    server: &ServerProcess,
+) -> anyhow::Result<()> {
+    // Each device creates its case (one key slot) before the clock starts.
+    let mut ready = Vec::with_capacity(devices.len());
+    for (id, key, t) in devices {
+        let team = format!("team-{t}");
+        let team_pub = team_kem(&team_keys[*t], &team, 1)?.public();
+        let client = Client::new(url, Some(signer(id, key)))?;
+        let author = *uuid::Uuid::parse_str(id)?.as_bytes();
+        let case = CaseState {
+            id: tsunagi_crypto::random_array()?,
+            key_id: tsunagi_crypto::random_array()?,
+            ck: CaseKey::generate()?,
+        };
+        push_once(
+            &client,
+            &[slot_envelope(author, key, &case, &team, &team_pub)?],
+        )
+        .await?;
+        ready.push((client, author, signer(id, key).key, case));
+    }
+
+    let issued = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let load_started = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, (client, author, key, case)) in ready.into_iter().enumerate() {
+        let issued = Arc::clone(&issued);
+        let (max, batch) = (args.max_requests, args.batch);
+        // A deflated change set does not compress further: random-looking bytes.
+        let payload: Vec<u8> = (0..args.payload)
+            .map(|j| (j.wrapping_mul(131) ^ i.wrapping_mul(31)) as u8)
+            .collect();
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut errors, mut accepted) = (Vec::new(), 0u64, 0usize);
+            let mut first_error = None;
+            while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < max {
+                let envelopes = match (0..batch)
+                    .map(|_| change_envelope(author, &key, &case, &payload))
+                    .collect::<anyhow::Result<Vec<_>>>()
+                {
+                    Ok(e) => e,
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e.to_string());
+                        continue;
+                    }
+                };
+                let t0 = Instant::now();
+                match push_once(&client, &envelopes).await {
+                    Ok(n) => {
+                        lat.push(t0.elapsed());
+                        accepted += n;
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e.to_string());
+                    }
+                }
+            }
+            (lat, errors, accepted, first_error)
+        }));
+    }
+    let (mut lat, mut errors, mut accepted, mut first_error) = (Vec::new(), 0, 0, None);
+    for t in tasks {
+        let (l, e, a, f) = t.await?;
+        lat.extend(l);
+        errors += e;
+        accepted += a;
+        if first_error.is_none() {
+            first_error = f;
+        }
+    }
+    let elapsed = load_started.elapsed();
+    lat.sort();
+    let hwm = server.vm("VmHWM:");
+    let rss = server.vm("VmRSS:");
+    // Every accepted envelope (and the slots) has a seq: the head says so.
+    let (id, key, _) = &devices[0];
+    let head: Head = Client::new(url, Some(signer(id, key)))?
+        .get("/v1/sync/head")
+        .await?;
     println!(
-        "backend={backend} enrollment round trip (provision → enroll → approve, {} devices, sequential): p50={:.2}ms p99={:.2}ms max={:.2}ms",
-        round_trips.len(),
-        ms(percentile(&round_trips, 0.50)),
-        ms(percentile(&round_trips, 0.99)),
-        ms(round_trips.last().copied().unwrap_or_default()),
+        "backend={backend} scenario=push devices={} batch={} payload={}B load={:.1}s pushes_ok={} errors={} envelopes_accepted={} envelopes_per_s={:.0} push_p50={:.2}ms push_p99={:.2}ms head={} server_VmHWM={hwm} server_VmRSS_end={rss}",
+        devices.len(),
+        args.batch,
+        args.payload,
+        elapsed.as_secs_f64(),
+        lat.len(),
+        errors,
+        accepted,
+        accepted as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.99)),
+        head.head,
     );
-    server.stop()?;
-    if let Some(c) = cluster {
-        c.stop();
+    if let Some(e) = first_error {
+        println!("backend={backend} first push error: {e}");
+    }
+    if head.head != (accepted + devices.len()) as u64 {
+        bail!(
+            "head {} is not the {} accepted envelopes plus {} slots",
+            head.head,
+            accepted,
+            devices.len()
+        );
     }
     Ok(())
 }
