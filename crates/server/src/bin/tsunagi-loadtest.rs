@@ -449,6 +449,7 @@ fn slot_envelope(
         Aux::CaseKey {
             team: team.into(),
             team_epoch: 1,
+            created: 1,
             enc: sealed.enc,
         },
     )?;
