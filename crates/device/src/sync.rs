@@ -209,6 +209,15 @@ impl Device {
         self.pull_all(&mut round).await?;
         self.reseal(&mut round, epoch)?;
         self.push_all(&mut round, epoch).await?;
+        if !self
+            .store
+            .cases_due_for_snapshot(SNAPSHOT_MIN_OPS)?
+            .is_empty()
+        {
+            // A snapshot claims every envelope up to the cursor: pull what was just pushed
+            // (and anything between) first, so the claim covers it.
+            self.pull_all(&mut round).await?;
+        }
         if self.seal_snapshots(&mut round, epoch)? > 0 {
             self.push_all(&mut round, epoch).await?;
         }
