@@ -42,6 +42,8 @@ const LAST_ERROR: &str = "sync.last_error";
 /// Envelopes per push request, and bytes (the server takes 1000 and 4 MiB).
 const PUSH_MAX: usize = 1000;
 const PUSH_BYTES: usize = 2 * 1024 * 1024;
+/// Largest snapshot payload sealed (the server takes 4 MiB per push request).
+const MAX_SNAPSHOT: usize = 3 * 1024 * 1024;
 /// Envelopes per pull page asked for.
 const PULL_LIMIT: u32 = 5000;
 /// A device seals a snapshot of a case after this many change sets since the last one.
@@ -982,16 +984,24 @@ impl Device {
                     v.insert(k);
                 }
             }
-            let queued = self.store.queued_envelopes(PUSH_MAX)?;
+            let mut queued = self.store.queued_envelopes(PUSH_MAX)?;
             if ops.is_empty() && queued.is_empty() {
                 return Ok(());
             }
+            // Queued envelopes (slots, grants, snapshots) go first, within the byte budget; at
+            // least one per request, so a large snapshot still travels alone.
             let mut bodies: Vec<Vec<u8>> = Vec::new();
             let mut bytes = 0usize;
+            let mut take = 0;
             for q in &queued {
+                if take > 0 && bytes + q.body.len() > PUSH_BYTES {
+                    break;
+                }
                 bytes += q.body.len();
                 bodies.push(q.body.clone());
+                take += 1;
             }
+            queued.truncate(take);
             let mut sent_ops: Vec<(OpId, EntityId)> = Vec::new();
             let mut local_refusals: Vec<(OpId, String, String)> = Vec::new();
             for op in &ops {
@@ -1177,6 +1187,10 @@ impl Device {
             }
             let states = self.store.case_states(case)?;
             let plain = codec::encode(&states, "snapshot")?;
+            if plain.len() > MAX_SNAPSHOT {
+                // Too large for one push request: the case stays on the change log.
+                continue;
+            }
             let id: [u8; 16] = random_array()?;
             let body = self.seal(
                 round,
