@@ -24,9 +24,9 @@ pub enum Caller {
     Device(Box<DeviceRow>),
 }
 
-/// A too-large body up to this size is read and discarded before the 413 goes out, so that
-/// ordinary clients see the answer instead of a connection reset mid-upload; beyond it the
-/// connection is simply closed after the 413.
+/// A too-large body up to this size (or twice the route's limit, when larger) is read and
+/// discarded before the 413 goes out, so that ordinary clients see the answer instead of a
+/// connection reset mid-upload; beyond it the connection is simply closed after the 413.
 const DRAIN_LIMIT: usize = 4 << 20;
 
 /// Reads the whole body, refusing more than `limit` bytes with 413.
@@ -43,11 +43,13 @@ pub async fn read_body(
             format!("request body larger than {limit} bytes"),
         )
     };
+    // A push route's larger limit drains up to twice its limit.
+    let drain = DRAIN_LIMIT.max(limit.saturating_mul(2));
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
+    if declared.is_some_and(|n| n > drain as u64) {
         return Err(too_large());
     }
     let mut buf = Vec::new();
@@ -58,7 +60,7 @@ pub async fn read_body(
         })?;
         if let Ok(data) = frame.into_data() {
             total = total.saturating_add(data.len());
-            if total > DRAIN_LIMIT {
+            if total > drain {
                 return Err(too_large());
             }
             if total <= limit {
@@ -93,16 +95,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 }
 
 /// A request authenticated by `Tsunagi-Sig`. `PENDING_OK` admits devices not yet approved
-/// (only `GET /v1/keys`).
+/// (only `GET /v1/keys`); `PUSH_BODY` allows a body up to `Settings::max_push_body` instead of
+/// `max_body` (only `POST /v1/sync/push`).
 #[derive(Debug)]
-pub struct Signed<const PENDING_OK: bool = false> {
+pub struct Signed<const PENDING_OK: bool = false, const PUSH_BODY: bool = false> {
     /// Who signed.
     pub caller: Caller,
     /// The body, exactly as signed.
     pub body: Bytes,
 }
 
-impl<const P: bool> Signed<P> {
+impl<const P: bool, const B: bool> Signed<P, B> {
     /// The body as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         parse_json(&self.body)
@@ -126,7 +129,7 @@ fn auth_err(e: &AuthError) -> ApiError {
     }
 }
 
-impl<const P: bool> FromRequest<AppState> for Signed<P> {
+impl<const P: bool, const B: bool> FromRequest<AppState> for Signed<P, B> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
@@ -140,7 +143,12 @@ impl<const P: bool> FromRequest<AppState> for Signed<P> {
             .to_str()
             .map_err(|_| ApiError::unauthorized("bad_auth_header", "Authorization is not text"))?;
         let auth = AuthHeader::parse(header).map_err(|e| auth_err(&e))?;
-        let body = read_body(body, &parts.headers, state.settings().max_body).await?;
+        let limit = if B {
+            state.settings().max_push_body
+        } else {
+            state.settings().max_body
+        };
+        let body = read_body(body, &parts.headers, limit).await?;
 
         let storage = state.storage();
         let unknown = || ApiError::unauthorized("unknown_key", "unknown key");

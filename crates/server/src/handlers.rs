@@ -59,11 +59,11 @@ fn team_dto(t: &TeamRow) -> Team {
     }
 }
 
-fn parse_device_id(s: &str) -> ApiResult<Uuid> {
+pub(crate) fn parse_device_id(s: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(s).map_err(|_| ApiError::not_found("no such device"))
 }
 
-fn stored_cert(d: &DeviceRow) -> ApiResult<Option<DeviceCert>> {
+pub(crate) fn stored_cert(d: &DeviceRow) -> ApiResult<Option<DeviceCert>> {
     d.cert
         .as_deref()
         .map(serde_json::from_str::<DeviceCert>)
@@ -92,7 +92,7 @@ async fn admin_public(state: &AppState) -> ApiResult<SigPublic> {
     SigPublic::from_bytes(&org).map_err(|e| ApiError::internal(&format!("admin key: {e}")))
 }
 
-fn verify_sig(public: &SigPublic, msg: &[u8], sig: &[u8], what: &str) -> ApiResult<()> {
+pub(crate) fn verify_sig(public: &SigPublic, msg: &[u8], sig: &[u8], what: &str) -> ApiResult<()> {
     let sig = Signature::from_bytes(sig).map_err(|_| {
         ApiError::bad_request("bad_signature", format!("{what}: malformed signature"))
     })?;
@@ -208,8 +208,19 @@ pub(crate) async fn enroll(
         .map_err(|_| {
             ApiError::unauthorized("bad_proof", "the proof does not verify with sig_pub")
         })?;
+    // The device's own id (the one its change sets carry), or one made here.
+    let id = match req.device {
+        Some(id) if id.is_nil() => {
+            return Err(ApiError::bad_request(
+                "bad_device_id",
+                "the device id must not be the nil UUID",
+            ));
+        }
+        Some(id) => id,
+        None => Uuid::now_v7(),
+    };
     let device = NewDevice {
-        id: Uuid::now_v7(),
+        id,
         sig_pub: req.sig_pub.clone(),
         kem_pub: req.kem_pub.clone(),
     };
@@ -250,6 +261,10 @@ pub(crate) async fn enroll(
         RedeemOutcome::KeyInUse => Err(ApiError::conflict(
             "key_in_use",
             "this signing key is already enrolled",
+        )),
+        RedeemOutcome::IdInUse => Err(ApiError::conflict(
+            "device_id_in_use",
+            "another device is already enrolled under this device id; the code is still usable",
         )),
     }
 }
@@ -471,7 +486,7 @@ pub(crate) async fn approve(
     Ok(Json(info(&d)))
 }
 
-fn valid_team_id(s: &str) -> bool {
+pub(crate) fn valid_team_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')

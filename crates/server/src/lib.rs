@@ -1,6 +1,7 @@
 //! `tsunagi-server`: the sync server. It verifies signatures and stores public keys, hashes
 //! and ciphertext; it never holds a key that decrypts records (docs/identity.md,
-//! docs/server.md). `app(state)` is the whole HTTP API; `main.rs` only reads configuration.
+//! docs/server.md, docs/protocol.md). `app(state)` is the whole HTTP API; `main.rs` only reads
+//! configuration.
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod pgtest;
 pub mod serve;
 pub mod storage;
+mod sync;
 
 use storage::Storage;
 
@@ -42,6 +44,8 @@ pub struct Settings {
     pub rate_burst: f64,
     /// Largest accepted request body, bytes.
     pub max_body: usize,
+    /// Largest accepted push batch (`POST /v1/sync/push`), bytes.
+    pub max_push_body: usize,
 }
 
 impl Default for Settings {
@@ -51,6 +55,7 @@ impl Default for Settings {
             rate_per_sec: 20.0,
             rate_burst: 40.0,
             max_body: 1 << 20,
+            max_push_body: 4 << 20,
         }
     }
 }
@@ -230,6 +235,16 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/admin/enrollments", post(handlers::create_enrollment))
         .route("/v1/admin/devices", get(handlers::list_devices))
         .route("/v1/admin/devices/{id}/revoke", post(handlers::revoke))
+        .route("/v1/sync/push", post(sync::push))
+        .route("/v1/sync/pull", get(sync::pull))
+        .route("/v1/sync/snapshots", get(sync::snapshots))
+        .route("/v1/sync/head", get(sync::head))
+        .route("/v1/sync/cases/{case}", get(sync::case_history))
+        .route(
+            "/v1/teams/{team}/kem",
+            post(sync::publish_team_kem).get(sync::team_kem),
+        )
+        .route("/v1/devices/{id}/cert", get(sync::device_cert))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

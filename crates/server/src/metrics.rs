@@ -1,5 +1,6 @@
 //! Prometheus text metrics: requests by route, method and status; latency sum and count by
-//! route; devices by state (read from storage at scrape time).
+//! route; pushed envelopes by result (and rejections by code); sync pages and the envelopes
+//! they carried; devices by state (read from storage at scrape time).
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -9,6 +10,8 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use tsunagi_sync::wire::PushResult;
+
 use crate::AppState;
 
 /// Counters in memory (per instance).
@@ -16,9 +19,48 @@ use crate::AppState;
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, (f64, u64)>>,
+    /// Pushed envelopes: accepted, duplicate, rejected.
+    pushed: Mutex<[u64; 3]>,
+    /// Rejections by reason code (a fixed set of server codes).
+    rejected: Mutex<BTreeMap<String, u64>>,
+    /// Pages served and envelopes in them, by endpoint (`pull`, `snapshots`, `case`).
+    pages: Mutex<BTreeMap<&'static str, (u64, u64)>>,
 }
 
 impl Metrics {
+    /// Counts the results of one push.
+    pub(crate) fn count_push(&self, results: &[PushResult]) {
+        let mut pushed = self
+            .pushed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut rejected = self
+            .rejected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for r in results {
+            match r {
+                PushResult::Accepted { .. } => pushed[0] += 1,
+                PushResult::Duplicate { .. } => pushed[1] += 1,
+                PushResult::Rejected { code, .. } => {
+                    pushed[2] += 1;
+                    *rejected.entry(code.clone()).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// Counts one page served.
+    pub(crate) fn count_page(&self, endpoint: &'static str, envelopes: usize) {
+        let mut pages = self
+            .pages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let e = pages.entry(endpoint).or_default();
+        e.0 += 1;
+        e.1 += envelopes as u64;
+    }
+
     fn record(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let unpoison = std::sync::PoisonError::into_inner;
         *self
@@ -65,6 +107,56 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "tsunagi_http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
+            );
+        }
+        out.push_str("# HELP tsunagi_envelopes_pushed_total Pushed envelopes by result.\n");
+        out.push_str("# TYPE tsunagi_envelopes_pushed_total counter\n");
+        let pushed = *self
+            .pushed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (result, n) in ["accepted", "duplicate", "rejected"].iter().zip(pushed) {
+            let _ = writeln!(
+                out,
+                "tsunagi_envelopes_pushed_total{{result=\"{result}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP tsunagi_envelopes_rejected_total Rejected envelopes by reason code.\n",
+        );
+        out.push_str("# TYPE tsunagi_envelopes_rejected_total counter\n");
+        for (code, n) in self
+            .rejected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "tsunagi_envelopes_rejected_total{{code=\"{code}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP tsunagi_sync_pages_total Sync pages served by endpoint.\n");
+        out.push_str("# TYPE tsunagi_sync_pages_total counter\n");
+        let pages = self
+            .pages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for (endpoint, (n, _)) in &pages {
+            let _ = writeln!(
+                out,
+                "tsunagi_sync_pages_total{{endpoint=\"{endpoint}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP tsunagi_envelopes_served_total Envelopes served in sync pages by endpoint.\n",
+        );
+        out.push_str("# TYPE tsunagi_envelopes_served_total counter\n");
+        for (endpoint, (_, n)) in &pages {
+            let _ = writeln!(
+                out,
+                "tsunagi_envelopes_served_total{{endpoint=\"{endpoint}\"}} {n}"
             );
         }
         out.push_str("# HELP tsunagi_devices Devices by state.\n");

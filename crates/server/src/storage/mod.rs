@@ -1,14 +1,19 @@
 //! The server's storage behind one async trait, with two backends: an embedded SQLite file
 //! (`sqlite`) and PostgreSQL (`postgres`). Every operation that must be atomic (redeem a code,
-//! approve a device, rotate a team key) is one method, one transaction.
+//! approve a device, rotate a team key, push a batch of envelopes) is one method, one
+//! transaction.
 
 use async_trait::async_trait;
 use thiserror::Error;
-use tsunagi_sync::api::{DeviceState, KeySlot, Role};
+use tsunagi_sync::api::{DeviceState, KeySlot, Role, TeamKem};
+use tsunagi_sync::wire::{PullPage, PushResult};
 use uuid::Uuid;
 
 pub mod postgres;
 pub mod sqlite;
+pub mod sync;
+
+pub use sync::{KemOutcome, PageQuery, PageScope, PushItem};
 
 /// A storage failure. Never shown to clients (a 500 says nothing); logged in full.
 #[derive(Debug, Error)]
@@ -148,6 +153,8 @@ pub enum RedeemOutcome {
     Used,
     /// The signing key is already enrolled.
     KeyInUse,
+    /// The device id is already taken (another device enrolled under it).
+    IdInUse,
 }
 
 /// An approval, checked by the handler.
@@ -272,6 +279,24 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     async fn slots_for(&self, recipient: &str) -> StorageResult<Vec<KeySlot>>;
     /// Slots of one team and epoch.
     async fn slots_of(&self, team: &str, epoch: u32) -> StorageResult<Vec<KeySlot>>;
+
+    /// Pushes a batch for a device of `team` (docs/protocol.md "What the server checks on
+    /// push", steps 4-5; the handler did 1-3): one result per item in order, everything in
+    /// one transaction that assigns sequence numbers in commit order (docs/server.md).
+    async fn push(
+        &self,
+        team: &str,
+        items: Vec<PushItem>,
+        now: i64,
+    ) -> StorageResult<Vec<PushResult>>;
+    /// One page of readable envelopes (pull, snapshots or a case's history).
+    async fn page(&self, q: &PageQuery) -> StorageResult<PullPage>;
+    /// The highest committed sequence number (0 when the log is empty).
+    async fn head(&self) -> StorageResult<u64>;
+    /// Stores TeamKEM[team, epoch] unless one is stored already (first one kept).
+    async fn put_team_kem(&self, kem: &TeamKem, now: i64) -> StorageResult<KemOutcome>;
+    /// The team's KEM key of its highest published epoch.
+    async fn team_kem(&self, team: &str) -> StorageResult<Option<TeamKem>>;
 }
 
 /// Set difference of slot recipients against the expected ones (active devices + "org").
@@ -311,6 +336,17 @@ pub(crate) fn uuid(s: &str) -> StorageResult<Uuid> {
 /// Epoch from its stored i64.
 pub(crate) fn epoch(v: i64) -> StorageResult<u32> {
     u32::try_from(v).map_err(|_| StorageError::Corrupt(format!("epoch {v}")))
+}
+
+/// A stored sequence number.
+pub(crate) fn seq(v: i64) -> StorageResult<u64> {
+    u64::try_from(v).map_err(|_| StorageError::Corrupt(format!("seq {v}")))
+}
+
+/// A stored 16-byte id.
+pub(crate) fn id16(v: &[u8]) -> StorageResult<[u8; 16]> {
+    v.try_into()
+        .map_err(|_| StorageError::Corrupt(format!("id of {} bytes", v.len())))
 }
 
 /// Drop expired nonces on about one request in this many.

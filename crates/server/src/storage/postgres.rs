@@ -6,30 +6,46 @@ use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Pool, Runtime};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio_postgres::{NoTls, Row};
-use tsunagi_sync::api::{DeviceState, KeySlot};
+use tsunagi_sync::api::{DeviceState, KeySlot, TeamKem};
+use tsunagi_sync::wire::{PullPage, Pulled, PushResult};
 use uuid::Uuid;
 
+use super::sync::{self, Dialect, Known, ScopeParam, sql_int};
 use super::{
-    Approval, ApproveOutcome, BootstrapOutcome, DeviceRow, Migration, NONCE_SWEEP_EVERY, NewDevice,
-    Org, RedeemOutcome, RotateOutcome, Storage, StorageError, StorageResult, TeamRow, UserRow,
-    epoch, recipient_mismatch, role, state, uuid,
+    Approval, ApproveOutcome, BootstrapOutcome, DeviceRow, KemOutcome, Migration,
+    NONCE_SWEEP_EVERY, NewDevice, Org, PageQuery, PushItem, RedeemOutcome, RotateOutcome, Storage,
+    StorageError, StorageResult, TeamRow, UserRow, epoch, id16, recipient_mismatch, role, seq,
+    state, uuid,
 };
 
 /// The PostgreSQL schema, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../../../../migrations/server/postgres/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../../../../migrations/server/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../../../../migrations/server/postgres/0002_sync.sql"),
+    },
+];
 
 /// Serializes migrations of several instances starting at once (`pg_advisory_xact_lock`).
 const MIGRATION_LOCK: i64 = 0x7473_756e_6167_6901;
+
+/// The envelope log's lock: every push transaction takes `pg_advisory_xact_lock` on it before
+/// it reads the head, and holds it until commit, so sequence numbers are assigned and become
+/// visible in the same order (docs/server.md "Envelope storage").
+pub const ENVELOPE_LOG_LOCK: i64 = 0x7473_756e_6167_6902;
 
 /// PostgreSQL storage.
 #[derive(Clone)]
 pub struct PostgresStorage {
     pool: Pool,
     requests: Arc<AtomicU64>,
+    push_commit_delay: Duration,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -131,6 +147,7 @@ impl PostgresStorage {
         let s = PostgresStorage {
             pool,
             requests: Arc::new(AtomicU64::new(0)),
+            push_commit_delay: Duration::ZERO,
         };
         s.migrate().await?;
         Ok(s)
@@ -166,6 +183,15 @@ impl PostgresStorage {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Tests only: wait this long between a push's last write and its commit (holding the
+    /// envelope log lock), to widen the window in which a reader could see a later sequence
+    /// number before an earlier one if the lock were missing.
+    #[must_use]
+    pub fn with_push_commit_delay(mut self, delay: Duration) -> PostgresStorage {
+        self.push_commit_delay = delay;
+        self
     }
 
     async fn client(&self) -> StorageResult<deadpool_postgres::Object> {
@@ -375,10 +401,12 @@ impl Storage for PostgresStorage {
         if expires_at <= now {
             return Ok(RedeemOutcome::Expired);
         }
+        // Either unique column (id, sig_pub) may clash, also with an enrollment committing
+        // meanwhile (the insert waits for it); which one did is read after.
         let inserted = tx
             .execute(
                 "INSERT INTO devices (id, user_id, sig_pub, kem_pub, state, enrolled_at) \
-                 VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT (sig_pub) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING",
                 &[
                     &device.id.to_string(),
                     &user_id,
@@ -389,7 +417,18 @@ impl Storage for PostgresStorage {
             )
             .await?;
         if inserted != 1 {
-            return Ok(RedeemOutcome::KeyInUse);
+            let key_taken = tx
+                .query_opt(
+                    "SELECT 1 FROM devices WHERE sig_pub = $1",
+                    &[&device.sig_pub],
+                )
+                .await?
+                .is_some();
+            return Ok(if key_taken {
+                RedeemOutcome::KeyInUse
+            } else {
+                RedeemOutcome::IdInUse
+            });
         }
         let n = tx
             .execute(
@@ -563,4 +602,242 @@ impl Storage for PostgresStorage {
             .await?;
         rows.iter().map(slot_of).collect()
     }
+
+    async fn push(
+        &self,
+        team: &str,
+        items: Vec<PushItem>,
+        now: i64,
+    ) -> StorageResult<Vec<PushResult>> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        // Before anything is read: the head and every check below hold until commit, and no
+        // other push can commit a smaller seq after ours became visible.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ENVELOPE_LOG_LOCK])
+            .await?;
+        let needs = sync::needs(&items);
+        let head: i64 = tx
+            .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM envelopes", &[])
+            .await?
+            .try_get(0)?;
+        let mut k = Known {
+            head: seq(head)?,
+            ..Known::default()
+        };
+        if !needs.ids.is_empty() {
+            for r in tx
+                .query(
+                    "SELECT id, seq FROM envelopes WHERE id = ANY($1)",
+                    &[&needs.ids],
+                )
+                .await?
+            {
+                k.seqs.insert(id16(r.try_get(0)?)?, seq(r.try_get(1)?)?);
+            }
+        }
+        if !needs.cases.is_empty() {
+            for r in tx
+                .query(
+                    "SELECT case_id, owner FROM cases WHERE case_id = ANY($1)",
+                    &[&needs.cases],
+                )
+                .await?
+            {
+                k.owners.insert(id16(r.try_get(0)?)?, r.try_get(1)?);
+            }
+            for r in tx
+                .query(
+                    "SELECT case_id, epoch, key_id FROM case_keys WHERE case_id = ANY($1)",
+                    &[&needs.cases],
+                )
+                .await?
+            {
+                k.keys.insert(
+                    (id16(r.try_get(0)?)?, epoch(r.try_get(1)?)?),
+                    id16(r.try_get(2)?)?,
+                );
+            }
+        }
+        if !needs.teams.is_empty() {
+            for r in tx
+                .query("SELECT id FROM teams WHERE id = ANY($1)", &[&needs.teams])
+                .await?
+            {
+                k.teams.insert(r.try_get(0)?);
+            }
+        }
+        let (results, mut w) = sync::plan(team, items, k);
+        if !w.envelopes.is_empty() {
+            let e = &mut w.envelopes;
+            let seqs: Vec<i64> = e.iter().map(|e| e.seq).collect();
+            let ids: Vec<&[u8]> = e.iter().map(|e| e.id.as_slice()).collect();
+            let kinds: Vec<&str> = e.iter().map(|e| e.kind.key()).collect();
+            let cases: Vec<&[u8]> = e.iter().map(|e| e.case.as_slice()).collect();
+            let owners: Vec<&str> = e.iter().map(|e| e.owner.as_str()).collect();
+            let targets: Vec<Option<&str>> = e.iter().map(|e| e.target.as_deref()).collect();
+            let epochs: Vec<i64> = e.iter().map(|e| e.epoch).collect();
+            let authors: Vec<&str> = e.iter().map(|e| e.author.as_str()).collect();
+            let bodies: Vec<&[u8]> = e.iter().map(|e| e.body.as_slice()).collect();
+            tx.execute(
+                "INSERT INTO envelopes (seq, id, kind, case_id, owner, target, epoch, author, body, received_at) \
+                 SELECT u.seq, u.id, u.kind, u.case_id, u.owner, u.target, u.epoch, u.author, u.body, $10::BIGINT \
+                 FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::TEXT[], $4::BYTEA[], $5::TEXT[], $6::TEXT[], \
+                             $7::BIGINT[], $8::TEXT[], $9::BYTEA[]) \
+                   AS u(seq, id, kind, case_id, owner, target, epoch, author, body)",
+                &[
+                    &seqs, &ids, &kinds, &cases, &owners, &targets, &epochs, &authors, &bodies,
+                    &now,
+                ],
+            )
+            .await?;
+        }
+        for (case, owner, s) in &w.cases {
+            tx.execute(
+                "INSERT INTO cases (case_id, owner, created_seq) VALUES ($1, $2, $3)",
+                &[&case.as_slice(), owner, s],
+            )
+            .await?;
+        }
+        for (case, e, kid, s) in &w.keys {
+            tx.execute(
+                "INSERT INTO case_keys (case_id, epoch, key_id, seq) VALUES ($1, $2, $3, $4)",
+                &[&case.as_slice(), e, &kid.as_slice(), s],
+            )
+            .await?;
+        }
+        for g in &w.grants {
+            tx.execute(
+                "INSERT INTO grants (case_id, team, from_epoch, until_epoch, seq) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (case_id, team) DO UPDATE SET from_epoch = excluded.from_epoch, \
+                 until_epoch = excluded.until_epoch, seq = excluded.seq",
+                &[&g.case.as_slice(), &g.team, &g.from, &g.until, &g.seq],
+            )
+            .await?;
+        }
+        for s in &w.snapshots {
+            tx.execute(
+                "INSERT INTO snapshots (seq, case_id, owner, epoch, covers) VALUES ($1, $2, $3, $4, $5)",
+                &[&s.seq, &s.case.as_slice(), &s.owner, &s.epoch, &s.covers],
+            )
+            .await?;
+        }
+        if !self.push_commit_delay.is_zero() {
+            tokio::time::sleep(self.push_commit_delay).await;
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    async fn page(&self, q: &PageQuery) -> StorageResult<PullPage> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&sync::page_sql(Dialect::Postgres, &q.scope))
+            .await?;
+        let (team, since, lim) = (q.team.as_str(), sql_int(q.since), sync::fetch_limit(q));
+        let rows = match sync::scope_param(&q.scope) {
+            ScopeParam::None => c.query(&stmt, &[&team, &since, &lim]).await?,
+            ScopeParam::Int(v) => c.query(&stmt, &[&team, &since, &lim, &v]).await?,
+            ScopeParam::Bytes(b) => c.query(&stmt, &[&team, &since, &lim, &b]).await?,
+        };
+        let candidates = rows
+            .iter()
+            .map(|r| Ok((r.try_get::<_, i64>(0)?, r.try_get::<_, i64>(1)?)))
+            .collect::<StorageResult<Vec<_>>>()?;
+        let (seqs, more) = sync::cut(q, &candidates);
+        // Bodies never change once stored: fetching them by seq in a second statement reads
+        // exactly what the first one chose.
+        let items = if seqs.is_empty() {
+            Vec::new()
+        } else {
+            c.query(
+                "SELECT seq, body FROM envelopes WHERE seq = ANY($1) ORDER BY seq",
+                &[&seqs],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Pulled {
+                    seq: seq(r.try_get(0)?)?,
+                    body: r.try_get(1)?,
+                })
+            })
+            .collect::<StorageResult<Vec<_>>>()?
+        };
+        if items.len() != seqs.len() {
+            return Err(StorageError::Corrupt(
+                "an envelope vanished between two reads".into(),
+            ));
+        }
+        Ok(PullPage {
+            next: items.last().map_or(q.since, |p| p.seq),
+            more,
+            items,
+        })
+    }
+
+    async fn head(&self) -> StorageResult<u64> {
+        let c = self.client().await?;
+        seq(c
+            .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM envelopes", &[])
+            .await?
+            .try_get(0)?)
+    }
+
+    async fn put_team_kem(&self, kem: &TeamKem, now: i64) -> StorageResult<KemOutcome> {
+        let c = self.client().await?;
+        let e = i64::from(kem.epoch);
+        let n = c
+            .execute(
+                "INSERT INTO team_kems (team, epoch, kem_pub, device, sig, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[
+                    &kem.team,
+                    &e,
+                    &kem.kem_pub,
+                    &kem.device.to_string(),
+                    &kem.sig,
+                    &now,
+                ],
+            )
+            .await?;
+        if n == 1 {
+            return Ok(KemOutcome::Stored);
+        }
+        // Rows are never changed once stored, so this reads the one that won.
+        let r = c
+            .query_one(
+                "SELECT team, epoch, kem_pub, device, sig FROM team_kems WHERE team = $1 AND epoch = $2",
+                &[&kem.team, &e],
+            )
+            .await?;
+        let kept = kem_of(&r)?;
+        Ok(if kept.kem_pub == kem.kem_pub {
+            KemOutcome::Same
+        } else {
+            KemOutcome::Different(kept)
+        })
+    }
+
+    async fn team_kem(&self, team: &str) -> StorageResult<Option<TeamKem>> {
+        let c = self.client().await?;
+        c.query_opt(
+            "SELECT team, epoch, kem_pub, device, sig FROM team_kems WHERE team = $1 \
+             ORDER BY epoch DESC LIMIT 1",
+            &[&team],
+        )
+        .await?
+        .as_ref()
+        .map(kem_of)
+        .transpose()
+    }
+}
+
+fn kem_of(r: &Row) -> StorageResult<TeamKem> {
+    Ok(TeamKem {
+        team: r.try_get(0)?,
+        epoch: epoch(r.try_get(1)?)?,
+        kem_pub: r.try_get(2)?,
+        device: uuid(r.try_get(3)?)?,
+        sig: r.try_get(4)?,
+    })
 }

@@ -7,26 +7,37 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tsunagi_sync::api::{DeviceState, KeySlot};
+use std::time::Duration;
+use tsunagi_sync::api::{DeviceState, KeySlot, TeamKem};
+use tsunagi_sync::wire::{PullPage, Pulled, PushResult};
 use uuid::Uuid;
 
+use super::sync::{self, Dialect, Known, ScopeParam, sql_int};
 use super::{
-    Approval, ApproveOutcome, BootstrapOutcome, DeviceRow, Migration, NONCE_SWEEP_EVERY, NewDevice,
-    Org, RedeemOutcome, RotateOutcome, Storage, StorageError, StorageResult, TeamRow, UserRow,
-    epoch, recipient_mismatch, role, state, uuid,
+    Approval, ApproveOutcome, BootstrapOutcome, DeviceRow, KemOutcome, Migration,
+    NONCE_SWEEP_EVERY, NewDevice, Org, PageQuery, PushItem, RedeemOutcome, RotateOutcome, Storage,
+    StorageError, StorageResult, TeamRow, UserRow, epoch, id16, recipient_mismatch, role, seq,
+    state, uuid,
 };
 
 /// The SQLite schema, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../../../../migrations/server/sqlite/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../../../../migrations/server/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../../../../migrations/server/sqlite/0002_sync.sql"),
+    },
+];
 
 /// SQLite storage.
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     conn: Arc<Mutex<Connection>>,
     requests: Arc<AtomicU64>,
+    push_commit_delay: Duration,
 }
 
 const DEVICE_SELECT: &str = "SELECT d.id, d.sig_pub, d.kem_pub, d.state, d.cert, d.enrolled_at, \
@@ -190,7 +201,16 @@ impl SqliteStorage {
         Ok(SqliteStorage {
             conn: Arc::new(Mutex::new(conn)),
             requests: Arc::new(AtomicU64::new(0)),
+            push_commit_delay: Duration::ZERO,
         })
+    }
+
+    /// Tests only: wait this long between a push's last write and its commit, to widen the
+    /// window in which a reader could see a later sequence number before an earlier one.
+    #[must_use]
+    pub fn with_push_commit_delay(mut self, delay: Duration) -> SqliteStorage {
+        self.push_commit_delay = delay;
+        self
     }
 
     async fn run<T, F>(&self, f: F) -> StorageResult<T>
@@ -441,6 +461,17 @@ impl Storage for SqliteStorage {
             if taken {
                 return Ok(RedeemOutcome::KeyInUse);
             }
+            let id_taken = tx
+                .query_row(
+                    "SELECT 1 FROM devices WHERE id = ?1",
+                    [device.id.to_string()],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if id_taken {
+                return Ok(RedeemOutcome::IdInUse);
+            }
             tx.execute(
                 "INSERT INTO devices (id, user_id, sig_pub, kem_pub, state, enrolled_at) \
                  VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
@@ -637,4 +668,222 @@ impl Storage for SqliteStorage {
         })
         .await
     }
+
+    async fn push(
+        &self,
+        team: &str,
+        items: Vec<PushItem>,
+        now: i64,
+    ) -> StorageResult<Vec<PushResult>> {
+        let team = team.to_owned();
+        let delay = self.push_commit_delay;
+        self.run(move |c| {
+            // IMMEDIATE: the one writer from the first read, so the head and every check hold
+            // until commit.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let needs = sync::needs(&items);
+            let mut k = Known {
+                head: seq(tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM envelopes", [], |r| {
+                    r.get(0)
+                })?)?,
+                ..Known::default()
+            };
+            {
+                let mut st = tx.prepare_cached("SELECT seq FROM envelopes WHERE id = ?1")?;
+                for id in &needs.ids {
+                    if let Some(s) = st.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
+                        k.seqs.insert(id16(id)?, seq(s)?);
+                    }
+                }
+                let mut owner = tx.prepare_cached("SELECT owner FROM cases WHERE case_id = ?1")?;
+                let mut keys =
+                    tx.prepare_cached("SELECT epoch, key_id FROM case_keys WHERE case_id = ?1")?;
+                for case in &needs.cases {
+                    let c16 = id16(case)?;
+                    if let Some(o) = owner.query_row([case], |r| r.get::<_, String>(0)).optional()? {
+                        k.owners.insert(c16, o);
+                    }
+                    let rows = keys
+                        .query_map([case], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    for (e, kid) in rows {
+                        k.keys.insert((c16, epoch(e)?), id16(&kid)?);
+                    }
+                }
+                let mut team_st = tx.prepare_cached("SELECT 1 FROM teams WHERE id = ?1")?;
+                for t in &needs.teams {
+                    if team_st.query_row([t], |_| Ok(())).optional()?.is_some() {
+                        k.teams.insert(t.clone());
+                    }
+                }
+            }
+            let (results, w) = sync::plan(&team, items, k);
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO envelopes (seq, id, kind, case_id, owner, target, epoch, author, body, received_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?;
+                for e in &w.envelopes {
+                    ins.execute(params![
+                        e.seq,
+                        e.id.as_slice(),
+                        e.kind.key(),
+                        e.case.as_slice(),
+                        e.owner,
+                        e.target,
+                        e.epoch,
+                        e.author,
+                        e.body,
+                        now
+                    ])?;
+                }
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO cases (case_id, owner, created_seq) VALUES (?1, ?2, ?3)",
+                )?;
+                for (case, owner, s) in &w.cases {
+                    ins.execute(params![case.as_slice(), owner, s])?;
+                }
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO case_keys (case_id, epoch, key_id, seq) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for (case, e, kid, s) in &w.keys {
+                    ins.execute(params![case.as_slice(), e, kid.as_slice(), s])?;
+                }
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO grants (case_id, team, from_epoch, until_epoch, seq) VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (case_id, team) DO UPDATE SET from_epoch = excluded.from_epoch, \
+                     until_epoch = excluded.until_epoch, seq = excluded.seq",
+                )?;
+                for g in &w.grants {
+                    ins.execute(params![g.case.as_slice(), g.team, g.from, g.until, g.seq])?;
+                }
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO snapshots (seq, case_id, owner, epoch, covers) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for s in &w.snapshots {
+                    ins.execute(params![s.seq, s.case.as_slice(), s.owner, s.epoch, s.covers])?;
+                }
+            }
+            if !delay.is_zero() {
+                std::thread::sleep(delay);
+            }
+            tx.commit()?;
+            Ok(results)
+        })
+        .await
+    }
+
+    async fn page(&self, q: &PageQuery) -> StorageResult<PullPage> {
+        let q = q.clone();
+        self.run(move |c| {
+            // Both statements run under the connection mutex: no write comes between them.
+            let mut st = c.prepare_cached(&sync::page_sql(Dialect::Sqlite, &q.scope))?;
+            let (team, since, lim) = (&q.team, sql_int(q.since), sync::fetch_limit(&q));
+            let row = |r: &Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?));
+            let candidates = match sync::scope_param(&q.scope) {
+                ScopeParam::None => st.query_map(params![team, since, lim], row)?,
+                ScopeParam::Int(v) => st.query_map(params![team, since, lim, v], row)?,
+                ScopeParam::Bytes(b) => st.query_map(params![team, since, lim, b], row)?,
+            }
+            .collect::<Result<Vec<_>, _>>()?;
+            let (seqs, more) = sync::cut(&q, &candidates);
+            let mut body = c.prepare_cached("SELECT body FROM envelopes WHERE seq = ?1")?;
+            let items = seqs
+                .iter()
+                .map(|s| {
+                    Ok(Pulled {
+                        seq: seq(*s)?,
+                        body: body.query_row([s], |r| r.get(0))?,
+                    })
+                })
+                .collect::<StorageResult<Vec<_>>>()?;
+            Ok(PullPage {
+                next: items.last().map_or(q.since, |p| p.seq),
+                more,
+                items,
+            })
+        })
+        .await
+    }
+
+    async fn head(&self) -> StorageResult<u64> {
+        self.run(|c| {
+            seq(
+                c.query_row("SELECT COALESCE(MAX(seq), 0) FROM envelopes", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .await
+    }
+
+    async fn put_team_kem(&self, kem: &TeamKem, now: i64) -> StorageResult<KemOutcome> {
+        let kem = kem.clone();
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "INSERT INTO team_kems (team, epoch, kem_pub, device, sig, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                params![
+                    kem.team,
+                    i64::from(kem.epoch),
+                    kem.kem_pub,
+                    kem.device.to_string(),
+                    kem.sig,
+                    now
+                ],
+            )?;
+            let outcome = if n == 1 {
+                KemOutcome::Stored
+            } else {
+                let kept = tx.query_row(
+                    "SELECT team, epoch, kem_pub, device, sig FROM team_kems WHERE team = ?1 AND epoch = ?2",
+                    params![kem.team, i64::from(kem.epoch)],
+                    kem_row,
+                )?;
+                let kept = into_kem(kept)?;
+                if kept.kem_pub == kem.kem_pub {
+                    KemOutcome::Same
+                } else {
+                    KemOutcome::Different(kept)
+                }
+            };
+            tx.commit()?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn team_kem(&self, team: &str) -> StorageResult<Option<TeamKem>> {
+        let team = team.to_owned();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT team, epoch, kem_pub, device, sig FROM team_kems WHERE team = ?1 \
+                 ORDER BY epoch DESC LIMIT 1",
+                [team],
+                kem_row,
+            )
+            .optional()?
+            .map(into_kem)
+            .transpose()
+        })
+        .await
+    }
+}
+
+/// A team KEM row: team, epoch, kem_pub, device, sig.
+type KemColumns = (String, i64, Vec<u8>, String, Vec<u8>);
+
+fn kem_row(r: &Row<'_>) -> rusqlite::Result<KemColumns> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn into_kem((team, e, kem_pub, device, sig): KemColumns) -> StorageResult<TeamKem> {
+    Ok(TeamKem {
+        team,
+        epoch: epoch(e)?,
+        kem_pub,
+        device: uuid(&device)?,
+        sig,
+    })
 }

@@ -2,11 +2,13 @@
 //! per case, each run against both backends by `both!`.
 
 use crate::harness::*;
-use tsunagi_crypto::identity::{KemKey, SigKey, SlotContext, TeamKey, open_team_key};
+use tsunagi_crypto::identity::{
+    KemKey, SigKey, SigPublic, Signature, SlotContext, TeamKey, open_team_key,
+};
 use tsunagi_server::secret_hash;
 use tsunagi_sync::api::{
-    ApproveRequest, BootstrapRequest, CreateTeam, DeviceInfo, EnrollResponse, Health, KeyDirectory,
-    Role, SlotsUpload, Team, TeamMembers,
+    ApproveRequest, BootstrapRequest, CreateTeam, DeviceInfo, EnrollRequest, EnrollResponse,
+    Health, KeyDirectory, Role, SlotsUpload, Team, TeamMembers,
 };
 use tsunagi_sync::auth::AuthHeader;
 
@@ -812,4 +814,66 @@ pub async fn concurrent_redeem_of_one_code(kind: Kind) {
             .len(),
         1
     );
+}
+
+pub async fn enroll_under_own_id(kind: Kind) {
+    let org = Org::new(kind).await;
+    org.team("t").await;
+    let user = org.user("u", "t", Role::Worker).await;
+    let c = anon(org.url());
+    let own = uuid::Uuid::now_v7();
+    let (sig, kem) = (SigKey::generate().unwrap(), KemKey::generate().unwrap());
+    let bundle = org.provision(&user).await;
+    let mut req = enroll_request(&bundle.code, &sig, &kem);
+    req.device = Some(own);
+    let r: EnrollResponse = c.post("/v1/enroll", &req).await.unwrap();
+    assert_eq!(r.device, own);
+    SigPublic::from_bytes(&bundle.server_pub)
+        .unwrap()
+        .verify(
+            &EnrollResponse::signed_message(&own, &bundle.code, sig.public().as_bytes()),
+            &Signature::from_bytes(&r.server_sig).unwrap(),
+        )
+        .unwrap();
+
+    // Another device (another code, other keys) under the same id: 409, and its code stays
+    // usable.
+    let bundle2 = org.provision(&user).await;
+    let (sig2, kem2) = (SigKey::generate().unwrap(), KemKey::generate().unwrap());
+    let mut req2 = enroll_request(&bundle2.code, &sig2, &kem2);
+    req2.device = Some(own);
+    let (st, body) = raw(
+        org.url(),
+        "POST",
+        "/v1/enroll",
+        None,
+        serde_json::to_vec(&req2).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (409, Some("device_id_in_use")),
+        "{body}"
+    );
+    let mut nil = enroll_request(&bundle2.code, &sig2, &kem2);
+    nil.device = Some(uuid::Uuid::nil());
+    assert_eq!(
+        refusal(c.post::<_, EnrollResponse>("/v1/enroll", &nil).await),
+        (400, "bad_device_id".into())
+    );
+    let other = uuid::Uuid::now_v7();
+    req2.device = Some(other);
+    let r2: EnrollResponse = c.post("/v1/enroll", &req2).await.unwrap();
+    assert_eq!(r2.device, other);
+    // Without an id the server makes one.
+    let bundle3 = org.provision(&user).await;
+    let req3: EnrollRequest = enroll_request(
+        &bundle3.code,
+        &SigKey::generate().unwrap(),
+        &KemKey::generate().unwrap(),
+    );
+    let r3: EnrollResponse = c.post("/v1/enroll", &req3).await.unwrap();
+    assert!(r3.device != own && r3.device != other);
+    let devices: Vec<DeviceInfo> = org.admin().get("/v1/admin/devices").await.unwrap();
+    assert_eq!(devices.len(), 3);
 }

@@ -17,10 +17,18 @@ pub enum Kind {
     Postgres,
 }
 
+/// Where a test server keeps its data.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
 /// A running server.
 pub struct Server {
     pub url: String,
     pub state: AppState,
+    pub db: Db,
     _dir: tempfile::TempDir,
 }
 
@@ -30,19 +38,64 @@ pub async fn start(kind: Kind) -> Server {
 
 pub async fn start_with(kind: Kind, settings: Settings) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let backend = match kind {
-        Kind::Sqlite => Backend::Sqlite(dir.path().join("server.db")),
+    let (backend, db) = match kind {
+        Kind::Sqlite => {
+            let path = dir.path().join("server.db");
+            (Backend::Sqlite(path.clone()), Db::Sqlite(path))
+        }
         Kind::Postgres => {
-            let cluster = tokio::task::spawn_blocking(tsunagi_server::pgtest::shared)
-                .await
-                .unwrap()
-                .expect("throwaway PostgreSQL cluster");
-            Backend::Postgres(cluster.create_database().await.unwrap())
+            let url = pg_database().await;
+            (Backend::Postgres(url.clone()), Db::Postgres(url))
         }
     };
     let identity =
         tsunagi_server::load_or_create_identity(&dir.path().join("server-identity.key")).unwrap();
     let state = AppState::open(&backend, identity, settings).await.unwrap();
+    serve(state, db, dir).await
+}
+
+/// A server whose storage waits `delay` between a push's last write and its commit.
+pub async fn start_with_commit_delay(
+    kind: Kind,
+    settings: Settings,
+    delay: std::time::Duration,
+) -> Server {
+    use std::sync::Arc;
+    use tsunagi_server::storage::{Storage, postgres::PostgresStorage, sqlite::SqliteStorage};
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, db): (Arc<dyn Storage>, Db) = match kind {
+        Kind::Sqlite => {
+            let path = dir.path().join("server.db");
+            let p = path.clone();
+            let s = tokio::task::spawn_blocking(move || SqliteStorage::open(&p))
+                .await
+                .unwrap()
+                .unwrap();
+            (Arc::new(s.with_push_commit_delay(delay)), Db::Sqlite(path))
+        }
+        Kind::Postgres => {
+            let url = pg_database().await;
+            let s = PostgresStorage::connect(&url).await.unwrap();
+            (Arc::new(s.with_push_commit_delay(delay)), Db::Postgres(url))
+        }
+    };
+    let identity =
+        tsunagi_server::load_or_create_identity(&dir.path().join("server-identity.key")).unwrap();
+    let state = AppState::with_storage(storage, identity, settings)
+        .await
+        .unwrap();
+    serve(state, db, dir).await
+}
+
+async fn pg_database() -> String {
+    let cluster = tokio::task::spawn_blocking(tsunagi_server::pgtest::shared)
+        .await
+        .unwrap()
+        .expect("throwaway PostgreSQL cluster");
+    cluster.create_database().await.unwrap()
+}
+
+async fn serve(state: AppState, db: Db, dir: tempfile::TempDir) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let router = app(state.clone());
@@ -50,6 +103,7 @@ pub async fn start_with(kind: Kind, settings: Settings) -> Server {
     Server {
         url,
         state,
+        db,
         _dir: dir,
     }
 }

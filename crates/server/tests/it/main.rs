@@ -4,19 +4,20 @@
 
 mod api;
 mod harness;
+mod sync;
 
-/// Runs each named `async fn(Kind)` against SQLite and PostgreSQL.
+/// Runs each named `async fn(Kind)` of module `m` against SQLite and PostgreSQL.
 macro_rules! both {
-    ($($name:ident),* $(,)?) => {
+    ($m:ident: $($name:ident),* $(,)?) => {
         $(
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn sqlite() {
-                    super::api::$name(super::harness::Kind::Sqlite).await
+                    super::$m::$name(super::harness::Kind::Sqlite).await
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn postgres() {
-                    super::api::$name(super::harness::Kind::Postgres).await
+                    super::$m::$name(super::harness::Kind::Postgres).await
                 }
             }
         )*
@@ -24,6 +25,7 @@ macro_rules! both {
 }
 
 both!(
+    api:
     health_and_metrics,
     bootstrap_once,
     enrollment_codes_expired_reused_forged,
@@ -36,4 +38,18 @@ both!(
     revoked_device_is_refused_everywhere,
     rotation_after_revoke_excludes_revoked_device,
     concurrent_redeem_of_one_code,
+    enroll_under_own_id,
+);
+
+both!(
+    sync:
+    sync_push_accepts_in_order_and_dedups,
+    sync_push_refusals,
+    sync_malformed_and_oversized_batches,
+    sync_readability_follows_grants,
+    sync_snapshots_and_covered_pull,
+    sync_revoked_and_pending_devices_are_refused,
+    sync_team_kem_and_device_certs,
+    sync_server_stores_no_plaintext,
+    sync_concurrent_pushers_never_skip,
 );
