@@ -343,6 +343,10 @@ pub async fn run(
     let mut b = meter.result(Phase::B, n, secs(t), u64::from(n), &dev1);
     b.extra.insert("rounds".into(), f64::from(rounds));
     b.extra.insert("pushed".into(), b_round.pushed as f64);
+    b.extra
+        .insert("envelopes_sent".into(), b_round.envelopes_sent as f64);
+    b.extra
+        .insert("snapshots_made".into(), b_round.snapshots_made as f64);
     emit(b, &mut results);
     ensure!(
         b_round.pushed >= u64::from(n) + persons.len() as u64,
@@ -369,6 +373,8 @@ pub async fn run(
     c.extra.insert("indexed_s".into(), c_index);
     c.extra.insert("pulled".into(), c_round.pulled as f64);
     c.extra.insert("applied".into(), c_round.applied as f64);
+    c.extra
+        .insert("snapshots_applied".into(), c_round.snapshots_applied as f64);
     emit(c, &mut results);
     checks.push(check_count(&dev2, &persons, u64::from(n), "after pull")?);
     let sample: Vec<Expect> = (0..opts.samples.min(n))

@@ -95,5 +95,6 @@ async fn tsunagi_side_runs_every_phase_and_its_checks_pass() {
         outcome.checks
     );
     let table = report::table(n, &outcome.results, &[]);
+    println!("{table}");
     assert!(table.contains("C pull"), "{table}");
 }
