@@ -153,6 +153,11 @@ impl Prepared {
     pub fn n(&self) -> u32 {
         self.n
     }
+
+    /// The generator.
+    pub fn workload(&self) -> &Workload {
+        &self.workload
+    }
 }
 
 /// Latencies of one operation.
@@ -200,7 +205,7 @@ fn decode_contact(state: &tsunagi_core::merge::EntityState) -> Result<Contact, B
     })
 }
 
-fn contact_input(r: &VisitRecord, persons: &[PersonId]) -> ContactInput {
+pub(crate) fn contact_input(r: &VisitRecord, persons: &[PersonId]) -> ContactInput {
     ContactInput {
         person: persons[r.client].to_string(),
         at: Some(r.visited_at_iso()),
@@ -215,7 +220,10 @@ fn contact_input(r: &VisitRecord, persons: &[PersonId]) -> ContactInput {
 
 /// Adds the 500 persons (untimed); the workload's districts map onto the configuration's 13
 /// districts by index, and each person takes the program and district of its first record.
-fn add_persons(device: &mut Device, prepared: &Prepared) -> Result<Vec<PersonId>, BenchError> {
+pub(crate) fn add_persons(
+    device: &mut Device,
+    prepared: &Prepared,
+) -> Result<Vec<PersonId>, BenchError> {
     let config = Config::fujisawa();
     let codes: Vec<String> = config
         .districts()

@@ -1,6 +1,8 @@
 //! The harness end to end on a small store: every figure present and sane, search totals equal
 //! to a naive count over the generated notes.
 
+mod sync;
+
 use std::collections::BTreeMap;
 use tsunagi_bench::workload::Workload;
 use tsunagi_bench::{Metric, Options, SEARCH_TERMS, Variant, run};

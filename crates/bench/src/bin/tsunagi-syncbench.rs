@@ -1,0 +1,203 @@
+//! `tsunagi-syncbench`: phases A–D of the shared sync workload on Tsunagi (server child process,
+//! two enrolled devices) and then on the PouchDB peer, one table per N, JSON lines to `--out`.
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use std::io::Write;
+use std::path::PathBuf;
+use tsunagi_bench::syncbench::peer::{self, PeerOptions};
+use tsunagi_bench::syncbench::server::ServerProcess;
+use tsunagi_bench::syncbench::{PhaseResult, report, tsunagi};
+
+/// Measures sync (capture, push, fresh-device pull, incremental) on Tsunagi and on the PouchDB
+/// peer in one invocation, one after the other. Run inside `scripts/lib/with-keystore` (the
+/// devices' keys go to the OS keystore).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Records (workload records 0..N); repeat for several sizes (`--n 10000 --n 100000`).
+    #[arg(long, default_values_t = [10_000u32])]
+    n: Vec<u32>,
+    /// Append every figure as a JSON line to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The PouchDB peer's directory (holding run.sh); default
+    /// `../shared/bench/peers/pouchdb` relative to the repository root.
+    #[arg(long)]
+    peer_dir: Option<PathBuf>,
+    /// The peer's VARIANTS (space-separated); Tsunagi is compared with `encrypted`.
+    #[arg(long, default_value = "encrypted plain")]
+    peer_variants: String,
+    /// Do not run the peer (Tsunagi figures only).
+    #[arg(long)]
+    no_peer: bool,
+    /// Reuse the peer's node_modules (SKIP_INSTALL=1) also on the first run.
+    #[arg(long)]
+    peer_skip_install: bool,
+    /// The tsunagi-server binary (default: beside this one).
+    #[arg(long)]
+    server: Option<PathBuf>,
+    /// Keep the server's default per-key rate limit (by default it is lifted, as the peer has
+    /// none and the benchmark measures throughput).
+    #[arg(long)]
+    keep_rate_limit: bool,
+    /// Work directory (server data, admin state, devices; `DIR/n<N>/`, must not exist yet);
+    /// default a temporary directory, removed afterwards.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Records read back on device 2 after the pull.
+    #[arg(long, default_value_t = 50)]
+    samples: u32,
+}
+
+fn repo_root() -> PathBuf {
+    // crates/bench → the repository (or worktree) root.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let server_bin = match &args.server {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("exe dir")?
+            .join("tsunagi-server"),
+    };
+    let peer_dir = args
+        .peer_dir
+        .clone()
+        .unwrap_or_else(|| repo_root().join("../shared/bench/peers/pouchdb"));
+    let variants: Vec<String> = args
+        .peer_variants
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let mut out = match &args.out {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("opening {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let run_id = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    println!(
+        "# tsunagi-syncbench run={run_id} n={:?} cores={cores} loadavg={} server={} rate_limit={} peer={} variants={:?}",
+        args.n,
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(","),
+        server_bin.display(),
+        if args.keep_rate_limit {
+            "default"
+        } else {
+            "lifted"
+        },
+        if args.no_peer {
+            "none".into()
+        } else {
+            peer_dir.display().to_string()
+        },
+        variants.join(" "),
+    );
+    let temp;
+    let root = match &args.dir {
+        Some(d) => {
+            if d.exists() {
+                bail!("{} exists already", d.display());
+            }
+            d.clone()
+        }
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("tsunagi-syncbench-")
+                .tempdir()?;
+            temp.path().to_owned()
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut write = |lines: Vec<String>| -> anyhow::Result<()> {
+        if let Some(f) = out.as_mut() {
+            for l in lines {
+                writeln!(f, "{l}").context("writing the results file")?;
+            }
+        }
+        Ok(())
+    };
+    let mut tables = Vec::new();
+    let mut peer_failed = false;
+    for (k, &n) in args.n.iter().enumerate() {
+        let dir = root.join(format!("n{n}"));
+        let data = dir.join("server");
+        std::fs::create_dir_all(&data)?;
+        // Tsunagi first.
+        let server = ServerProcess::start(&server_bin, &data, !args.keep_rate_limit)?;
+        let opts = tsunagi::Options {
+            samples: args.samples,
+            ..tsunagi::Options::new(n, &dir.join("devices"))
+        };
+        let mut ours: Vec<PhaseResult> = Vec::new();
+        let outcome = rt.block_on(tsunagi::run(&opts, server.info(), &mut |r| {
+            println!("tsunagi: {}", report::line(r));
+            ours.push(r.clone());
+        }));
+        server.stop()?;
+        for r in &ours {
+            write(report::json_lines(r, &run_id))?;
+        }
+        let outcome = outcome.context("the Tsunagi run failed")?;
+        for c in &outcome.checks {
+            println!("tsunagi: check ok: {c}");
+        }
+        // Then the peer.
+        let mut theirs = Vec::new();
+        if !args.no_peer {
+            let popts = PeerOptions {
+                dir: peer_dir.clone(),
+                variants: variants.clone(),
+                skip_install: args.peer_skip_install || k > 0,
+            };
+            match peer::run(&popts, n) {
+                Ok(rs) => theirs = rs,
+                Err(e) => {
+                    eprintln!("peer run failed: {e:#}");
+                    peer_failed = true;
+                }
+            }
+            for r in &theirs {
+                write(report::json_lines(r, &run_id))?;
+            }
+        }
+        write(report::comparison_lines(
+            n,
+            &outcome.results,
+            &theirs,
+            &run_id,
+        ))?;
+        let t = report::table(n, &outcome.results, &theirs);
+        println!();
+        print!("{t}");
+        println!();
+        tables.push(t);
+    }
+    if args.n.len() > 1 {
+        println!("# all tables");
+        for t in tables {
+            print!("{t}");
+            println!();
+        }
+    }
+    if peer_failed {
+        bail!("the peer run failed (Tsunagi's figures are above)");
+    }
+    Ok(())
+}
