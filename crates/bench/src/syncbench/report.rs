@@ -32,7 +32,7 @@ pub struct Goal {
     pub met: Option<bool>,
 }
 
-fn find<'a>(rs: &'a [PhaseResult], phase: Phase) -> Option<&'a PhaseResult> {
+fn find(rs: &[PhaseResult], phase: Phase) -> Option<&PhaseResult> {
     rs.iter().find(|r| r.phase == phase)
 }
 
