@@ -48,6 +48,12 @@ struct Args {
     /// Records read back on device 2 after the pull.
     #[arg(long, default_value_t = 50)]
     samples: u32,
+    /// The server's RUST_LOG (its log goes to stderr).
+    #[arg(long, default_value = "warn")]
+    server_log: String,
+    /// How long phase C waits for the background full-text indexer before failing, seconds.
+    #[arg(long, default_value_t = 3600)]
+    index_timeout_s: u64,
 }
 
 fn repo_root() -> PathBuf {
@@ -135,14 +141,17 @@ fn main() -> anyhow::Result<()> {
     };
     let mut tables = Vec::new();
     let mut peer_failed = false;
+    let mut failures: Vec<anyhow::Error> = Vec::new();
     for (k, &n) in args.n.iter().enumerate() {
         let dir = root.join(format!("n{n}"));
         let data = dir.join("server");
         std::fs::create_dir_all(&data)?;
         // Tsunagi first.
-        let server = ServerProcess::start(&server_bin, &data, !args.keep_rate_limit)?;
+        let server =
+            ServerProcess::start(&server_bin, &data, !args.keep_rate_limit, &args.server_log)?;
         let opts = tsunagi::Options {
             samples: args.samples,
+            index_timeout: std::time::Duration::from_secs(args.index_timeout_s),
             ..tsunagi::Options::new(n, &dir.join("devices"))
         };
         let mut ours: Vec<PhaseResult> = Vec::new();
@@ -151,13 +160,30 @@ fn main() -> anyhow::Result<()> {
             ours.push(r.clone());
         }));
         server.stop()?;
+        if args.dir.is_none() {
+            // Free the disk before the peer runs (at 100k both devices hold over a GB each).
+            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
         for r in &ours {
             write(report::json_lines(r, &run_id))?;
         }
-        let outcome = outcome.context("the Tsunagi run failed")?;
-        for c in &outcome.checks {
-            println!("tsunagi: check ok: {c}");
-        }
+        // A failed run still shows what it measured, next to the peer, and fails at the end.
+        let mut note = None;
+        let results = match outcome {
+            Ok(o) => {
+                for c in &o.checks {
+                    println!("tsunagi: check ok: {c}");
+                }
+                o.results
+            }
+            Err(e) => {
+                let e = e.context(format!("the Tsunagi run failed at N={n}"));
+                println!("tsunagi: FAILED: {e:#}");
+                note = Some(format!("Tsunagi FAILED: {e:#}\n"));
+                failures.push(e);
+                ours
+            }
+        };
         // Then the peer.
         let mut theirs = Vec::new();
         if !args.no_peer {
@@ -177,13 +203,9 @@ fn main() -> anyhow::Result<()> {
                 write(report::json_lines(r, &run_id))?;
             }
         }
-        write(report::comparison_lines(
-            n,
-            &outcome.results,
-            &theirs,
-            &run_id,
-        ))?;
-        let t = report::table(n, &outcome.results, &theirs);
+        write(report::comparison_lines(n, &results, &theirs, &run_id))?;
+        let mut t = report::table(n, &results, &theirs);
+        t.push_str(note.as_deref().unwrap_or_default());
         println!();
         print!("{t}");
         println!();
@@ -195,6 +217,9 @@ fn main() -> anyhow::Result<()> {
             print!("{t}");
             println!();
         }
+    }
+    if let Some(e) = failures.into_iter().next() {
+        return Err(e);
     }
     if peer_failed {
         bail!("the peer run failed (Tsunagi's figures are above)");

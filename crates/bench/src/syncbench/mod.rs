@@ -109,3 +109,16 @@ pub fn dir_bytes(path: &Path) -> u64 {
         .map(|rd| rd.flatten().map(|e| dir_bytes(&e.path())).sum())
         .unwrap_or(0)
 }
+
+/// Bytes of the SQLite write-ahead logs (`*-wal`) directly in `dir`.
+pub fn wal_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with("-wal"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}

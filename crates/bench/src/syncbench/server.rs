@@ -32,7 +32,13 @@ impl ServerProcess {
     /// Starts `bin --data DIR --listen 127.0.0.1:PORT` and waits until it accepts connections.
     /// `lift_rate_limit` sets the per-key rate limit out of reach (the benchmark measures
     /// throughput, and the peer has no such limit).
-    pub fn start(bin: &Path, data: &Path, lift_rate_limit: bool) -> anyhow::Result<ServerProcess> {
+    /// `log` is its `RUST_LOG` (its log goes to our stderr).
+    pub fn start(
+        bin: &Path,
+        data: &Path,
+        lift_rate_limit: bool,
+        log: &str,
+    ) -> anyhow::Result<ServerProcess> {
         if !bin.is_file() {
             bail!(
                 "no server binary at {} (build it: cargo build --release -p tsunagi-server)",
@@ -47,7 +53,7 @@ impl ServerProcess {
             .arg(data)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
