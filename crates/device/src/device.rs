@@ -113,7 +113,7 @@ fn opt<T>(
     }
 }
 
-fn to_fields<T: Serialize>(value: &T) -> BTreeMap<String, Value> {
+pub(crate) fn to_fields<T: Serialize>(value: &T) -> BTreeMap<String, Value> {
     match serde_json::to_value(value) {
         Ok(Value::Object(map)) => map.into_iter().collect(),
         // Domain records are structs: they always serialize to an object.
@@ -329,7 +329,7 @@ impl Device {
             .is_some_and(|s| s.kind() == EntityKind::Person && !s.is_deleted()))
     }
 
-    fn parse_person_id(&self, s: &str) -> Result<PersonId, DeviceError> {
+    pub(crate) fn parse_person_id(&self, s: &str) -> Result<PersonId, DeviceError> {
         let id = PersonId::parse(s)?;
         if !self.person_exists(id)? {
             return Err(DeviceError::UnknownPerson(s.trim().to_owned()));

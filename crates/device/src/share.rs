@@ -5,19 +5,18 @@
 
 use chrono::Local;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use tsunagi_core::DomainError;
 use tsunagi_core::change::EntityKind;
 use tsunagi_core::consent::{
     Consent, ConsentFields, ConsentId, ConsentMethod, Disclosure, DisclosureRequest, Evidence,
 };
 use tsunagi_core::contact::{Contact, ContactOutcome};
-use tsunagi_core::ids::{ContactId, DisclosureId, EntityId, PersonId};
+use tsunagi_core::ids::{ContactId, DisclosureId, EntityId};
 use tsunagi_core::person::{Person, PersonStatus, Phone, parse_date};
 use tsunagi_core::text::{Note, ShortText};
 use tsunagi_crypto::random_array;
 use tsunagi_store::keys::Keystore;
-use tsunagi_store::{GrantRow, QueuedEnvelope, StoreError};
+use tsunagi_store::{GrantRow, QueuedEnvelope};
 use tsunagi_sync::wire::{Aux, Envelope, Kind};
 use uuid::Uuid;
 
@@ -76,24 +75,6 @@ pub struct ShareReport {
     pub sync: Option<SyncReport>,
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    state: &tsunagi_core::merge::EntityState,
-) -> Result<T, DeviceError> {
-    serde_json::from_value(serde_json::Value::Object(state.to_object())).map_err(|e| {
-        DeviceError::Store(StoreError::Unreadable {
-            what: format!("{} {}", state.kind(), state.id()),
-            detail: e.to_string(),
-        })
-    })
-}
-
-fn fields_of<T: Serialize>(value: &T) -> BTreeMap<String, serde_json::Value> {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::Object(map)) => map.into_iter().collect(),
-        _ => BTreeMap::new(),
-    }
-}
-
 impl Device {
     fn load<T: serde::de::DeserializeOwned>(
         &self,
@@ -107,14 +88,14 @@ impl Device {
         })?;
         let eid = EntityId::from_uuid(uuid);
         match self.store.entity(eid)? {
-            Some(s) if s.kind() == kind && !s.is_deleted() => Ok((eid, decode(&s)?)),
+            Some(s) if s.kind() == kind && !s.is_deleted() => Ok((eid, crate::view::decode(&s)?)),
             _ => Err(DeviceError::NotFound(format!("{what} {id}"))),
         }
     }
 
     /// Records a person's consent (同意).
     pub fn record_consent(&mut self, input: &ConsentInput) -> Result<ConsentId, DeviceError> {
-        let person = self.parse_person(&input.person)?;
+        let person = self.parse_person_id(&input.person)?;
         let scope = input
             .scope
             .iter()
@@ -138,7 +119,11 @@ impl Device {
             withdrawn_on: None,
         })?;
         let id = ConsentId::from_uuid(Uuid::now_v7());
-        self.write_entity(EntityKind::Consent, id.into(), fields_of(&consent))?;
+        self.write_entity(
+            EntityKind::Consent,
+            id.into(),
+            crate::device::to_fields(&consent),
+        )?;
         Ok(id)
     }
 
@@ -153,7 +138,7 @@ impl Device {
         consent: &str,
         keystore: &K,
     ) -> Result<ShareReport, DeviceError> {
-        let person_id = self.parse_person(person)?;
+        let person_id = self.parse_person_id(person)?;
         let (consent_eid, c): (EntityId, Consent) =
             self.load(EntityKind::Consent, consent, "consent id")?;
         let team = team.trim().to_owned();
@@ -191,7 +176,14 @@ impl Device {
         let keys = self.store.case_keys_of(case)?;
         let mut queued = Vec::new();
         for k in &keys {
-            queued.push(self.case_key_slot(&enrollment, &identity, k, &team, te, &kem)?);
+            queued.push(Self::slot_envelope(
+                &enrollment,
+                &identity,
+                k,
+                &team,
+                te,
+                &kem,
+            )?);
         }
         let latest = keys.last().map_or(1, |k| k.epoch);
         let grant = GrantRow {
@@ -210,7 +202,11 @@ impl Device {
         )?);
         self.store.add_local_keys(&[], &[grant], &queued)?;
         let id = DisclosureId::from_uuid(Uuid::now_v7());
-        self.write_entity(EntityKind::Disclosure, id.into(), fields_of(&disclosure))?;
+        self.write_entity(
+            EntityKind::Disclosure,
+            id.into(),
+            crate::device::to_fields(&disclosure),
+        )?;
         let sync = match self.sync(keystore).await {
             Ok(r) => Some(r),
             Err(DeviceError::Server(tsunagi_sync::client::ClientError::Unreachable(_))) => None,
@@ -240,7 +236,7 @@ impl Device {
             Some(s) => parse_date("on", s)?,
         };
         c.withdraw(day)?;
-        self.write_entity(EntityKind::Consent, eid, fields_of(&c))?;
+        self.write_entity(EntityKind::Consent, eid, crate::device::to_fields(&c))?;
         let case: EntityId = c.person().into();
         let (client, enrollment, identity) = self.signed_client(keystore)?;
         self.refresh_keys(keystore).await?;
@@ -276,53 +272,6 @@ impl Device {
             Err(DeviceError::Server(tsunagi_sync::client::ClientError::Unreachable(_))) => Ok(None),
             Err(e) => Err(e),
         }
-    }
-
-    fn case_key_slot(
-        &self,
-        enrollment: &crate::Enrollment,
-        identity: &crate::enroll::Identity,
-        k: &tsunagi_store::CaseKeyRow,
-        team: &str,
-        team_epoch: u32,
-        kem: &tsunagi_crypto::identity::KemPublic,
-    ) -> Result<QueuedEnvelope, DeviceError> {
-        let case = *k.case.as_uuid().as_bytes();
-        let sealed = tsunagi_crypto::case::seal_case_key(
-            kem,
-            &k.key,
-            &tsunagi_crypto::case::CaseKeyContext {
-                case: &case,
-                epoch: k.epoch,
-                key_id: &k.key_id,
-                team,
-                team_epoch,
-            },
-        )?;
-        let mut env = Envelope {
-            kind: Kind::CaseKey,
-            id: random_array()?,
-            case,
-            epoch: k.epoch,
-            key_id: k.key_id,
-            author: *enrollment.device.as_bytes(),
-            aux: Aux::CaseKey {
-                team: team.to_owned(),
-                team_epoch,
-                created: k.team_epoch,
-                enc: sealed.enc,
-            },
-            nonce: [0; 12],
-            ct: sealed.ct,
-            sig: [0; 64],
-        };
-        env.sign(&identity.sig);
-        Ok(QueuedEnvelope {
-            id: env.id,
-            case: k.case,
-            epoch: k.epoch,
-            body: env.encode(),
-        })
     }
 
     fn grant_envelope(
@@ -374,13 +323,13 @@ impl Device {
         }
         let contact = Contact::new(f)?;
         contact.check_config(self.config())?;
-        self.write_entity(EntityKind::Contact, eid, fields_of(&contact))
+        self.write_entity(EntityKind::Contact, eid, crate::device::to_fields(&contact))
     }
 
     /// Changes fields of a person's record (a new version; concurrent edits on two devices
     /// stay visible as a conflict until someone edits the field again).
     pub fn update_person(&mut self, id: &str, edit: &PersonEdit) -> Result<(), DeviceError> {
-        let pid = self.parse_person(id)?;
+        let pid = self.parse_person_id(id)?;
         let (eid, person): (EntityId, Person) =
             self.load(EntityKind::Person, &pid.to_string(), "person id")?;
         let mut f = person.fields().clone();
@@ -406,14 +355,6 @@ impl Device {
         }
         let person = Person::new(f)?;
         person.check_config(self.config())?;
-        self.write_entity(EntityKind::Person, eid, fields_of(&person))
-    }
-
-    fn parse_person(&self, s: &str) -> Result<PersonId, DeviceError> {
-        let id = PersonId::parse(s)?;
-        match self.store.entity(id.into())? {
-            Some(st) if st.kind() == EntityKind::Person && !st.is_deleted() => Ok(id),
-            _ => Err(DeviceError::UnknownPerson(s.trim().to_owned())),
-        }
+        self.write_entity(EntityKind::Person, eid, crate::device::to_fields(&person))
     }
 }

@@ -159,6 +159,30 @@ struct Round<'a> {
     report: SyncReport,
 }
 
+impl<'a> Round<'a> {
+    fn new(client: &'a Client, enrollment: &'a Enrollment, identity: &'a Identity) -> Round<'a> {
+        let mut authors = HashMap::new();
+        // This device's own envelopes verify with its own key, without a certificate fetch.
+        authors.insert(
+            enrollment.device,
+            Author {
+                key: identity.sig.public(),
+                team: enrollment.team.clone(),
+            },
+        );
+        Round {
+            client,
+            enrollment,
+            identity,
+            authors,
+            page_keys: HashMap::new(),
+            backfill: Vec::new(),
+            backfilled: std::collections::BTreeSet::new(),
+            report: SyncReport::default(),
+        }
+    }
+}
+
 impl Device {
     /// One sync round with the server: keys, pull, re-seal, push, snapshots. Records the
     /// attempt, and its success or its error in plain words, for the status.
@@ -189,23 +213,7 @@ impl Device {
     async fn sync_round<K: Keystore>(&mut self, keystore: &K) -> Result<SyncReport, DeviceError> {
         self.refresh_keys(keystore).await?;
         let (client, enrollment, identity) = self.signed_client(keystore)?;
-        let mut round = Round {
-            client: &client,
-            enrollment: &enrollment,
-            identity: &identity,
-            authors: HashMap::new(),
-            page_keys: HashMap::new(),
-            backfill: Vec::new(),
-            backfilled: std::collections::BTreeSet::new(),
-            report: SyncReport::default(),
-        };
-        round.authors.insert(
-            enrollment.device,
-            Author {
-                key: identity.sig.public(),
-                team: enrollment.team.clone(),
-            },
-        );
+        let mut round = Round::new(&client, &enrollment, &identity);
         let epoch = self.current_team_epoch(&enrollment)?;
         self.publish_team_kems(&mut round).await?;
         self.pull_all(&mut round).await?;
@@ -239,23 +247,7 @@ impl Device {
     ) -> Result<u64, DeviceError> {
         let pid = tsunagi_core::ids::PersonId::parse(person)?;
         let (client, enrollment, identity) = self.signed_client(keystore)?;
-        let mut round = Round {
-            client: &client,
-            enrollment: &enrollment,
-            identity: &identity,
-            authors: HashMap::new(),
-            page_keys: HashMap::new(),
-            backfill: Vec::new(),
-            backfilled: std::collections::BTreeSet::new(),
-            report: SyncReport::default(),
-        };
-        round.authors.insert(
-            enrollment.device,
-            Author {
-                key: identity.sig.public(),
-                team: enrollment.team.clone(),
-            },
-        );
+        let mut round = Round::new(&client, &enrollment, &identity);
         self.fetch_case(&mut round, pid.into()).await?;
         Ok(round.report.applied)
     }
@@ -525,18 +517,7 @@ impl Device {
     }
 
     async fn get_page(&self, client: &Client, path: &str) -> Result<PullPage, DeviceError> {
-        let (status, bytes) = client.send_raw("GET", path, Vec::new()).await?;
-        if status != 200 {
-            let e: Option<tsunagi_sync::api::ErrorBody> = serde_json::from_slice(&bytes).ok();
-            return Err(DeviceError::Server(ClientError::Refused {
-                status,
-                code: e.as_ref().map_or("http".into(), |e| e.error.code.clone()),
-                message: e.map_or_else(
-                    || String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-                    |e| e.error.message,
-                ),
-            }));
-        }
+        let bytes = client.send_bytes("GET", path, Vec::new()).await?;
         PullPage::decode(&bytes)
             .map_err(|e| DeviceError::Server(ClientError::Protocol(e.to_string())))
     }
@@ -842,7 +823,14 @@ impl Device {
         let mut keys = Vec::new();
         let mut queued = Vec::new();
         for mut k in stale {
-            queued.push(self.slot_envelope(round, &k, &team, epoch, &kem)?);
+            queued.push(Self::slot_envelope(
+                round.enrollment,
+                round.identity,
+                &k,
+                &team,
+                epoch,
+                &kem,
+            )?);
             k.sealed_to = epoch;
             keys.push(k);
         }
@@ -850,9 +838,10 @@ impl Device {
         Ok(())
     }
 
-    fn slot_envelope(
-        &self,
-        round: &Round<'_>,
+    /// A case-key slot: `k` sealed to `team`'s KEM key of `team_epoch`, signed by this device.
+    pub(crate) fn slot_envelope(
+        enrollment: &Enrollment,
+        identity: &Identity,
         k: &CaseKeyRow,
         team: &str,
         team_epoch: u32,
@@ -873,7 +862,7 @@ impl Device {
             case,
             epoch: k.epoch,
             key_id: k.key_id,
-            author: *round.enrollment.device.as_bytes(),
+            author: *enrollment.device.as_bytes(),
             aux: Aux::CaseKey {
                 team: team.to_owned(),
                 team_epoch,
@@ -884,7 +873,7 @@ impl Device {
             ct: sealed.ct,
             sig: [0; 64],
         };
-        env.sign(&round.identity.sig);
+        env.sign(&identity.sig);
         Ok(QueuedEnvelope {
             id: env.id,
             case: k.case,
@@ -932,26 +921,25 @@ impl Device {
             sealed_to: epoch,
             local: true,
         };
-        let round = Round {
-            client,
-            enrollment,
-            identity,
-            authors: HashMap::new(),
-            page_keys: HashMap::new(),
-            backfill: Vec::new(),
-            backfilled: std::collections::BTreeSet::new(),
-            report: SyncReport::default(),
-        };
         let tk = self
             .store
             .team_key(&enrollment.team, epoch)?
             .ok_or_else(|| DeviceError::NotAllowed("team key not held".into()))?;
         let own = team_kem(&tk, &enrollment.team, epoch)?.public();
-        let mut queued = vec![self.slot_envelope(&round, &row, &enrollment.team, epoch, &own)?];
+        let mut queued = vec![Self::slot_envelope(
+            enrollment,
+            identity,
+            &row,
+            &enrollment.team,
+            epoch,
+            &own,
+        )?];
         for g in self.store.grants_of(case)? {
             if g.until_epoch == 0 && g.team != enrollment.team {
                 let (te, kem) = self.team_kem_of(client, enrollment, &g.team).await?;
-                queued.push(self.slot_envelope(&round, &row, &g.team, te, &kem)?);
+                queued.push(Self::slot_envelope(
+                    enrollment, identity, &row, &g.team, te, &kem,
+                )?);
             }
         }
         self.store
@@ -1148,20 +1136,9 @@ impl Device {
         client: &Client,
         bodies: &[Vec<u8>],
     ) -> Result<PushResponse, DeviceError> {
-        let (status, bytes) = client
-            .send_raw("POST", "/v1/sync/push", wire::encode_batch(bodies))
+        let bytes = client
+            .send_bytes("POST", "/v1/sync/push", wire::encode_batch(bodies))
             .await?;
-        if status != 200 {
-            let e: Option<tsunagi_sync::api::ErrorBody> = serde_json::from_slice(&bytes).ok();
-            return Err(DeviceError::Server(ClientError::Refused {
-                status,
-                code: e.as_ref().map_or("http".into(), |e| e.error.code.clone()),
-                message: e.map_or_else(
-                    || String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-                    |e| e.error.message,
-                ),
-            }));
-        }
         serde_json::from_slice(&bytes)
             .map_err(|e| DeviceError::Server(ClientError::Protocol(e.to_string())))
     }

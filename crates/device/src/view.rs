@@ -13,7 +13,9 @@ use tsunagi_store::{AccessTicket, CaseloadRow, StoreError};
 
 use crate::{Device, DeviceError};
 
-fn decode<T: serde::de::DeserializeOwned>(state: &EntityState) -> Result<T, DeviceError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    state: &EntityState,
+) -> Result<T, DeviceError> {
     serde_json::from_value(Value::Object(state.to_object())).map_err(|e| {
         DeviceError::Store(StoreError::Unreadable {
             what: format!("{} {}", state.kind(), state.id()),

@@ -175,16 +175,17 @@ impl Client {
         Ok((status, wait, bytes.to_vec()))
     }
 
-    async fn send<T: DeserializeOwned>(
+    /// Sends raw bytes; the answer's bytes on 2xx, the server's error (code and message) on
+    /// anything else. For the binary sync endpoints and, through `send`, every JSON call.
+    pub async fn send_bytes(
         &self,
         method: &str,
         path: &str,
         body: Vec<u8>,
-    ) -> Result<T, ClientError> {
+    ) -> Result<Vec<u8>, ClientError> {
         let (status, bytes) = self.send_raw(method, path, body).await?;
         if (200..300).contains(&status) {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| ClientError::Protocol(e.to_string()));
+            return Ok(bytes);
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(e) => Err(ClientError::Refused {
@@ -198,5 +199,15 @@ impl Client {
                 message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
             }),
         }
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<T, ClientError> {
+        let bytes = self.send_bytes(method, path, body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 }
