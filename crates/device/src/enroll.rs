@@ -335,6 +335,18 @@ impl Device {
         keystore: &K,
     ) -> Result<KeysReport, DeviceError> {
         let (client, enrollment, identity) = self.signed_client(keystore)?;
+        self.refresh_keys_with(&client, &enrollment, &identity)
+            .await
+    }
+
+    /// [`Device::refresh_keys`] with a client and keys already loaded (a sync round loads
+    /// them once).
+    pub(crate) async fn refresh_keys_with(
+        &mut self,
+        client: &Client,
+        enrollment: &Enrollment,
+        identity: &Identity,
+    ) -> Result<KeysReport, DeviceError> {
         let dir: KeyDirectory = client.get("/v1/keys").await?;
         if dir.device != enrollment.device {
             return Err(untrusted("the key directory is for another device"));

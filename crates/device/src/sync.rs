@@ -44,6 +44,8 @@ const PUSH_MAX: usize = 1000;
 const PUSH_BYTES: usize = 2 * 1024 * 1024;
 /// Largest snapshot payload sealed (the server takes 4 MiB per push request).
 const MAX_SNAPSHOT: usize = 3 * 1024 * 1024;
+/// Sealed snapshots are written to the push queue every this many bytes (bounded memory).
+const SNAPSHOT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// Envelopes per pull page asked for.
 const PULL_LIMIT: u32 = 5000;
 /// A device seals a snapshot of a case after this many change sets since the last one.
@@ -211,8 +213,9 @@ impl Device {
     }
 
     async fn sync_round<K: Keystore>(&mut self, keystore: &K) -> Result<SyncReport, DeviceError> {
-        self.refresh_keys(keystore).await?;
         let (client, enrollment, identity) = self.signed_client(keystore)?;
+        self.refresh_keys_with(&client, &enrollment, &identity)
+            .await?;
         let mut round = Round::new(&client, &enrollment, &identity);
         let epoch = self.current_team_epoch(&enrollment)?;
         self.publish_team_kems(&mut round).await?;
@@ -972,24 +975,14 @@ impl Device {
                     v.insert(k);
                 }
             }
-            let mut queued = self.store.queued_envelopes(PUSH_MAX)?;
+            // Queued envelopes (slots, grants, snapshots) go first, within the byte budget; at
+            // least one per request, so a large snapshot still travels alone.
+            let queued = self.store.queued_envelopes(PUSH_MAX, PUSH_BYTES)?;
             if ops.is_empty() && queued.is_empty() {
                 return Ok(());
             }
-            // Queued envelopes (slots, grants, snapshots) go first, within the byte budget; at
-            // least one per request, so a large snapshot still travels alone.
-            let mut bodies: Vec<Vec<u8>> = Vec::new();
-            let mut bytes = 0usize;
-            let mut take = 0;
-            for q in &queued {
-                if take > 0 && bytes + q.body.len() > PUSH_BYTES {
-                    break;
-                }
-                bytes += q.body.len();
-                bodies.push(q.body.clone());
-                take += 1;
-            }
-            queued.truncate(take);
+            let mut bodies: Vec<Vec<u8>> = queued.iter().map(|q| q.body.clone()).collect();
+            let mut bytes: usize = bodies.iter().map(Vec::len).sum();
             let mut sent_ops: Vec<(OpId, EntityId)> = Vec::new();
             let mut local_refusals: Vec<(OpId, String, String)> = Vec::new();
             for op in &ops {
@@ -1153,8 +1146,13 @@ impl Device {
             return Ok(0);
         }
         let covers = self.meta_u64(CURSOR)?;
+        // Sealed snapshots are queued in the store every SNAPSHOT_QUEUE_BYTES, so memory stays
+        // bounded however many cases are due (hundreds after a long history: a tablet would
+        // not hold them all at once).
         let mut queued = Vec::new();
         let mut cases = Vec::new();
+        let mut bytes = 0usize;
+        let mut made = 0u64;
         for case in self.store.cases_due_for_snapshot(SNAPSHOT_MIN_OPS)? {
             let Some(key) = self.store.case_keys_of(case)?.last().cloned() else {
                 continue;
@@ -1164,6 +1162,7 @@ impl Device {
             }
             let states = self.store.case_states(case)?;
             let plain = codec::encode(&states, "snapshot")?;
+            drop(states);
             if plain.len() > MAX_SNAPSHOT {
                 // Too large for one push request: the case stays on the change log.
                 continue;
@@ -1177,6 +1176,7 @@ impl Device {
                 Aux::Snapshot { covers },
                 &plain,
             )?;
+            bytes += body.len();
             queued.push(QueuedEnvelope {
                 id,
                 case,
@@ -1184,12 +1184,28 @@ impl Device {
                 body,
             });
             cases.push(case);
+            if bytes >= SNAPSHOT_QUEUE_BYTES {
+                made += self.queue_sealed(&mut cases, &mut queued)?;
+                bytes = 0;
+            }
         }
+        made += self.queue_sealed(&mut cases, &mut queued)?;
+        round.report.snapshots_made += made;
+        Ok(made)
+    }
+
+    /// Queues sealed snapshots for push (one transaction) and empties the buffers.
+    fn queue_sealed(
+        &mut self,
+        cases: &mut Vec<EntityId>,
+        queued: &mut Vec<QueuedEnvelope>,
+    ) -> Result<u64, DeviceError> {
         let n = queued.len() as u64;
         if n > 0 {
-            self.store.queue_snapshots(&cases, &queued)?;
-            round.report.snapshots_made += n;
+            self.store.queue_snapshots(cases, queued)?;
         }
+        cases.clear();
+        queued.clear();
         Ok(n)
     }
 }

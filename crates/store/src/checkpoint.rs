@@ -20,6 +20,9 @@ const PERIOD: Duration = Duration::from_millis(250);
 const RESTART_PAGES: i64 = 4000;
 /// Time the indexer may take per period.
 const INDEX_BUDGET: Duration = Duration::from_millis(100);
+/// One indexing transaction holds the write lock about this long (plus its commit): a save
+/// waits for one at most.
+const INDEX_BATCH: Duration = Duration::from_millis(5);
 /// Pages of full-text index merged per step.
 const MERGE_PAGES: u32 = 8;
 /// Time the merges may take per period (the rest of the period leaves the lock to saves).
@@ -61,7 +64,7 @@ fn run(conn: &Connection, stop: &Receiver<()>) {
         }
         // A failure (e.g. the disk is full) is retried next period; searches index the
         // queue themselves, so results never miss a note.
-        let _ = crate::fts::index_pending(conn, INDEX_BUDGET);
+        let _ = crate::fts::index_pending(conn, INDEX_BUDGET, INDEX_BATCH);
         merge_segments(conn);
         // (busy, log pages, checkpointed pages); a failure is retried next period, and the
         // closing connection checkpoints whatever is left.

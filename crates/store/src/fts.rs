@@ -1,6 +1,7 @@
 //! The full-text indexer: takes contacts from `fts_queue` and (re)indexes their notes in both
-//! FTS5 tables (trigram; character bigrams), in short transactions. Run by the background
-//! thread, and by a search before it reads, so a search always sees every saved note.
+//! FTS5 tables (trigram; character bigrams). Local saves are indexed by the background thread
+//! (and by a search before it reads, so a search always sees every saved note) in short
+//! transactions; a pulled sync page is indexed inside the transaction that applies it.
 
 use rusqlite::{Connection, params};
 use std::time::{Duration, Instant};
@@ -9,8 +10,8 @@ use tsunagi_core::merge::EntityState;
 use crate::search::{bigram_document, normalize};
 use crate::{StoreError, codec};
 
-/// One batch holds the write lock about this long (plus its commit) (a save waits for one batch at most).
-const BATCH_TIME: Duration = Duration::from_millis(2);
+/// Queue rows read per query.
+const CHUNK: i64 = 128;
 
 /// How many contacts wait for the indexer.
 pub(crate) fn pending(conn: &Connection) -> Result<u64, StoreError> {
@@ -18,9 +19,14 @@ pub(crate) fn pending(conn: &Connection) -> Result<u64, StoreError> {
     Ok(n.max(0) as u64)
 }
 
-/// Indexes queued contacts until the queue is empty or `budget` is spent. Returns how many
-/// contacts were done.
-pub(crate) fn index_pending(conn: &Connection, budget: Duration) -> Result<usize, StoreError> {
+/// Indexes queued contacts until the queue is empty or `budget` is spent, in transactions of
+/// about `batch` each (a save waits for one of them at most). Returns how many contacts were
+/// done.
+pub(crate) fn index_pending(
+    conn: &Connection,
+    budget: Duration,
+    batch: Duration,
+) -> Result<usize, StoreError> {
     let started = Instant::now();
     let mut done = 0;
     // A plain read first: with nothing queued (the usual case) neither a search nor the
@@ -29,7 +35,7 @@ pub(crate) fn index_pending(conn: &Connection, budget: Duration) -> Result<usize
         return Ok(0);
     }
     loop {
-        let n = index_batch(conn)?;
+        let n = index_batch(conn, batch)?;
         done += n;
         if n == 0 || started.elapsed() > budget {
             return Ok(done);
@@ -37,12 +43,28 @@ pub(crate) fn index_pending(conn: &Connection, budget: Duration) -> Result<usize
     }
 }
 
-/// One short transaction: as many queued contacts as fit in [`BATCH_TIME`] (at least one).
-fn index_batch(conn: &Connection) -> Result<usize, StoreError> {
+/// From this many queued contacts on, a pulled page indexes them in its own transaction.
+pub(crate) const INLINE_FROM: u64 = 256;
+
+/// A pulled page: when it leaves many contacts queued (a fresh device catching up, a long
+/// time offline), indexes every queued contact inside the page's transaction, so its notes
+/// become searchable when it commits, as one index segment instead of hundreds of small
+/// batches written by the background thread at a fraction of its time. A few contacts are
+/// left to the background thread (within moments; a search indexes any that remain first),
+/// so a small sync does not wait for the index. Returns how many were indexed.
+pub(crate) fn index_page_in(tx: &Connection) -> Result<usize, StoreError> {
+    if pending(tx)? < INLINE_FROM {
+        return Ok(0);
+    }
+    index_rows(tx, None)
+}
+
+/// One short transaction: as many queued contacts as fit in `batch` (at least one chunk).
+fn index_batch(conn: &Connection, batch: Duration) -> Result<usize, StoreError> {
     // Taken on `&Connection` (a search holds only a shared borrow): the transaction is begun by
     // hand, and rolled back unless the batch completes.
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    match index_rows(conn) {
+    match index_rows(conn, Some(batch)) {
         Ok(done) => {
             conn.execute_batch("COMMIT")?;
             Ok(done)
@@ -54,32 +76,28 @@ fn index_batch(conn: &Connection) -> Result<usize, StoreError> {
     }
 }
 
-fn index_rows(tx: &Connection) -> Result<usize, StoreError> {
+/// Indexes queued contacts, a chunk at a time, until the queue is empty or `limit` is spent.
+fn index_rows(tx: &Connection, limit: Option<Duration>) -> Result<usize, StoreError> {
     let started = Instant::now();
     let mut done = 0;
-    {
-        let mut next = tx.prepare_cached(
-            "SELECT q.rowid, q.reindex, e.state FROM fts_queue q
-             LEFT JOIN entities e ON e.rowid = q.rowid ORDER BY q.rowid LIMIT 1 OFFSET ?1",
-        )?;
-        let mut del_tri = tx.prepare_cached("DELETE FROM contact_fts WHERE rowid = ?1")?;
-        let mut del_bi = tx.prepare_cached("DELETE FROM contact_bigram WHERE rowid = ?1")?;
-        let mut ins_tri =
-            tx.prepare_cached("INSERT INTO contact_fts (rowid, note) VALUES (?1, ?2)")?;
-        let mut ins_bi =
-            tx.prepare_cached("INSERT INTO contact_bigram (rowid, grams) VALUES (?1, ?2)")?;
-        let mut dequeue = tx.prepare_cached("DELETE FROM fts_queue WHERE rowid = ?1")?;
-        loop {
-            let row: Option<(i64, bool, Option<Vec<u8>>)> = {
-                let mut rows = next.query([0])?;
-                match rows.next()? {
-                    Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?)),
-                    None => None,
-                }
-            };
-            let Some((rowid, reindex, state)) = row else {
-                break;
-            };
+    let mut next = tx.prepare_cached(
+        "SELECT q.rowid, q.reindex, e.state FROM fts_queue q
+         LEFT JOIN entities e ON e.rowid = q.rowid ORDER BY q.rowid LIMIT ?1",
+    )?;
+    let mut del_tri = tx.prepare_cached("DELETE FROM contact_fts WHERE rowid = ?1")?;
+    let mut del_bi = tx.prepare_cached("DELETE FROM contact_bigram WHERE rowid = ?1")?;
+    let mut ins_tri = tx.prepare_cached("INSERT INTO contact_fts (rowid, note) VALUES (?1, ?2)")?;
+    let mut ins_bi =
+        tx.prepare_cached("INSERT INTO contact_bigram (rowid, grams) VALUES (?1, ?2)")?;
+    let mut dequeue = tx.prepare_cached("DELETE FROM fts_queue WHERE rowid = ?1")?;
+    loop {
+        let rows: Vec<(i64, bool, Option<Vec<u8>>)> = next
+            .query_map([CHUNK], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        if rows.is_empty() {
+            return Ok(done);
+        }
+        for (rowid, reindex, state) in rows {
             // Removing first makes (re)indexing idempotent; removing a row that was never
             // indexed is a no-op for a contentless-delete table.
             del_tri.execute([rowid])?;
@@ -95,10 +113,9 @@ fn index_rows(tx: &Connection) -> Result<usize, StoreError> {
             }
             dequeue.execute([rowid])?;
             done += 1;
-            if started.elapsed() > BATCH_TIME {
-                break;
+            if limit.is_some_and(|l| started.elapsed() > l) {
+                return Ok(done);
             }
         }
     }
-    Ok(done)
 }

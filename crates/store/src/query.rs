@@ -191,7 +191,12 @@ impl Store {
     /// Full-text search: persons by name/kana, contacts by note. Every term must match.
     pub fn search(&self, input: &str, limit: u32) -> Result<SearchResults, StoreError> {
         // Notes saved in the last moments may still be queued for the background indexer.
-        crate::fts::index_pending(&self.conn, std::time::Duration::MAX)?;
+        // The search waits for them anyway, so in longer transactions (fewer index segments).
+        crate::fts::index_pending(
+            &self.conn,
+            std::time::Duration::MAX,
+            std::time::Duration::from_millis(50),
+        )?;
         let query = Query::parse(input);
         if query.is_empty() {
             return Ok(SearchResults {

@@ -383,27 +383,44 @@ impl Store {
         Ok(())
     }
 
-    /// Envelopes waiting to be pushed before the changes, in order.
-    pub fn queued_envelopes(&self, limit: usize) -> Result<Vec<QueuedEnvelope>, StoreError> {
+    /// Envelopes waiting to be pushed before the changes, in order: at most `limit`, and only
+    /// as many as fit in `max_bytes` (at least one, however large). Snapshots queue up to
+    /// megabytes each, so the bodies are not read past the budget.
+    pub fn queued_envelopes(
+        &self,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<QueuedEnvelope>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, case_id, epoch, body FROM key_outbox ORDER BY seq LIMIT ?1",
+            "SELECT id, case_id, epoch, length(body), seq FROM key_outbox ORDER BY seq LIMIT ?1",
         )?;
-        let rows = stmt.query_map([limit as i64], |r| {
-            Ok((
+        let mut heads = Vec::new();
+        let mut bytes = 0usize;
+        let mut rows = stmt.query([limit as i64])?;
+        while let Some(r) = rows.next()? {
+            let size = r.get::<_, i64>(3)?.max(0) as usize;
+            if !heads.is_empty() && bytes.saturating_add(size) > max_bytes {
+                break;
+            }
+            bytes = bytes.saturating_add(size);
+            heads.push((
                 r.get::<_, Vec<u8>>(0)?,
                 r.get::<_, Vec<u8>>(1)?,
                 r.get::<_, u32>(2)?,
-                r.get::<_, Vec<u8>>(3)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, case, epoch, body) = row?;
+                r.get::<_, i64>(4)?,
+            ));
+        }
+        drop(rows);
+        let mut body = self
+            .conn
+            .prepare_cached("SELECT body FROM key_outbox WHERE seq = ?1")?;
+        let mut out = Vec::with_capacity(heads.len());
+        for (id, case, epoch, seq) in heads {
             out.push(QueuedEnvelope {
                 id: arr16(&id, "queued envelope id")?,
                 case: EntityId::from_uuid(uuid_of(&case, "queued envelope case")?),
                 epoch,
-                body,
+                body: body.query_row([seq], |r| r.get(0))?,
             });
         }
         Ok(out)
@@ -578,6 +595,8 @@ impl Store {
             )?
             .execute(params![key, value.to_string()])?;
         }
+        // A large page's notes are searchable as soon as it is (see fts::index_page_in).
+        crate::fts::index_page_in(&tx)?;
         tx.commit()?;
         Ok(applied)
     }

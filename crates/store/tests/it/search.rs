@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use serde_json::json;
 use std::collections::BTreeSet;
 use tsunagi_core::change::EntityKind;
-use tsunagi_core::ids::{ContactId, PersonId};
+use tsunagi_core::ids::{ContactId, EntityId, PersonId};
 use tsunagi_store::Store;
 use tsunagi_store::search::normalize;
 
@@ -395,5 +395,58 @@ fn a_note_queued_for_indexing_survives_a_restart() {
     let store = fx.open();
     let r = store.search("直前の", 10).unwrap();
     assert_eq!(r.contact_total, 1);
+    assert_eq!(store.index_pending().unwrap(), 0);
+}
+
+/// A pulled page that leaves many contacts queued (a fresh device catching up) is indexed in
+/// its own transaction: every note is searchable as soon as the page is committed. A small
+/// page leaves its notes to the background thread, and a search still finds them.
+#[test]
+fn a_large_pulled_page_is_indexed_when_it_commits() {
+    use tsunagi_store::PageWrite;
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut remote = Device::new(2);
+    let p = EntityId::from_uuid(uuid::Uuid::now_v7());
+    let page = |remote: &mut Device, store: &Store, n: usize, word: &str| {
+        let mut changes = vec![remote.set(
+            store,
+            EntityKind::Person,
+            p,
+            person("山田 花子", "やまだ はなこ"),
+        )];
+        for i in 0..n {
+            let id = EntityId::from_uuid(uuid::Uuid::now_v7());
+            let at = format!("2026-11-01T10:{:02}:00+09:00", i % 60);
+            changes.push(remote.set(
+                store,
+                EntityKind::Contact,
+                id,
+                contact(p.into(), &at, &format!("{word}その{i}")),
+            ));
+        }
+        PageWrite {
+            changes,
+            ..PageWrite::default()
+        }
+    };
+    let big = page(&mut remote, &store, 300, "同期した記録");
+    assert_eq!(
+        store.commit_page(&big, "2026-11-21T00:00:00Z").unwrap(),
+        301
+    );
+    assert_eq!(
+        store.index_pending().unwrap(),
+        0,
+        "the large page left notes queued"
+    );
+    assert_eq!(
+        store.search("同期した記録", 500).unwrap().contact_total,
+        300
+    );
+
+    let small = page(&mut remote, &store, 3, "小さな頁");
+    store.commit_page(&small, "2026-11-21T00:00:01Z").unwrap();
+    assert_eq!(store.search("小さな頁", 10).unwrap().contact_total, 3);
     assert_eq!(store.index_pending().unwrap(), 0);
 }

@@ -242,3 +242,41 @@ fn an_idle_store_does_not_write() {
         after.len()
     );
 }
+
+/// Queued envelopes (snapshots reach megabytes) are read for a push within a byte budget, in
+/// order, and at least one however large: memory stays bounded by the budget, not the queue.
+#[test]
+fn queued_envelopes_are_read_within_a_byte_budget() {
+    use tsunagi_store::QueuedEnvelope;
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let case = EntityId::from_uuid(Uuid::now_v7());
+    let sizes = [3_000_000usize, 600_000, 600_000, 600_000, 10];
+    let envelopes: Vec<QueuedEnvelope> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| QueuedEnvelope {
+            id: [i as u8 + 1; 16],
+            case,
+            epoch: 1,
+            body: vec![i as u8; n],
+        })
+        .collect();
+    store.queue_snapshots(&[case], &envelopes).unwrap();
+    let ids = |limit: usize, bytes: usize| -> Vec<u8> {
+        store
+            .queued_envelopes(limit, bytes)
+            .unwrap()
+            .iter()
+            .map(|q| {
+                assert_eq!(q.body.len(), sizes[usize::from(q.id[0] - 1)]);
+                q.id[0]
+            })
+            .collect()
+    };
+    // The first alone exceeds the budget: it still travels, alone.
+    assert_eq!(ids(1000, 2 << 20), vec![1]);
+    assert_eq!(ids(1000, 5 << 20), vec![1, 2, 3, 4, 5]);
+    assert_eq!(ids(1000, 4_200_000), vec![1, 2, 3]);
+    assert_eq!(ids(2, 5 << 20), vec![1, 2]);
+}
