@@ -46,6 +46,8 @@ const PUSH_BYTES: usize = 2 * 1024 * 1024;
 const MAX_SNAPSHOT: usize = 3 * 1024 * 1024;
 /// Sealed snapshots are written to the push queue every this many bytes (bounded memory).
 const SNAPSHOT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+/// Held envelopes retried per transaction, in bytes (about one pull page).
+const HELD_SLICE: usize = 4 * 1024 * 1024;
 /// Envelopes per pull page asked for.
 const PULL_LIMIT: u32 = 5000;
 /// A device seals a snapshot of a case after this many change sets since the last one.
@@ -552,26 +554,31 @@ impl Device {
         Ok(())
     }
 
+    /// Retries held envelopes, a slice of about [`HELD_SLICE`] bytes per transaction (memory
+    /// stays bounded however many a fresh device holds).
     async fn retry_held(&mut self, round: &mut Round<'_>) -> Result<(), DeviceError> {
-        let held = self.store.held()?;
-        if held.is_empty() {
-            return Ok(());
-        }
-        let mut write = PageWrite::default();
-        round.page_keys.clear();
-        for (seq, body) in held {
-            match self.take(round, seq, &body, &mut write).await? {
-                Outcome::Done => write.unhold.push(seq),
-                Outcome::Hold(_) => {}
-                Outcome::Refused(code, detail) => {
-                    write.unhold.push(seq);
-                    write.refused.push((seq, body, code, detail));
+        let mut after = 0u64;
+        loop {
+            let held = self.store.held(after, HELD_SLICE)?;
+            let Some(&(last, _)) = held.last() else {
+                return Ok(());
+            };
+            after = last;
+            let mut write = PageWrite::default();
+            round.page_keys.clear();
+            for (seq, body) in held {
+                match self.take(round, seq, &body, &mut write).await? {
+                    Outcome::Done => write.unhold.push(seq),
+                    Outcome::Hold(_) => {}
+                    Outcome::Refused(code, detail) => {
+                        write.unhold.push(seq);
+                        write.refused.push((seq, body, code, detail));
+                    }
                 }
             }
+            round.report.applied += self.store.commit_page(&write, &now_rfc3339())? as u64;
+            round.report.snapshots_applied += write.snapshots.len() as u64;
         }
-        round.report.applied += self.store.commit_page(&write, &now_rfc3339())? as u64;
-        round.report.snapshots_applied += write.snapshots.len() as u64;
-        Ok(())
     }
 
     /// Verifies and opens one envelope into `write`.

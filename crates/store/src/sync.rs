@@ -601,13 +601,37 @@ impl Store {
         Ok(applied)
     }
 
-    /// Held envelopes, oldest first.
-    pub fn held(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    /// Held envelopes after `after_seq`, oldest first, as many as fit in `max_bytes` (at least
+    /// one): a fresh device may hold hundreds of snapshots until their keys arrive, and they
+    /// are retried a bounded slice at a time.
+    pub fn held(
+        &self,
+        after_seq: u64,
+        max_bytes: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT seq, body FROM held ORDER BY seq")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .prepare_cached("SELECT seq, length(body) FROM held WHERE seq > ?1 ORDER BY seq")?;
+        let mut rows = stmt.query([after_seq as i64])?;
+        let mut seqs = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(r) = rows.next()? {
+            let size = r.get::<_, i64>(1)?.max(0) as usize;
+            if !seqs.is_empty() && bytes.saturating_add(size) > max_bytes {
+                break;
+            }
+            bytes = bytes.saturating_add(size);
+            seqs.push(r.get::<_, i64>(0)?);
+        }
+        drop(rows);
+        let mut body = self
+            .conn
+            .prepare_cached("SELECT body FROM held WHERE seq = ?1")?;
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            out.push((seq as u64, body.query_row([seq], |r| r.get(0))?));
+        }
+        Ok(out)
     }
 
     /// Refused pulled envelopes: seq, code, detail (newest first).

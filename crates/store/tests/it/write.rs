@@ -280,3 +280,36 @@ fn queued_envelopes_are_read_within_a_byte_budget() {
     assert_eq!(ids(1000, 4_200_000), vec![1, 2, 3]);
     assert_eq!(ids(2, 5 << 20), vec![1, 2]);
 }
+
+/// Held envelopes (a fresh device holds every snapshot until its key arrives) are read back a
+/// byte-bounded slice at a time, in order, at least one per slice.
+#[test]
+fn held_envelopes_are_read_in_byte_bounded_slices() {
+    use tsunagi_store::PageWrite;
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let page = PageWrite {
+        hold: [(7u64, 900_000usize), (9, 900_000), (12, 3_000_000), (20, 5)]
+            .iter()
+            .map(|&(seq, n)| (seq, vec![seq as u8; n], "case key not held".to_owned()))
+            .collect(),
+        ..PageWrite::default()
+    };
+    store.commit_page(&page, "2026-11-21T00:00:00Z").unwrap();
+    let seqs = |after: u64, bytes: usize| -> Vec<u64> {
+        store
+            .held(after, bytes)
+            .unwrap()
+            .iter()
+            .map(|(seq, body)| {
+                assert!(body.iter().all(|b| u64::from(*b) == *seq));
+                *seq
+            })
+            .collect()
+    };
+    assert_eq!(seqs(0, 2_000_000), vec![7, 9]);
+    assert_eq!(seqs(9, 2_000_000), vec![12]);
+    assert_eq!(seqs(12, 2_000_000), vec![20]);
+    assert_eq!(seqs(20, 2_000_000), Vec::<u64>::new());
+    assert_eq!(seqs(0, 10 << 20), vec![7, 9, 12, 20]);
+}
