@@ -44,7 +44,7 @@ pub(crate) fn index_pending(
 }
 
 /// From this many queued contacts on, a pulled page indexes them in its own transaction.
-pub(crate) const INLINE_FROM: u64 = 256;
+const INLINE_FROM: u64 = 256;
 
 /// A pulled page: when it leaves many contacts queued (a fresh device catching up, a long
 /// time offline), indexes every queued contact inside the page's transaction, so its notes

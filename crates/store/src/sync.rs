@@ -186,38 +186,48 @@ fn put_key(tx: &Transaction<'_>, k: &CaseKeyRow) -> Result<(), StoreError> {
             // refused (`epoch_taken`). Take theirs; drop our unsent slots for it.
             tx.prepare_cached("DELETE FROM key_outbox WHERE case_id = ?1 AND epoch = ?2")?
                 .execute(params![k.case.as_uuid().as_bytes(), k.epoch])?;
-            tx.prepare_cached(
-                "UPDATE case_keys SET key_id = ?3, key = ?4, team = ?5, team_epoch = ?6,
-                 sealed_to = ?7, origin = ?8 WHERE case_id = ?1 AND epoch = ?2",
-            )?
-            .execute(params![
-                k.case.as_uuid().as_bytes(),
-                k.epoch,
-                k.key_id.as_slice(),
-                k.key.as_bytes().as_slice(),
-                k.team,
-                k.team_epoch,
-                k.sealed_to,
-                if k.local { "local" } else { "remote" }
-            ])?;
+            upsert_key(tx, k)?;
         }
-        None => {
-            tx.prepare_cached(&format!(
-                "INSERT INTO case_keys ({KEY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-            ))?
-            .execute(params![
-                k.case.as_uuid().as_bytes(),
-                k.epoch,
-                k.key_id.as_slice(),
-                k.key.as_bytes().as_slice(),
-                k.team,
-                k.team_epoch,
-                k.sealed_to,
-                if k.local { "local" } else { "remote" }
-            ])?;
-        }
+        None => upsert_key(tx, k)?,
     }
     Ok(())
+}
+
+/// Writes a case key, replacing the row of the same case and epoch.
+fn upsert_key(tx: &Transaction<'_>, k: &CaseKeyRow) -> Result<(), StoreError> {
+    tx.prepare_cached(&format!(
+        "INSERT INTO case_keys ({KEY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (case_id, epoch) DO UPDATE SET key_id = excluded.key_id,
+             key = excluded.key, team = excluded.team, team_epoch = excluded.team_epoch,
+             sealed_to = excluded.sealed_to, origin = excluded.origin"
+    ))?
+    .execute(params![
+        k.case.as_uuid().as_bytes(),
+        k.epoch,
+        k.key_id.as_slice(),
+        k.key.as_bytes().as_slice(),
+        k.team,
+        k.team_epoch,
+        k.sealed_to,
+        if k.local { "local" } else { "remote" }
+    ])?;
+    Ok(())
+}
+
+/// The leading items whose sizes fit in `max_bytes`, at least one (a body larger than the
+/// budget still travels, alone).
+fn within_bytes<T>(items: impl IntoIterator<Item = (T, i64)>, max_bytes: usize) -> Vec<T> {
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    for (item, size) in items {
+        let size = size.max(0) as usize;
+        if !out.is_empty() && bytes.saturating_add(size) > max_bytes {
+            break;
+        }
+        bytes = bytes.saturating_add(size);
+        out.push(item);
+    }
+    out
 }
 
 fn put_grant(tx: &Transaction<'_>, g: &GrantRow) -> Result<(), StoreError> {
@@ -391,36 +401,23 @@ impl Store {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Vec<QueuedEnvelope>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, case_id, epoch, length(body), seq FROM key_outbox ORDER BY seq LIMIT ?1",
-        )?;
-        let mut heads = Vec::new();
-        let mut bytes = 0usize;
-        let mut rows = stmt.query([limit as i64])?;
-        while let Some(r) = rows.next()? {
-            let size = r.get::<_, i64>(3)?.max(0) as usize;
-            if !heads.is_empty() && bytes.saturating_add(size) > max_bytes {
-                break;
-            }
-            bytes = bytes.saturating_add(size);
-            heads.push((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, u32>(2)?,
-                r.get::<_, i64>(4)?,
-            ));
-        }
-        drop(rows);
-        let mut body = self
+        let sizes: Vec<(i64, i64)> = self
             .conn
-            .prepare_cached("SELECT body FROM key_outbox WHERE seq = ?1")?;
-        let mut out = Vec::with_capacity(heads.len());
-        for (id, case, epoch, seq) in heads {
+            .prepare_cached("SELECT seq, length(body) FROM key_outbox ORDER BY seq LIMIT ?1")?
+            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut row = self
+            .conn
+            .prepare_cached("SELECT id, case_id, epoch, body FROM key_outbox WHERE seq = ?1")?;
+        let mut out = Vec::new();
+        for seq in within_bytes(sizes, max_bytes) {
+            let (id, case, epoch, body): (Vec<u8>, Vec<u8>, u32, Vec<u8>) =
+                row.query_row([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
             out.push(QueuedEnvelope {
                 id: arr16(&id, "queued envelope id")?,
                 case: EntityId::from_uuid(uuid_of(&case, "queued envelope case")?),
                 epoch,
-                body: body.query_row([seq], |r| r.get(0))?,
+                body,
             });
         }
         Ok(out)
@@ -609,29 +606,18 @@ impl Store {
         after_seq: u64,
         max_bytes: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let mut stmt = self
+        let sizes: Vec<(i64, i64)> = self
             .conn
-            .prepare_cached("SELECT seq, length(body) FROM held WHERE seq > ?1 ORDER BY seq")?;
-        let mut rows = stmt.query([after_seq as i64])?;
-        let mut seqs = Vec::new();
-        let mut bytes = 0usize;
-        while let Some(r) = rows.next()? {
-            let size = r.get::<_, i64>(1)?.max(0) as usize;
-            if !seqs.is_empty() && bytes.saturating_add(size) > max_bytes {
-                break;
-            }
-            bytes = bytes.saturating_add(size);
-            seqs.push(r.get::<_, i64>(0)?);
-        }
-        drop(rows);
+            .prepare_cached("SELECT seq, length(body) FROM held WHERE seq > ?1 ORDER BY seq")?
+            .query_map([after_seq as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
         let mut body = self
             .conn
             .prepare_cached("SELECT body FROM held WHERE seq = ?1")?;
-        let mut out = Vec::with_capacity(seqs.len());
-        for seq in seqs {
-            out.push((seq as u64, body.query_row([seq], |r| r.get(0))?));
-        }
-        Ok(out)
+        within_bytes(sizes, max_bytes)
+            .into_iter()
+            .map(|seq| Ok((seq as u64, body.query_row([seq], |r| r.get(0))?)))
+            .collect()
     }
 
     /// Refused pulled envelopes: seq, code, detail (newest first).

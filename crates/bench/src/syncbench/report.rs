@@ -183,7 +183,8 @@ fn s(v: Option<f64>) -> String {
 
 fn per_s(v: Option<(f64, u64)>) -> String {
     match v {
-        Some((s, r)) if s > 0.0 => format!("{:.0}", r as f64 / s),
+        // Below a millisecond (e.g. no index left to catch up) a rate means nothing.
+        Some((s, r)) if s >= 0.001 => format!("{:.0}", r as f64 / s),
         _ => "-".into(),
     }
 }
