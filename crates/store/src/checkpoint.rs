@@ -86,24 +86,19 @@ fn run(conn: &Connection, stop: &Receiver<()>) {
 
 /// Merges full-text index segments in small steps (short write transactions: a save waits at
 /// most for one step) until the index is merged or the period's time budget is spent. FTS5
-/// writes one segment per table per save; left alone, a "crisis merge" of many segments would
+/// writes one segment per indexing batch; left alone, a "crisis merge" of many segments would
 /// run inside some save.
 fn merge_segments(conn: &Connection) {
     let started = std::time::Instant::now();
-    for table in ["contact_fts", "contact_bigram"] {
-        loop {
-            let before = conn.total_changes();
-            let step = conn.execute(
-                &format!("INSERT INTO {table} ({table}, rank) VALUES ('merge', {MERGE_PAGES})"),
-                [],
-            );
-            // FTS5 documents "fewer than 2 changes" as "nothing left to merge".
-            if step.is_err()
-                || conn.total_changes() - before < 2
-                || started.elapsed() > MERGE_BUDGET
-            {
-                break;
-            }
+    loop {
+        let before = conn.total_changes();
+        let step = conn.execute(
+            "INSERT INTO contact_grams (contact_grams, rank) VALUES ('merge', ?1)",
+            [MERGE_PAGES],
+        );
+        // FTS5 documents "fewer than 2 changes" as "nothing left to merge".
+        if step.is_err() || conn.total_changes() - before < 2 || started.elapsed() > MERGE_BUDGET {
+            break;
         }
     }
 }

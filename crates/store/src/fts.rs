@@ -1,5 +1,5 @@
-//! The full-text indexer: takes contacts from `fts_queue` and (re)indexes their notes in both
-//! FTS5 tables (trigram; character bigrams). Local saves are indexed by the background thread
+//! The full-text indexer: takes contacts from `fts_queue` and (re)indexes their notes in the
+//! FTS5 bigram index (`contact_grams`, see `search`). Local saves are indexed by the background thread
 //! (and by a search before it reads, so a search always sees every saved note) in short
 //! transactions; a pulled sync page is indexed inside the transaction that applies it.
 
@@ -84,11 +84,9 @@ fn index_rows(tx: &Connection, limit: Option<Duration>) -> Result<usize, StoreEr
         "SELECT q.rowid, q.reindex, e.state FROM fts_queue q
          LEFT JOIN entities e ON e.rowid = q.rowid ORDER BY q.rowid LIMIT ?1",
     )?;
-    let mut del_tri = tx.prepare_cached("DELETE FROM contact_fts WHERE rowid = ?1")?;
-    let mut del_bi = tx.prepare_cached("DELETE FROM contact_bigram WHERE rowid = ?1")?;
-    let mut ins_tri = tx.prepare_cached("INSERT INTO contact_fts (rowid, note) VALUES (?1, ?2)")?;
-    let mut ins_bi =
-        tx.prepare_cached("INSERT INTO contact_bigram (rowid, grams) VALUES (?1, ?2)")?;
+    let mut delete = tx.prepare_cached("DELETE FROM contact_grams WHERE rowid = ?1")?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO contact_grams (rowid, grams) VALUES (?1, ?2)")?;
     let mut dequeue = tx.prepare_cached("DELETE FROM fts_queue WHERE rowid = ?1")?;
     loop {
         let rows: Vec<(i64, bool, Option<Vec<u8>>)> = next
@@ -100,16 +98,14 @@ fn index_rows(tx: &Connection, limit: Option<Duration>) -> Result<usize, StoreEr
         for (rowid, reindex, state) in rows {
             // Removing first makes (re)indexing idempotent; removing a row that was never
             // indexed is a no-op for a contentless-delete table.
-            del_tri.execute([rowid])?;
-            del_bi.execute([rowid])?;
+            delete.execute([rowid])?;
             if let (true, Some(blob)) = (reindex, state) {
                 let state: EntityState = codec::decode(&blob, "contact for indexing")?;
                 let note = match state.value("note") {
                     Some(serde_json::Value::String(s)) => normalize(s),
                     _ => String::new(),
                 };
-                ins_tri.execute(params![rowid, note])?;
-                ins_bi.execute(params![rowid, bigram_document(&note)])?;
+                insert.execute(params![rowid, bigram_document(&note)])?;
             }
             dequeue.execute([rowid])?;
             done += 1;

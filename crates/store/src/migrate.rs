@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_sync",
         sql: include_str!("../../../migrations/device/0003_sync.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_gram_index",
+        sql: include_str!("../../../migrations/device/0004_gram_index.sql"),
+    },
 ];
 
 /// The schema version this program writes.

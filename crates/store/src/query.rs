@@ -220,24 +220,15 @@ impl Store {
             .query_map(params_from_iter(args.iter()), caseload_row)?
             .collect::<Result<Vec<_>, _>>()?;
 
-        let mut matching = Vec::new();
-        let mut margs: Vec<String> = Vec::new();
-        if let Some(t) = &query.trigram {
-            matching.push("SELECT rowid FROM contact_fts WHERE contact_fts MATCH ?");
-            margs.push(t.clone());
-        }
-        if let Some(b) = &query.bigram {
-            matching.push("SELECT rowid FROM contact_bigram WHERE contact_bigram MATCH ?");
-            margs.push(b.clone());
-        }
-        let ids = matching.join(" INTERSECT ");
+        let ids = "SELECT rowid FROM contact_grams WHERE contact_grams MATCH ?1";
+        let grams = query.grams.as_deref().unwrap_or_default();
         // Counting every match of a term found in most notes costs as much as the search:
         // count up to a cap and say when it was reached.
         let counted = self
             .conn
             .query_row(
                 &format!("SELECT count(*) FROM ({ids} LIMIT {})", COUNT_CAP + 1),
-                params_from_iter(margs.iter()),
+                [&grams],
                 |r| r.get::<_, i64>(0),
             )?
             .max(0) as u64;
@@ -257,7 +248,7 @@ impl Store {
              WHERE c.rowid IN ({ids}) ORDER BY c.at DESC LIMIT {limit}"
         );
         let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(margs.iter()), |r| {
+        let rows = stmt.query_map([&grams], |r| {
             Ok((
                 r.get::<_, Vec<u8>>(0)?,
                 r.get::<_, Vec<u8>>(1)?,

@@ -1,12 +1,12 @@
 //! Japanese full-text search over notes, inside the encrypted file.
 //!
-//! FTS5's trigram tokenizer indexes every 3-character substring, so a query of 3+ characters is
-//! a phrase of trigrams. It cannot answer 1–2 character queries (認知, 児童, 母), which matter in
-//! Japanese, so a second index holds every character bigram of the note as a token (each
-//! character hex-encoded, so no tokenizer rule can split or fold it): a 2-character query is one
-//! token, a 1-character query a prefix of tokens. Both indexes store no text of their own
-//! (contentless); text and query are normalized the same way (NFKC, lower case, runs of
-//! whitespace as one break).
+//! One FTS5 index holds every character bigram of the note as a token, with its position
+//! (each character hex-encoded, so no tokenizer rule can split or fold it), plus the
+//! word-final character alone. A query term of 3+ characters is the phrase of its overlapping
+//! bigrams at adjacent positions, which matches exactly the notes that contain the term; a
+//! 2-character term is one token; a 1-character term a token prefix (認知, 児童 and 母 matter in
+//! Japanese). The index stores no text of its own (contentless); text and query are normalized
+//! the same way (NFKC, lower case, runs of whitespace as one break).
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -66,14 +66,11 @@ pub fn bigram_document(normalized: &str) -> String {
     out
 }
 
-/// One search query split into FTS5 expressions: for the trigram index (terms of 3+
-/// characters) and for the bigram index (terms of 1–2 characters). All terms must match.
+/// One search query as an FTS5 expression over the bigram index. All terms must match.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Query {
-    /// MATCH expression for the trigram index, if any long term.
-    pub trigram: Option<String>,
-    /// MATCH expression for the bigram index, if any short term.
-    pub bigram: Option<String>,
+    /// MATCH expression for the bigram index (`None` for an empty query).
+    pub grams: Option<String>,
     /// The normalized terms (for highlighting).
     pub terms: Vec<String>,
 }
@@ -87,27 +84,9 @@ impl Query {
             .filter(|t| !t.is_empty())
             .map(String::from)
             .collect();
-        let mut long = Vec::new();
-        let mut short = Vec::new();
-        for t in &terms {
-            let n = t.chars().count();
-            if n >= 3 {
-                long.push(format!("\"{}\"", t.replace('"', "\"\"")));
-            } else {
-                let mut tok = String::new();
-                for c in t.chars() {
-                    hex_char(&mut tok, c);
-                }
-                if n == 1 {
-                    tok.push('*');
-                }
-                short.push(tok);
-            }
-        }
-        let join = |v: Vec<String>| (!v.is_empty()).then(|| v.join(" AND "));
+        let exprs: Vec<String> = terms.iter().map(|t| term_expr(t)).collect();
         Query {
-            trigram: join(long),
-            bigram: join(short),
+            grams: (!exprs.is_empty()).then(|| exprs.join(" AND ")),
             terms,
         }
     }
@@ -116,6 +95,32 @@ impl Query {
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
     }
+}
+
+/// One term (no spaces) as an FTS5 expression: a token prefix for 1 character, a token for 2,
+/// the phrase of its overlapping bigrams for more. Tokens are hex digits only, so nothing in
+/// the term can escape into FTS5 syntax.
+fn term_expr(term: &str) -> String {
+    let chars: Vec<char> = term.chars().collect();
+    let mut out = String::new();
+    match chars.as_slice() {
+        [c] => {
+            hex_char(&mut out, *c);
+            out.push('*');
+        }
+        _ => {
+            out.push('"');
+            for (i, pair) in chars.windows(2).enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                hex_char(&mut out, pair[0]);
+                hex_char(&mut out, pair[1]);
+            }
+            out.push('"');
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -140,14 +145,19 @@ mod tests {
     }
 
     #[test]
-    fn query_splits_terms_by_length() {
+    fn query_terms_become_tokens_prefixes_and_phrases() {
         let q = Query::parse("認知 訪問した 母");
-        assert_eq!(q.trigram.as_deref(), Some("\"訪問した\""));
-        assert_eq!(q.bigram.as_deref(), Some("008a8d0077e5 AND 006bcd*"));
-        assert!(Query::parse("  　 ").is_empty());
         assert_eq!(
-            Query::parse("a\"b\"c").trigram.as_deref(),
-            Some("\"a\"\"b\"\"c\"")
+            q.grams.as_deref(),
+            Some("\"008a8d0077e5\" AND \"008a2a00554f 00554f003057 00305700305f\" AND 006bcd*")
+        );
+        assert_eq!(q.terms, ["認知", "訪問した", "母"]);
+        assert!(Query::parse("  　 ").is_empty());
+        assert_eq!(Query::parse("  　 ").grams, None);
+        // A quote is a character like any other: hex-encoded, never FTS5 syntax.
+        assert_eq!(
+            Query::parse("a\"b").grams.as_deref(),
+            Some("\"000061000022 000022000062\"")
         );
     }
 }

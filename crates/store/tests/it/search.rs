@@ -1,6 +1,6 @@
-//! Japanese full-text search: trigram index for terms of 3+ characters, bigram index for 1–2
-//! characters, width and kana folding, re-indexing on edit and delete, checked against a naive
-//! substring search.
+//! Japanese full-text search: one bigram index with positions (phrases for terms of 3+
+//! characters, tokens for 2, prefixes for 1), width and kana folding, re-indexing on edit and
+//! delete, the upgrade from the two-index schema, checked against a naive substring search.
 
 use crate::{Device, Fixture, contact, person};
 use proptest::prelude::*;
@@ -74,17 +74,57 @@ fn sample() -> Notes {
 }
 
 #[test]
-fn terms_of_three_or_more_characters_use_the_trigram_index() {
+fn terms_of_three_or_more_characters_are_phrases_of_bigrams() {
     let n = sample();
     assert_eq!(n.hits("認知症"), vec![0]);
     assert_eq!(n.hits("相談所"), vec![2]);
     assert_eq!(n.hits("連絡した"), vec![2]);
     assert_eq!(n.hits("訪問予定"), vec![5]);
     assert_eq!(n.hits("相談員"), Vec::<usize>::new());
+    // B has 認, 知 and ら in that order, but not as one run.
+    assert_eq!(n.hits("認知ら"), Vec::<usize>::new());
+    // Not across a space: F has "電話。 次回".
+    assert_eq!(n.hits("。次回"), Vec::<usize>::new());
+}
+
+/// A store written by the previous schema (v3: a trigram index and a bigram index without
+/// positions, every note already indexed there) is searchable after the upgrade: the
+/// migration queues every contact for the new index.
+#[test]
+fn notes_indexed_by_the_previous_schema_are_found_after_the_upgrade() {
+    let Notes { store, _fx: fx, .. } = sample();
+    drop(store);
+    let raw = fx.raw();
+    raw.execute_batch(
+        "DROP TABLE contact_grams;
+         CREATE VIRTUAL TABLE contact_fts USING fts5 (
+             note, content = '', contentless_delete = 1, tokenize = 'trigram');
+         CREATE VIRTUAL TABLE contact_bigram USING fts5 (
+             grams, content = '', contentless_delete = 1, detail = none);
+         DELETE FROM fts_queue;
+         PRAGMA user_version = 3;",
+    )
+    .unwrap();
+    drop(raw);
+    let store = fx.open();
+    assert_eq!(store.index_pending().unwrap(), 6, "every contact is queued");
+    let r = store.search("連絡した", 10).unwrap();
+    assert_eq!(r.contact_total, 1);
+    assert_eq!(store.search("母", 10).unwrap().contact_total, 1);
+    assert_eq!(store.index_pending().unwrap(), 0);
+    let tables: i64 = fx
+        .raw()
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name IN ('contact_fts', 'contact_bigram')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0, "the old indexes are gone");
 }
 
 #[test]
-fn two_character_terms_use_the_bigram_index_without_false_positives() {
+fn two_character_terms_are_one_token_without_false_positives() {
     let n = sample();
     // B has 認 and 知 but not 認知.
     assert_eq!(n.hits("認知"), vec![0]);
@@ -97,7 +137,7 @@ fn two_character_terms_use_the_bigram_index_without_false_positives() {
 }
 
 #[test]
-fn one_character_terms_use_the_bigram_index() {
+fn one_character_terms_are_token_prefixes() {
     let n = sample();
     assert_eq!(n.hits("母"), vec![0]);
     assert_eq!(n.hits("知"), vec![0, 1]);
