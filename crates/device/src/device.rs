@@ -39,6 +39,8 @@ pub struct Device {
     pub(crate) clock: Hlc,
     /// The unlocked store key: derives the key that seals this device's identity keys.
     pub(crate) key: StoreKey,
+    /// HTTP connections to the server, made on first use (see `signed_client`).
+    pub(crate) http: std::sync::OnceLock<tsunagi_sync::client::Pool>,
 }
 
 /// What `init` produced: the device id and the recovery code IT must keep (shown once).
@@ -261,6 +263,7 @@ impl Device {
             catalog: InstrumentCatalog::builtin(),
             clock,
             key,
+            http: std::sync::OnceLock::new(),
         })
     }
 

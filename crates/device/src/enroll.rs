@@ -17,7 +17,7 @@ use tsunagi_sync::api::{
     ApproveRequest, DeviceCert, DeviceInfo, DeviceState, EnrollRequest, EnrollResponse,
     EnrollmentBundle, KeyDirectory, KeySlot, Role,
 };
-use tsunagi_sync::client::{Client, Signer};
+use tsunagi_sync::client::{Client, Pool, Signer};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -209,6 +209,18 @@ impl Device {
         self.enrollment()?.ok_or(DeviceError::NotEnrolled)
     }
 
+    /// The device's HTTP connections, made on first use and kept while it is open (every sync
+    /// round reuses the TLS setup and the open connection).
+    fn http_pool(&self) -> Result<&Pool, DeviceError> {
+        if let Some(pool) = self.http.get() {
+            return Ok(pool);
+        }
+        let pool = Pool::new()?;
+        Ok(self.http.get_or_init(|| pool))
+    }
+
+    /// A client signed with this device's key (loaded from the keystore each time, so a
+    /// re-enrollment or a removed key takes effect at once), over the device's connections.
     pub(crate) fn signed_client<K: Keystore>(
         &self,
         keystore: &K,
@@ -221,7 +233,7 @@ impl Device {
             key_id: enrollment.device.to_string(),
             key: SigKey::from_seed(identity.sig.seed().as_ref())?,
         };
-        let client = Client::new(&enrollment.server_url, Some(signer))?;
+        let client = Client::with_pool(self.http_pool()?, &enrollment.server_url, Some(signer))?;
         Ok((client, enrollment, identity))
     }
 

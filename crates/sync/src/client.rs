@@ -57,6 +57,28 @@ pub struct Signer {
     pub key: SigKey,
 }
 
+/// HTTP connections and TLS setup, shared by the clients made from it: building one costs
+/// milliseconds (the platform's root certificates), and a client made per sync round would
+/// also open (and, over HTTPS, handshake) a new connection every round. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Pool(reqwest::Client);
+
+impl Pool {
+    /// A new pool (connect timeout 10 s, request timeout 60 s).
+    pub fn new() -> Result<Pool, ClientError> {
+        TLS_PROVIDER.call_once(|| {
+            // One process-wide provider (ring); a second install is a no-op error we ignore.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map(Pool)
+            .map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+}
+
 /// A client for one server.
 #[derive(Debug)]
 pub struct Client {
@@ -78,22 +100,26 @@ impl Client {
     /// A client for `base_url` (e.g. `https://tsunagi.example.lg.jp`), unsigned (health,
     /// enroll, bootstrap) or signed with `signer`.
     pub fn new(base_url: &str, signer: Option<Signer>) -> Result<Client, ClientError> {
-        TLS_PROVIDER.call_once(|| {
-            // One process-wide provider (ring); a second install is a no-op error we ignore.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
+        Client::with_pool(&Pool::new()?, base_url, signer)
+    }
+
+    /// A client whose requests go through `pool`'s connections.
+    pub fn with_pool(
+        pool: &Pool,
+        base_url: &str,
+        signer: Option<Signer>,
+    ) -> Result<Client, ClientError> {
         let base = base_url.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(ClientError::Protocol(format!(
                 "server URL must start with http:// or https://: {base_url}"
             )));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        Ok(Client { base, http, signer })
+        Ok(Client {
+            base,
+            http: pool.0.clone(),
+            signer,
+        })
     }
 
     /// The server's base URL.
