@@ -10,8 +10,8 @@ const ASCII_MARKER: &str = "MARKER-7f3a";
 const JAPANESE_MARKER: &str = "秘密の目印テキスト";
 const NAME_MARKER: &str = "目印太郎NAME-c41d";
 
-/// Every byte string that would betray the records: as written, as normalized for the
-/// trigram index, and as the bigram index's hex tokens.
+/// Every byte string that would betray the records: as written, as normalized for the index,
+/// and as the index's hex tokens.
 fn markers() -> Vec<Vec<u8>> {
     let mut m: Vec<Vec<u8>> = [ASCII_MARKER, JAPANESE_MARKER, NAME_MARKER, "c41d"]
         .iter()
