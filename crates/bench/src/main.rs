@@ -50,19 +50,12 @@ fn main() -> anyhow::Result<()> {
     } else {
         &[Variant::Sqlcipher, Variant::Plain]
     };
-    let mut out = match &args.out {
-        Some(p) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("opening {}", p.display()))?,
-        ),
-        None => None,
-    };
-    let run_id = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let report::RunStart {
+        run_id,
+        cores,
+        loadavg,
+        mut out,
+    } = report::RunStart::new(args.out.as_deref())?;
     println!(
         "# tsunagi-bench n={} order=sequential ({}) cores={cores} loadavg={} dir={}",
         args.n,
@@ -71,10 +64,7 @@ fn main() -> anyhow::Result<()> {
             .map(|v| v.name())
             .collect::<Vec<_>>()
             .join(" then "),
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(","),
+        loadavg,
         args.dir.as_ref().map_or_else(
             || std::env::temp_dir().display().to_string(),
             |d| d.display().to_string()

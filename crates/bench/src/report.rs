@@ -7,6 +7,49 @@ use std::fmt::Write;
 
 use crate::{Metric, Variant};
 
+/// What both benchmark binaries know at the start of a run: its id (the time it started, on
+/// every JSON line), the machine (cores, 1-minute/5/15 load, for the header), and the results
+/// file, opened for appending.
+#[derive(Debug)]
+pub struct RunStart {
+    /// RFC 3339 start time, seconds.
+    pub run_id: String,
+    /// Cores available to this process.
+    pub cores: usize,
+    /// `/proc/loadavg`'s three load averages, comma-separated (empty if unreadable).
+    pub loadavg: String,
+    /// The `--out` file, if any.
+    pub out: Option<std::fs::File>,
+}
+
+impl RunStart {
+    /// Opens `out` (created if missing, appended to) and notes the time and the machine.
+    pub fn new(out: Option<&std::path::Path>) -> anyhow::Result<RunStart> {
+        use anyhow::Context;
+        let out = match out {
+            Some(p) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .with_context(|| format!("opening {}", p.display()))?,
+            ),
+            None => None,
+        };
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        Ok(RunStart {
+            run_id: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            cores: std::thread::available_parallelism().map_or(0, usize::from),
+            loadavg: load
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(","),
+            out,
+        })
+    }
+}
+
 /// The line printed for one figure.
 pub fn line(variant: Variant, m: &Metric) -> String {
     format!(

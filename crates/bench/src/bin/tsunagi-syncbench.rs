@@ -79,26 +79,16 @@ fn main() -> anyhow::Result<()> {
         .split_whitespace()
         .map(str::to_owned)
         .collect();
-    let mut out = match &args.out {
-        Some(p) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("opening {}", p.display()))?,
-        ),
-        None => None,
-    };
-    let run_id = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let tsunagi_bench::report::RunStart {
+        run_id,
+        cores,
+        loadavg,
+        mut out,
+    } = tsunagi_bench::report::RunStart::new(args.out.as_deref())?;
     println!(
         "# tsunagi-syncbench run={run_id} n={:?} cores={cores} loadavg={} server={} rate_limit={} peer={} variants={:?}",
         args.n,
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(","),
+        loadavg,
         server_bin.display(),
         if args.keep_rate_limit {
             "default"
