@@ -221,14 +221,13 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
 
         let ids = "SELECT rowid FROM contact_grams WHERE contact_grams MATCH ?1";
-        let grams = query.grams.as_deref().unwrap_or_default();
         // Counting every match of a term found in most notes costs as much as the search:
         // count up to a cap and say when it was reached.
         let counted = self
             .conn
             .query_row(
                 &format!("SELECT count(*) FROM ({ids} LIMIT {})", COUNT_CAP + 1),
-                [&grams],
+                [&query.grams],
                 |r| r.get::<_, i64>(0),
             )?
             .max(0) as u64;
@@ -248,7 +247,7 @@ impl Store {
              WHERE c.rowid IN ({ids}) ORDER BY c.at DESC LIMIT {limit}"
         );
         let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map([&grams], |r| {
+        let rows = stmt.query_map([&query.grams], |r| {
             Ok((
                 r.get::<_, Vec<u8>>(0)?,
                 r.get::<_, Vec<u8>>(1)?,

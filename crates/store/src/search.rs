@@ -74,8 +74,8 @@ pub fn bigram_document(normalized: &str) -> String {
 /// One search query as an FTS5 expression over the bigram index. All terms must match.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Query {
-    /// MATCH expression for the bigram index (`None` for an empty query).
-    pub grams: Option<String>,
+    /// MATCH expression for the bigram index (empty for an empty query).
+    pub grams: String,
     /// The normalized terms (for highlighting).
     pub terms: Vec<String>,
 }
@@ -91,7 +91,7 @@ impl Query {
             .collect();
         let exprs: Vec<String> = terms.iter().map(|t| term_expr(t)).collect();
         Query {
-            grams: (!exprs.is_empty()).then(|| exprs.join(" AND ")),
+            grams: exprs.join(" AND "),
             terms,
         }
     }
@@ -155,16 +155,13 @@ mod tests {
     fn query_terms_become_tokens_prefixes_and_phrases() {
         let q = Query::parse("認知 訪問した 母");
         assert_eq!(
-            q.grams.as_deref(),
-            Some("\"008a8d0077e5\" AND \"008a2a00554f 00554f003057 00305700305f\" AND 006bcd*")
+            q.grams,
+            "\"008a8d0077e5\" AND \"008a2a00554f 00554f003057 00305700305f\" AND 006bcd*"
         );
         assert_eq!(q.terms, ["認知", "訪問した", "母"]);
         assert!(Query::parse("  　 ").is_empty());
-        assert_eq!(Query::parse("  　 ").grams, None);
+        assert_eq!(Query::parse("  　 ").grams, "");
         // A quote is a character like any other: hex-encoded, never FTS5 syntax.
-        assert_eq!(
-            Query::parse("a\"b").grams.as_deref(),
-            Some("\"000061000022 000022000062\"")
-        );
+        assert_eq!(Query::parse("a\"b").grams, "\"000061000022 000022000062\"");
     }
 }
