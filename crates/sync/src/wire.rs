@@ -444,8 +444,10 @@ impl PullPage {
             });
         }
         r.done()?;
+        // With more to come, the page ends at its last envelope; the last page may resume
+        // further (at the head the server read before it, docs/protocol.md), never before it.
         if let Some(l) = items.last()
-            && l.seq != next
+            && (l.seq > next || (more && l.seq != next))
         {
             return Err(bad("pull page", "cursor is not the last sequence number"));
         }
@@ -592,5 +594,21 @@ mod tests {
         let mut wrong = page.clone();
         wrong.items.swap(0, 1);
         assert!(PullPage::decode(&wrong.encode()).is_err());
+        // The last page may resume beyond its last envelope; a page with more may not, and
+        // no page resumes before its last envelope.
+        let last = PullPage {
+            next: 9,
+            more: false,
+            ..page.clone()
+        };
+        assert_eq!(PullPage::decode(&last.encode()).unwrap(), last);
+        for (next, more) in [(9, true), (6, false), (6, true)] {
+            let bad = PullPage {
+                next,
+                more,
+                ..page.clone()
+            };
+            assert!(PullPage::decode(&bad.encode()).is_err(), "{next} {more}");
+        }
     }
 }

@@ -730,6 +730,11 @@ impl Storage for PostgresStorage {
 
     async fn page(&self, q: &PageQuery) -> StorageResult<PullPage> {
         let c = self.client().await?;
+        // Read before the page query (its own, later snapshot sees everything up to it).
+        let head_before = seq(c
+            .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM envelopes", &[])
+            .await?
+            .try_get(0)?)?;
         let stmt = c
             .prepare_cached(&sync::page_sql(Dialect::Postgres, &q.scope))
             .await?;
@@ -769,7 +774,7 @@ impl Storage for PostgresStorage {
             ));
         }
         Ok(PullPage {
-            next: items.last().map_or(q.since, |p| p.seq),
+            next: sync::next_cursor(q, items.last().map(|p| p.seq), more, head_before),
             more,
             items,
         })

@@ -776,7 +776,12 @@ impl Storage for SqliteStorage {
     async fn page(&self, q: &PageQuery) -> StorageResult<PullPage> {
         let q = q.clone();
         self.run(move |c| {
-            // Both statements run under the connection mutex: no write comes between them.
+            // Every statement runs under the connection mutex: no write comes between them.
+            let head_before = seq(c.query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM envelopes",
+                [],
+                |r| r.get(0),
+            )?)?;
             let mut st = c.prepare_cached(&sync::page_sql(Dialect::Sqlite, &q.scope))?;
             let (team, since, lim) = (&q.team, sql_int(q.since), sync::fetch_limit(&q));
             let row = |r: &Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?));
@@ -798,7 +803,7 @@ impl Storage for SqliteStorage {
                 })
                 .collect::<StorageResult<Vec<_>>>()?;
             Ok(PullPage {
-                next: items.last().map_or(q.since, |p| p.seq),
+                next: sync::next_cursor(&q, items.last().map(|p| p.seq), more, head_before),
                 more,
                 items,
             })
