@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::StoreError;
-use crate::open::{Encryption, set_key, short_waits};
+use crate::open::{Encryption, set_cache, set_key, short_waits};
 
 /// Check the log this often.
 const PERIOD: Duration = Duration::from_millis(250);
@@ -40,6 +40,7 @@ impl Checkpointer {
     pub(crate) fn start(path: &Path, enc: Encryption<'_>) -> Result<Checkpointer, StoreError> {
         let mut conn = Connection::open(path)?;
         set_key(&conn, enc)?;
+        set_cache(&conn)?;
         conn.busy_handler(Some(short_waits))?;
         let (stop, rx) = channel();
         let thread = std::thread::Builder::new()

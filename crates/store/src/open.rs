@@ -126,6 +126,7 @@ impl Store {
              PRAGMA temp_store = MEMORY;
              PRAGMA wal_autocheckpoint = 0;",
         )?;
+        set_cache(&conn)?;
         conn.busy_handler(Some(short_waits))?;
         migrate::apply(&mut conn, migrations)?;
         let checkpointer = Checkpointer::start(path, enc)?;
@@ -209,6 +210,18 @@ pub(crate) fn set_key(conn: &Connection, enc: Encryption<'_>) -> Result<(), Stor
     Ok(())
 }
 
+/// Page cache of each connection, KiB. SQLite's default (2 MiB) holds little of a store of
+/// 100,000 notes; every page read again from the file is decrypted and authenticated again
+/// by SQLCipher. Measured with tsunagi-syncbench at 100,000 (2 MiB → 32 MiB): capture
+/// 103 → 93–96 s, fresh pull 57.6 → 51–55 s, for ~70 MB more resident memory.
+const CACHE_KIB: u32 = 32 * 1024;
+
+/// Sets the connection's page cache ([`CACHE_KIB`]).
+pub(crate) fn set_cache(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB};"))?;
+    Ok(())
+}
+
 /// Busy handler: wait in 200 µs steps, up to 10 s. SQLite's default handler sleeps 1, 2, 5,
 /// 10 ... ms, so a save that meets the background thread's short transaction would wait
 /// several milliseconds longer than needed.
@@ -259,4 +272,20 @@ fn wal_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push("-wal");
     PathBuf::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_connection_has_the_larger_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(&dir.path().join("s.db"), Encryption::Plain).unwrap();
+        let kib: i64 = store
+            .conn
+            .query_row("PRAGMA cache_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kib, -i64::from(CACHE_KIB));
+    }
 }
