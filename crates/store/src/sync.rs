@@ -593,7 +593,8 @@ impl Store {
             .execute(params![key, value.to_string()])?;
         }
         // A large page's notes are searchable as soon as it is (see fts::index_page_in).
-        crate::fts::index_page_in(&tx)?;
+        let joined: usize = page.snapshots.iter().map(|(_, _, s)| s.len()).sum();
+        crate::fts::index_page_in(&tx, applied + joined)?;
         tx.commit()?;
         Ok(applied)
     }
