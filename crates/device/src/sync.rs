@@ -195,10 +195,9 @@ impl Device {
         self.store.set_meta(LAST_ATTEMPT, &started)?;
         let result = self.sync_round(keystore).await;
         match &result {
-            Ok(_) => {
-                self.store.set_meta(LAST_SUCCESS, &started)?;
-                self.store.set_meta(LAST_ERROR, "")?;
-            }
+            Ok(_) => self
+                .store
+                .set_metas(&[(LAST_SUCCESS, &started), (LAST_ERROR, "")])?,
             Err(e) => {
                 let view = SyncErrorView {
                     code: e.code().to_owned(),

@@ -91,6 +91,22 @@ impl Store {
         Ok(())
     }
 
+    /// Sets several meta values in one transaction (one wait for the write lock, one commit).
+    pub fn set_metas(&mut self, values: &[(&str, &str)]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for (key, value) in values {
+            tx.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute([key, value])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Local change sets not yet acknowledged by the server.
     pub fn outbox_len(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(
