@@ -54,6 +54,10 @@ struct Args {
     /// How long phase C waits for the background full-text indexer before failing, seconds.
     #[arg(long, default_value_t = 3600)]
     index_timeout_s: u64,
+    /// Rounds of phase D (each 100 new records and 100 corrections; at most N / 100); D's
+    /// figures are the median round's, with the first and the slowest beside them.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    d_rounds: u32,
 }
 
 fn repo_root() -> PathBuf {
@@ -142,6 +146,7 @@ fn main() -> anyhow::Result<()> {
         let opts = tsunagi::Options {
             samples: args.samples,
             index_timeout: std::time::Duration::from_secs(args.index_timeout_s),
+            d_rounds: args.d_rounds,
             ..tsunagi::Options::new(n, &dir.join("devices"))
         };
         let mut ours: Vec<PhaseResult> = Vec::new();

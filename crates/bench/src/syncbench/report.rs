@@ -122,6 +122,20 @@ fn rows(n: u32, ours: &[PhaseResult], peer: &[PhaseResult]) -> Vec<Row> {
             peer: peer_rt(pe(Phase::D)).map(|s| (s, d)),
             plain: peer_rt(pp(Phase::D)),
         },
+        Row {
+            label: "    first round",
+            phase: Phase::D,
+            ours: extra(o(Phase::D), "round_trip_first_s", d),
+            peer: None,
+            plain: None,
+        },
+        Row {
+            label: "    slowest round",
+            phase: Phase::D,
+            ours: extra(o(Phase::D), "round_trip_max_s", d),
+            peer: None,
+            plain: None,
+        },
     ]
 }
 

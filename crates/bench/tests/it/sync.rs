@@ -44,7 +44,10 @@ async fn tsunagi_side_runs_every_phase_and_its_checks_pass() {
     let dir = tempfile::tempdir().unwrap();
     let server = in_process_server(dir.path()).await;
     let n = 300;
-    let opts = tsunagi::Options::new(n, &dir.path().join("devices"));
+    let opts = tsunagi::Options {
+        d_rounds: 2,
+        ..tsunagi::Options::new(n, &dir.path().join("devices"))
+    };
     let mut reported: Vec<PhaseResult> = Vec::new();
     let outcome = tsunagi::run(&opts, &server, &mut |r| reported.push(r.clone()))
         .await
@@ -81,8 +84,14 @@ async fn tsunagi_side_runs_every_phase_and_its_checks_pass() {
         d.get("device2_pull_s").unwrap(),
     );
     assert!((d.seconds - (w + p)).abs() < 1e-9);
-    assert!((d.get("round_trip_s").unwrap() - (p + pull)).abs() < 1e-9);
-    // Counts after the pull and after D, 50 samples, then the 200 new and edited records.
+    let rt = d.get("round_trip_s").unwrap();
+    assert!((rt - (p + pull)).abs() < 1e-9);
+    // Two rounds: the median (of two, the slower) is the slowest; the first is no slower.
+    assert_eq!(d.get("d_rounds"), Some(2.0));
+    assert_eq!(d.get("round_trip_max_s"), Some(rt));
+    assert!(d.get("round_trip_first_s").unwrap() <= rt);
+    // Counts after the pull and after D, 50 samples, then the new and edited records of both
+    // D rounds (2 × 100 new, 2 × 100 corrected).
     assert_eq!(outcome.checks.len(), 5, "{:?}", outcome.checks);
     assert!(
         outcome.checks[2].contains("50 records"),
@@ -90,7 +99,7 @@ async fn tsunagi_side_runs_every_phase_and_its_checks_pass() {
         outcome.checks
     );
     assert!(
-        outcome.checks[4].contains("200 records"),
+        outcome.checks[4].contains("400 records"),
         "{:?}",
         outcome.checks
     );
