@@ -83,12 +83,7 @@ impl Store {
 
     /// Sets a value in the meta table.
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [key, value],
-        )?;
-        Ok(())
+        self.set_metas(&[(key, value)])
     }
 
     /// Sets several meta values in one transaction (one wait for the write lock, one commit).

@@ -449,7 +449,10 @@ impl PullPage {
         if let Some(l) = items.last()
             && (l.seq > next || (more && l.seq != next))
         {
-            return Err(bad("pull page", "cursor is not the last sequence number"));
+            return Err(bad(
+                "pull page",
+                "the cursor is before the page's last sequence number, or a page with more to come does not end at it",
+            ));
         }
         Ok(PullPage { next, more, items })
     }

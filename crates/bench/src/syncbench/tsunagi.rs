@@ -519,7 +519,6 @@ pub async fn run(
             let i = i + r;
             let e = w.edited(&w.record(i), i);
             engine::edit_contact(&mut dev1, ids[i as usize], OUTCOMES[e.outcome], &e.note)?;
-            changed.retain(|x| x.index != i);
             changed.push(Expect {
                 index: i,
                 id: ids[i as usize],

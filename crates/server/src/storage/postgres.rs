@@ -616,12 +616,8 @@ impl Storage for PostgresStorage {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ENVELOPE_LOG_LOCK])
             .await?;
         let needs = sync::needs(&items);
-        let head: i64 = tx
-            .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM envelopes", &[])
-            .await?
-            .try_get(0)?;
         let mut k = Known {
-            head: seq(head)?,
+            head: head_of(&tx).await?,
             ..Known::default()
         };
         if !needs.ids.is_empty() {
@@ -731,10 +727,7 @@ impl Storage for PostgresStorage {
     async fn page(&self, q: &PageQuery) -> StorageResult<PullPage> {
         let c = self.client().await?;
         // Read before the page query (its own, later snapshot sees everything up to it).
-        let head_before = seq(c
-            .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM envelopes", &[])
-            .await?
-            .try_get(0)?)?;
+        let head_before = head_of(&c).await?;
         let stmt = c
             .prepare_cached(&sync::page_sql(Dialect::Postgres, &q.scope))
             .await?;
@@ -781,11 +774,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn head(&self) -> StorageResult<u64> {
-        let c = self.client().await?;
-        seq(c
-            .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM envelopes", &[])
-            .await?
-            .try_get(0)?)
+        head_of(&self.client().await?).await
     }
 
     async fn put_team_kem(&self, kem: &TeamKem, now: i64) -> StorageResult<KemOutcome> {
@@ -845,4 +834,12 @@ fn kem_of(r: &Row) -> StorageResult<TeamKem> {
         device: uuid(r.try_get(3)?)?,
         sig: r.try_get(4)?,
     })
+}
+
+/// The highest sequence number committed, as `c` sees it (0 for an empty log).
+async fn head_of(c: &impl GenericClient) -> StorageResult<u64> {
+    seq(c
+        .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM envelopes", &[])
+        .await?
+        .try_get(0)?)
 }

@@ -683,9 +683,7 @@ impl Storage for SqliteStorage {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let needs = sync::needs(&items);
             let mut k = Known {
-                head: seq(tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM envelopes", [], |r| {
-                    r.get(0)
-                })?)?,
+                head: head_of(&tx)?,
                 ..Known::default()
             };
             {
@@ -777,11 +775,7 @@ impl Storage for SqliteStorage {
         let q = q.clone();
         self.run(move |c| {
             // Every statement runs under the connection mutex: no write comes between them.
-            let head_before = seq(c.query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM envelopes",
-                [],
-                |r| r.get(0),
-            )?)?;
+            let head_before = head_of(c)?;
             let mut st = c.prepare_cached(&sync::page_sql(Dialect::Sqlite, &q.scope))?;
             let (team, since, lim) = (&q.team, sql_int(q.since), sync::fetch_limit(&q));
             let row = |r: &Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?));
@@ -812,14 +806,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn head(&self) -> StorageResult<u64> {
-        self.run(|c| {
-            seq(
-                c.query_row("SELECT COALESCE(MAX(seq), 0) FROM envelopes", [], |r| {
-                    r.get(0)
-                })?,
-            )
-        })
-        .await
+        self.run(|c| head_of(c)).await
     }
 
     async fn put_team_kem(&self, kem: &TeamKem, now: i64) -> StorageResult<KemOutcome> {
@@ -891,4 +878,13 @@ fn into_kem((team, e, kem_pub, device, sig): KemColumns) -> StorageResult<TeamKe
         device: uuid(&device)?,
         sig,
     })
+}
+
+/// The highest sequence number committed, as `c` sees it (0 for an empty log).
+fn head_of(c: &Connection) -> StorageResult<u64> {
+    seq(
+        c.query_row("SELECT COALESCE(MAX(seq), 0) FROM envelopes", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
