@@ -2,6 +2,11 @@
 //! Tag 1 = JSON compressed with raw deflate (RFC 1951). Notes are mostly Japanese text,
 //! three bytes a character in UTF-8, and merge states repeat their version stamps: deflate
 //! roughly halves both, at a cost of microseconds per record.
+//!
+//! The deflate implementation is `zlib-rs` (through `flate2`) at level 2: on the benchmark's
+//! notes it compresses a record in 37 µs against miniz_oxide's 131 µs at level 1, and smaller
+//! (1,424 against 1,440 bytes). Level 1 there is zlib's "quick" strategy with fixed Huffman
+//! codes, which leaves Japanese text 25 % larger.
 
 use flate2::Compression;
 use flate2::read::DeflateDecoder;
@@ -13,6 +18,8 @@ use std::io::{Read, Write};
 use crate::StoreError;
 
 const DEFLATE_JSON: u8 = 1;
+/// Deflate level (see above: 1 would be zlib's fixed-code "quick" strategy).
+const LEVEL: u32 = 2;
 /// Refuse to inflate past this: a damaged or hostile blob must not exhaust memory.
 const MAX_INFLATED: u64 = 16 * 1024 * 1024;
 
@@ -26,7 +33,7 @@ fn unreadable(what: &str, detail: impl ToString) -> StoreError {
 /// Encodes a value for a BLOB column.
 pub fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
     let json = serde_json::to_vec(value).map_err(|e| unreadable(what, e))?;
-    let mut enc = DeflateEncoder::new(vec![DEFLATE_JSON], Compression::fast());
+    let mut enc = DeflateEncoder::new(vec![DEFLATE_JSON], Compression::new(LEVEL));
     enc.write_all(&json).map_err(|e| unreadable(what, e))?;
     enc.finish().map_err(|e| unreadable(what, e))
 }
