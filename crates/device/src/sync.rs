@@ -11,7 +11,6 @@
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use tsunagi_core::change::ChangeSet;
 use tsunagi_core::ids::{EntityId, OpId};
 use tsunagi_core::merge::EntityState;
 use tsunagi_crypto::case::{
@@ -19,9 +18,9 @@ use tsunagi_crypto::case::{
 };
 use tsunagi_crypto::identity::{KemPublic, SealedKey, SigPublic, Signature};
 use tsunagi_crypto::random_array;
-use tsunagi_store::codec;
 use tsunagi_store::keys::Keystore;
 use tsunagi_store::{CaseKeyRow, GrantRow, PageWrite, QueuedEnvelope};
+use tsunagi_store::{codec, payload};
 use tsunagi_sync::api::{DeviceCert, Head, TeamKem, TeamKemAnswer};
 use tsunagi_sync::client::{Client, ClientError};
 use tsunagi_sync::wire::{self, Aux, Envelope, Kind, PullPage, PushResponse, PushResult};
@@ -732,10 +731,11 @@ impl Device {
                     write.snapshots.push((case, seq, states));
                     return Ok(Outcome::Done);
                 }
-                let cs: ChangeSet = match codec::decode(&plain, "change set") {
+                let rc = match payload::decode(&plain) {
                     Ok(c) => c,
                     Err(e) => return Ok(refused("malformed", e.to_string())),
                 };
+                let cs = &rc.cs;
                 if *cs.op.as_uuid().as_bytes() != env.id
                     || *cs.device.as_uuid().as_bytes() != env.author
                 {
@@ -746,7 +746,7 @@ impl Device {
                         ),
                     ));
                 }
-                write.changes.push(cs);
+                write.changes.push(rc);
                 Ok(Outcome::Done)
             }
         }
@@ -998,16 +998,23 @@ impl Device {
                 after = op.seq;
                 let Some(Some(key)) = keys.get(&op.case) else {
                     local_refusals.push((
-                        op.cs.op,
+                        op.op,
                         "not_writable".into(),
                         "this case belongs to another team and is shared read-only".into(),
                     ));
                     continue;
                 };
-                let body = self.seal_change(round, key, &op.cs)?;
+                let body = self.seal(
+                    round,
+                    key,
+                    Kind::Change,
+                    *op.op.as_uuid().as_bytes(),
+                    Aux::None,
+                    &op.payload,
+                )?;
                 bytes += body.len();
                 bodies.push(body);
-                sent_ops.push((op.cs.op, op.case));
+                sent_ops.push((op.op, op.case));
             }
             if bodies.is_empty() {
                 self.store
@@ -1083,23 +1090,6 @@ impl Device {
             }
         }
         Ok(())
-    }
-
-    fn seal_change(
-        &self,
-        round: &Round<'_>,
-        key: &CaseKeyRow,
-        cs: &ChangeSet,
-    ) -> Result<Vec<u8>, DeviceError> {
-        let plain = codec::encode(cs, "change set")?;
-        self.seal(
-            round,
-            key,
-            Kind::Change,
-            *cs.op.as_uuid().as_bytes(),
-            Aux::None,
-            &plain,
-        )
     }
 
     fn seal(

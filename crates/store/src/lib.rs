@@ -12,6 +12,7 @@ mod fts;
 pub mod keys;
 pub mod migrate;
 mod open;
+pub mod payload;
 mod project;
 mod query;
 pub mod search;

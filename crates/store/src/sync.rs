@@ -5,13 +5,13 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::BTreeMap;
-use tsunagi_core::change::ChangeSet;
 use tsunagi_core::ids::{EntityId, OpId};
 use tsunagi_core::merge::EntityState;
 use tsunagi_crypto::case::CaseKey;
 use uuid::Uuid;
 
-use crate::write::{Origin, apply_in, decode_op, decode_state, join_in};
+use crate::payload::{self, ReceivedChange};
+use crate::write::{Origin, apply_in, decode_state, join_in};
 use crate::{Store, StoreError};
 
 /// A local op waiting to be pushed.
@@ -21,8 +21,10 @@ pub struct OutboxOp {
     pub seq: i64,
     /// Its case.
     pub case: EntityId,
-    /// The change set.
-    pub cs: ChangeSet,
+    /// Its op id.
+    pub op: OpId,
+    /// The plaintext to seal ([`crate::payload`], format 2: the op-log row as stored).
+    pub payload: Vec<u8>,
 }
 
 /// A case key held by this device.
@@ -80,7 +82,7 @@ pub struct PageWrite {
     /// Grants seen.
     pub grants: Vec<GrantRow>,
     /// Change sets opened and checked.
-    pub changes: Vec<ChangeSet>,
+    pub changes: Vec<ReceivedChange>,
     /// Snapshots opened and checked: case, server seq, entity states.
     pub snapshots: Vec<(EntityId, u64, Vec<EntityState>)>,
     /// Envelopes that cannot be opened yet: seq, bytes, reason.
@@ -326,13 +328,21 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (seq, op, kind, entity, hlc, device, body, case) = row?;
-            let entity = EntityId::from_uuid(uuid_of(&entity, "op entity")?);
-            let cs = decode_op(entity, &op, &kind, &hlc, &device, &body)?;
+            let op16 = *uuid_of(&op, "op id")?.as_bytes();
+            let entity16 = *uuid_of(&entity, "op entity")?.as_bytes();
+            let device16 = *uuid_of(&device, "op device")?.as_bytes();
             let case = match case {
                 Some(c) => EntityId::from_uuid(uuid_of(&c, "op case")?),
-                None => entity,
+                None => EntityId::from_uuid(Uuid::from_bytes(entity16)),
             };
-            out.push(OutboxOp { seq, case, cs });
+            // The row goes out as stored: its body is not inflated and deflated again.
+            let payload = payload::encode_row(&op16, &entity16, &device16, &kind, &hlc, &body)?;
+            out.push(OutboxOp {
+                seq,
+                case,
+                op: OpId::from_uuid(Uuid::from_bytes(op16)),
+                payload,
+            });
         }
         Ok(out)
     }
@@ -530,8 +540,9 @@ impl Store {
         }
         let mut per_case: BTreeMap<EntityId, i64> = BTreeMap::new();
         let mut applied = 0;
-        for cs in &page.changes {
-            if apply_in(&tx, cs, Origin::Remote)? {
+        for rc in &page.changes {
+            let cs = &rc.cs;
+            if apply_in(&tx, cs, rc.body.as_deref(), Origin::Remote)? {
                 applied += 1;
                 let case: Option<Vec<u8>> = tx
                     .prepare_cached("SELECT case_id FROM ops WHERE op_id = ?1")?

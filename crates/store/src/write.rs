@@ -26,7 +26,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let applied = apply_in(&tx, cs, origin)?;
+        let applied = apply_in(&tx, cs, None, origin)?;
         tx.commit()?;
         Ok(applied)
     }
@@ -39,7 +39,7 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut n = 0;
         for cs in sets {
-            n += usize::from(apply_in(&tx, cs, origin)?);
+            n += usize::from(apply_in(&tx, cs, None, origin)?);
         }
         tx.commit()?;
         Ok(n)
@@ -135,9 +135,12 @@ impl Store {
     }
 }
 
+/// Applies one change set; `body` is its body already in the BLOB format (a received payload
+/// of format 2, decoded into `cs.body` by the caller), stored as it is.
 pub(crate) fn apply_in(
     tx: &Transaction<'_>,
     cs: &ChangeSet,
+    body: Option<&[u8]>,
     origin: Origin,
 ) -> Result<bool, StoreError> {
     let known: Option<i64> = tx
@@ -151,7 +154,14 @@ pub(crate) fn apply_in(
     let mut state = before.clone();
     state.apply(cs)?;
     let case = state.case_id();
-    let body = codec::encode(&cs.body, &format!("change set {}", cs.op))?;
+    let encoded;
+    let body = match body {
+        Some(b) => b,
+        None => {
+            encoded = codec::encode(&cs.body, &format!("change set {}", cs.op))?;
+            &encoded
+        }
+    };
     let hlc = cs.hlc.to_sortable();
     tx.prepare_cached(
         "INSERT INTO ops (op_id, kind, entity, hlc, device, body, local, case_id)

@@ -443,7 +443,7 @@ fn a_note_queued_for_indexing_survives_a_restart() {
 /// page leaves its notes to the background thread, and a search still finds them.
 #[test]
 fn a_large_pulled_page_is_indexed_when_it_commits() {
-    use tsunagi_store::PageWrite;
+    use tsunagi_store::{PageWrite, payload};
     let fx = Fixture::new();
     let mut store = fx.create();
     let mut remote = Device::new(2);
@@ -465,6 +465,11 @@ fn a_large_pulled_page_is_indexed_when_it_commits() {
                 contact(p.into(), &at, &format!("{word}その{i}")),
             ));
         }
+        // As the sync engine receives them: sealed as payloads of format 2, opened again.
+        let changes = changes
+            .iter()
+            .map(|cs| payload::decode(&payload::encode(cs).unwrap()).unwrap())
+            .collect();
         PageWrite {
             changes,
             ..PageWrite::default()

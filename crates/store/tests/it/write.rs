@@ -313,3 +313,40 @@ fn held_envelopes_are_read_in_byte_bounded_slices() {
     assert_eq!(seqs(20, 2_000_000), Vec::<u64>::new());
     assert_eq!(seqs(0, 10 << 20), vec![7, 9, 12, 20]);
 }
+
+/// An outbox op goes out as its op-log row (payload format 2: the stored body, not encoded
+/// again), and a store receiving it applies the same change set from those bytes.
+#[test]
+fn an_outbox_payload_carries_the_stored_row_to_another_store() {
+    use tsunagi_store::{PageWrite, payload};
+    let (fa, fb) = (Fixture::new(), Fixture::new());
+    let (mut a, mut b) = (fa.create(), fb.create());
+    let mut dev = Device::new(1);
+    let id = EntityId::from_uuid(Uuid::now_v7());
+    let cs = dev.set(
+        &a,
+        EntityKind::Person,
+        id,
+        person("佐藤 一郎", "さとう いちろう"),
+    );
+    assert!(a.apply(&cs, Origin::Local).unwrap());
+    let out = a.outbox_batch(0, 10).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].op, out[0].case), (cs.op, id));
+    let rc = payload::decode(&out[0].payload).unwrap();
+    assert_eq!(rc.cs, cs);
+    let body = rc.body.clone().expect("format 2 carries the stored body");
+    assert!(out[0].payload.ends_with(&body));
+
+    let page = PageWrite {
+        changes: vec![rc],
+        ..PageWrite::default()
+    };
+    assert_eq!(b.commit_page(&page, "2026-11-21T00:00:00Z").unwrap(), 1);
+    assert_eq!(b.history(id).unwrap(), vec![cs]);
+    assert_eq!(b.entity(id).unwrap(), a.entity(id).unwrap());
+    assert_eq!(b.outbox_len().unwrap(), 0);
+    // Received again (a re-pulled page): nothing changes.
+    assert_eq!(b.commit_page(&page, "2026-11-21T00:00:01Z").unwrap(), 0);
+    assert_eq!(b.history(id).unwrap().len(), 1);
+}

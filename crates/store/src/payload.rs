@@ -1,0 +1,182 @@
+//! The plaintext of a change-set envelope (docs/protocol.md, "Payloads"): the op-log row as
+//! the store keeps it, so that sealing an outbox op and storing a received one copy the body
+//! bytes instead of inflating, parsing, printing and deflating them again.
+//!
+//! Format 2 (written): `u8 2 | op[16] | entity[16] | device[16] | u8 len | kind | u8 len |
+//! hlc (sortable text) | body`, where `body` is the op body in the store's BLOB format
+//! ([`crate::codec`]: a tag byte, then deflated JSON). Format 1 (read only, the first
+//! payloads): the store's BLOB format of the whole change set.
+
+use tsunagi_core::change::{ChangeBody, ChangeSet, EntityKind};
+use tsunagi_core::hlc::Hlc;
+use tsunagi_core::ids::{DeviceId, EntityId, OpId};
+use uuid::Uuid;
+
+use crate::{StoreError, codec};
+
+/// Tag of format 2 (format 1 starts with the codec's tag, 1).
+const OP_ROW: u8 = 2;
+
+/// A change set opened from an envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedChange {
+    /// The change set (checked against the envelope header by the caller).
+    pub cs: ChangeSet,
+    /// Its body exactly as received, already in the store's BLOB format and decoded into
+    /// `cs.body` (format 2); `None` for format 1, whose body the store encodes itself.
+    pub body: Option<Vec<u8>>,
+}
+
+fn malformed(detail: impl Into<String>) -> StoreError {
+    StoreError::Unreadable {
+        what: "change-set payload".into(),
+        detail: detail.into(),
+    }
+}
+
+/// Format 2 of an op-log row (the fields as the `ops` table stores them).
+pub(crate) fn encode_row(
+    op: &[u8; 16],
+    entity: &[u8; 16],
+    device: &[u8; 16],
+    kind: &str,
+    hlc: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, StoreError> {
+    let short = |s: &str, what: &str| {
+        u8::try_from(s.len()).map_err(|_| malformed(format!("{what} longer than 255 bytes")))
+    };
+    let mut out = Vec::with_capacity(51 + kind.len() + hlc.len() + body.len());
+    out.push(OP_ROW);
+    out.extend_from_slice(op);
+    out.extend_from_slice(entity);
+    out.extend_from_slice(device);
+    out.push(short(kind, "kind")?);
+    out.extend_from_slice(kind.as_bytes());
+    out.push(short(hlc, "hlc")?);
+    out.extend_from_slice(hlc.as_bytes());
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// Format 2 of a change set (tests, and any caller holding a decoded change set).
+pub fn encode(cs: &ChangeSet) -> Result<Vec<u8>, StoreError> {
+    let body = codec::encode(&cs.body, "change-set body")?;
+    encode_row(
+        cs.op.as_uuid().as_bytes(),
+        cs.entity.as_uuid().as_bytes(),
+        cs.device.as_uuid().as_bytes(),
+        cs.kind.key(),
+        &cs.hlc.to_sortable(),
+        &body,
+    )
+}
+
+/// Opens a change-set payload of either format. Strict: a short, overlong or unparsable
+/// field is refused, never guessed.
+pub fn decode(plain: &[u8]) -> Result<ReceivedChange, StoreError> {
+    match plain.first() {
+        Some(&OP_ROW) => {}
+        Some(_) => {
+            return Ok(ReceivedChange {
+                cs: codec::decode(plain, "change set")?,
+                body: None,
+            });
+        }
+        None => return Err(malformed("empty")),
+    }
+    let mut rest = &plain[1..];
+    let mut take = |n: usize, what: &str| -> Result<&[u8], StoreError> {
+        if rest.len() < n {
+            return Err(malformed(format!("cut short in {what}")));
+        }
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Ok(head)
+    };
+    let id = |b: &[u8]| Uuid::from_slice(b).map_err(|e| malformed(e.to_string()));
+    let op = OpId::from_uuid(id(take(16, "op id")?)?);
+    let entity = EntityId::from_uuid(id(take(16, "entity")?)?);
+    let device = DeviceId::from_uuid(id(take(16, "device")?)?);
+    let n = usize::from(take(1, "kind")?[0]);
+    let kind = std::str::from_utf8(take(n, "kind")?).map_err(|e| malformed(e.to_string()))?;
+    let kind = EntityKind::parse(kind).map_err(|e| malformed(e.to_string()))?;
+    let n = usize::from(take(1, "hlc")?[0]);
+    let hlc = std::str::from_utf8(take(n, "hlc")?).map_err(|e| malformed(e.to_string()))?;
+    let hlc = Hlc::parse_sortable(hlc).map_err(|e| malformed(e.to_string()))?;
+    let body_bytes = rest.to_vec();
+    let body: ChangeBody = codec::decode(&body_bytes, "change-set body")?;
+    Ok(ReceivedChange {
+        cs: ChangeSet {
+            op,
+            kind,
+            entity,
+            hlc,
+            device,
+            body,
+        },
+        body: Some(body_bytes),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use tsunagi_core::change::FieldWrite;
+
+    fn change() -> ChangeSet {
+        let mut fields = BTreeMap::new();
+        fields.insert(
+            "note".to_owned(),
+            FieldWrite {
+                value: serde_json::json!("不在のため置き手紙を残した。"),
+                supersedes: Vec::new(),
+            },
+        );
+        ChangeSet {
+            op: OpId::from_uuid(Uuid::from_u128(1)),
+            kind: EntityKind::Contact,
+            entity: EntityId::from_uuid(Uuid::from_u128(2)),
+            hlc: Hlc {
+                wall_ms: 1_763_700_000_000,
+                counter: 7,
+            },
+            device: DeviceId::from_uuid(Uuid::from_u128(3)),
+            body: ChangeBody::Set(fields),
+        }
+    }
+
+    #[test]
+    fn both_formats_open_to_the_same_change_set() {
+        let cs = change();
+        let two = encode(&cs).unwrap();
+        assert_eq!(two[0], OP_ROW);
+        let got = decode(&two).unwrap();
+        assert_eq!(got.cs, cs);
+        let body = got.body.expect("format 2 keeps the body bytes");
+        assert_eq!(codec::decode::<ChangeBody>(&body, "b").unwrap(), cs.body);
+        let one = codec::encode(&cs, "change set").unwrap();
+        assert_eq!(decode(&one).unwrap(), ReceivedChange { cs, body: None });
+    }
+
+    #[test]
+    fn damaged_payloads_are_refused() {
+        let two = encode(&change()).unwrap();
+        assert!(decode(&[]).is_err());
+        // Every truncation is refused (the body's deflate stream, too).
+        for n in 1..two.len() {
+            assert!(decode(&two[..n]).is_err(), "a payload cut at {n} opened");
+        }
+        let mut bad_kind = two.clone();
+        bad_kind[50] = 0xff; // kind length past the end
+        assert!(decode(&bad_kind).is_err());
+        let mut bad_body = two.clone();
+        let last = bad_body.len() - 1;
+        bad_body[last] ^= 0x55;
+        assert!(decode(&bad_body).is_err());
+        let mut unknown = two;
+        unknown[0] = 9;
+        assert!(decode(&unknown).is_err());
+    }
+}
