@@ -45,6 +45,7 @@ both!(
     sync:
     sync_push_accepts_in_order_and_dedups,
     sync_push_refusals,
+    sync_large_batch_answers_in_order,
     sync_malformed_and_oversized_batches,
     sync_readability_follows_grants,
     sync_snapshots_and_covered_pull,

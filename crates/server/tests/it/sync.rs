@@ -505,6 +505,45 @@ pub async fn sync_push_refusals(kind: Kind) {
     assert!(text.contains(r#"tsunagi_envelopes_pushed_total{result="rejected"} 18"#));
 }
 
+/// A batch large enough to be verified on several threads answers every envelope in its own
+/// place: refusals spread over the whole batch, everything else accepted in order.
+pub async fn sync_large_batch_answers_in_order(kind: Kind) {
+    let w = world(kind).await;
+    let (org, a1, a2) = (&w.org, &w.a1, &w.a2);
+    let case = Case::new();
+    let mut batch = vec![slot_env(a1, &case, &w.a.id, &w.a.kem_pub())];
+    for i in 0..299u32 {
+        batch.push(change_env(a1, &case, format!("change {i}").as_bytes()));
+    }
+    // First, middle and last part of the batch (whatever the number of threads).
+    batch[5].ct[0] ^= 1;
+    batch[150] = change_env(a2, &case, b"a2's, pushed by a1");
+    batch[299].sign(&SigKey::generate().unwrap());
+    let mut encoded: Vec<Vec<u8>> = batch.iter().map(Envelope::encode).collect();
+    encoded[200] = b"\x01\x01garbage".to_vec();
+    let (st, body) = push_bytes(org, a1, encode_batch(&encoded)).await;
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
+    let r: PushResponse = serde_json::from_slice(&body).unwrap();
+    assert_eq!(r.results.len(), 300);
+    let refused = [
+        (5, "bad_signature"),
+        (150, "not_author"),
+        (200, "malformed"),
+        (299, "bad_signature"),
+    ];
+    let mut next_seq = 1;
+    for (i, res) in r.results.iter().enumerate() {
+        match refused.iter().find(|(at, _)| *at == i) {
+            Some((_, code)) => assert_eq!(code_of(res), *code, "envelope {i}"),
+            None => {
+                assert_eq!(*res, PushResult::Accepted { seq: next_seq }, "envelope {i}");
+                next_seq += 1;
+            }
+        }
+    }
+    assert_eq!(head(org, a1).await, 296);
+}
+
 pub async fn sync_malformed_and_oversized_batches(kind: Kind) {
     let w = world(kind).await;
     let (org, a1) = (&w.org, &w.a1);
