@@ -16,7 +16,7 @@ use tsunagi_core::merge::EntityState;
 use tsunagi_crypto::case::{
     CaseKey, CaseKeyContext, open_case_key, open_payload, seal_case_key, seal_payload, team_kem,
 };
-use tsunagi_crypto::identity::{KemPublic, SealedKey, SigPublic, Signature};
+use tsunagi_crypto::identity::{KemPublic, SealedKey, SigKey, SigPublic, Signature};
 use tsunagi_crypto::random_array;
 use tsunagi_store::keys::Keystore;
 use tsunagi_store::{CaseKeyRow, GrantRow, PageWrite, QueuedEnvelope};
@@ -958,138 +958,237 @@ impl Device {
 
     // ----- push -------------------------------------------------------------------------
 
+    /// Pushes the queue and the outbox until the server has answered for everything.
+    ///
+    /// Queued envelopes (case-key slots, grants, snapshots) travel first, in requests of their
+    /// own, so a change never reaches the server before the slot of its key. Outbox changes are
+    /// pipelined: while one batch travels and the server checks it, the answers to the batch
+    /// before are recorded and the next batch is read and sealed (on a blocking thread).
     async fn push_all(&mut self, round: &mut Round<'_>, epoch: u32) -> Result<(), DeviceError> {
+        let client = round.client;
         let mut after = 0i64;
         let mut retries = 0;
+        let mut ready: Option<Prepared> = None;
+        // A batch the server answered, recorded while the next one travels.
+        let mut answered: Option<(Prepared, PushResponse)> = None;
         for _ in 0..100_000 {
-            let ops = self.store.outbox_batch(after, PUSH_MAX)?;
-            // Make sure every case in this batch has a usable key (its slot queued first).
-            let mut keys: BTreeMap<EntityId, Option<CaseKeyRow>> = BTreeMap::new();
-            for op in &ops {
-                if let std::collections::btree_map::Entry::Vacant(v) = keys.entry(op.case) {
-                    let (k, made) = self
-                        .usable_key(
-                            round.client,
-                            round.enrollment,
-                            round.identity,
-                            op.case,
-                            epoch,
-                            false,
-                        )
-                        .await?;
-                    round.report.keys_made += u64::from(made);
-                    v.insert(k);
-                }
-            }
-            // Queued envelopes (slots, grants, snapshots) go first, within the byte budget; at
-            // least one per request, so a large snapshot still travels alone.
-            let queued = self.store.queued_envelopes(PUSH_MAX, PUSH_BYTES)?;
-            if ops.is_empty() && queued.is_empty() {
-                return Ok(());
-            }
-            let mut bodies: Vec<Vec<u8>> = queued.iter().map(|q| q.body.clone()).collect();
-            let mut bytes: usize = bodies.iter().map(Vec::len).sum();
-            let mut sent_ops: Vec<(OpId, EntityId)> = Vec::new();
-            let mut local_refusals: Vec<(OpId, String, String)> = Vec::new();
-            for op in &ops {
-                if bodies.len() >= PUSH_MAX || bytes >= PUSH_BYTES {
-                    break;
-                }
-                after = op.seq;
-                let Some(Some(key)) = keys.get(&op.case) else {
-                    local_refusals.push((
-                        op.op,
-                        "not_writable".into(),
-                        "this case belongs to another team and is shared read-only".into(),
-                    ));
-                    continue;
-                };
-                let body = self.seal(
-                    round,
-                    key,
-                    Kind::Change,
-                    *op.op.as_uuid().as_bytes(),
-                    Aux::None,
-                    &op.payload,
-                )?;
-                bytes += body.len();
-                bodies.push(body);
-                sent_ops.push((op.op, op.case));
-            }
-            if bodies.is_empty() {
-                self.store
-                    .record_push(&[], &local_refusals, &[], &now_rfc3339())?;
-                round.report.refused += local_refusals.len() as u64;
-                if ops.is_empty() {
-                    return Ok(());
-                }
-                continue;
-            }
-            let resp = self.post_batch(round.client, &bodies).await?;
-            if resp.results.len() != bodies.len() {
-                return Err(DeviceError::Server(ClientError::Protocol(format!(
-                    "{} results for {} envelopes",
-                    resp.results.len(),
-                    bodies.len()
-                ))));
-            }
-            let (qres, ores) = resp.results.split_at(queued.len().min(bodies.len()));
-            let mut queued_done = Vec::new();
-            for (q, r) in queued.iter().zip(qres) {
-                match r {
-                    PushResult::Accepted { .. } | PushResult::Duplicate { .. } => {
-                        round.report.envelopes_sent += 1;
-                        queued_done.push(q.id);
-                    }
-                    PushResult::Rejected { code, .. } if code == "epoch_taken" => {
-                        self.store.drop_local_case_key(q.case, q.epoch)?;
-                    }
-                    PushResult::Rejected { .. } => {
-                        // A slot, grant or snapshot the server will never take: drop it (the
-                        // records it concerns stay here; a missing key is made again).
-                        queued_done.push(q.id);
-                        round.report.invalid += 1;
-                    }
-                }
-            }
-            let mut acked = Vec::new();
             let mut retry = false;
-            for ((op, _case), r) in sent_ops.iter().zip(ores) {
-                match r {
-                    PushResult::Accepted { .. } => {
-                        round.report.pushed += 1;
-                        acked.push(*op);
+            let queued = self.store.queued_envelopes(PUSH_MAX, PUSH_BYTES)?;
+            if !queued.is_empty() {
+                retry = self.settle(round, &mut answered)?;
+                if !retry {
+                    let bodies: Vec<Vec<u8>> = queued.iter().map(|q| q.body.clone()).collect();
+                    let resp = post_batch(client, &bodies).await?;
+                    let done = self.queued_results(round, &queued, &resp.results)?;
+                    self.store.record_push(&[], &[], &done, &now_rfc3339())?;
+                    continue;
+                }
+            } else {
+                let batch = match ready.take() {
+                    Some(b) => b,
+                    None => {
+                        self.prepare_push(round, epoch, after)
+                            .await?
+                            .sealed()
+                            .await?
                     }
-                    PushResult::Duplicate { .. } => {
-                        round.report.duplicates += 1;
-                        acked.push(*op);
+                };
+                if batch.bodies.is_empty() {
+                    retry = self.settle(round, &mut answered)?;
+                    if batch.read == 0 && !retry {
+                        return Ok(());
                     }
-                    PushResult::Rejected { code, .. }
-                        if code == "stale_key" || code == "unknown_case" =>
-                    {
+                    if !retry {
+                        // Everything read was refused here (read-only shared cases).
+                        after = batch.after;
+                        self.store
+                            .record_push(&[], &batch.refusals, &[], &now_rfc3339())?;
+                        round.report.refused += batch.refusals.len() as u64;
+                        continue;
+                    }
+                } else {
+                    after = batch.after;
+                    let (resp, meanwhile) =
+                        tokio::join!(post_batch(client, &batch.bodies), async {
+                            let retry = self.settle(round, &mut answered)?;
+                            let next = if retry {
+                                None
+                            } else {
+                                Some(
+                                    self.prepare_push(round, epoch, after)
+                                        .await?
+                                        .sealed()
+                                        .await?,
+                                )
+                            };
+                            Ok::<_, DeviceError>((retry, next))
+                        });
+                    answered = Some((batch, resp?));
+                    let (r, next) = meanwhile?;
+                    ready = next;
+                    if r {
+                        // This batch's answers stand (its acknowledged changes are stored).
+                        self.settle(round, &mut answered)?;
                         retry = true;
                     }
-                    PushResult::Rejected { code, message } => {
-                        round.report.refused += 1;
-                        local_refusals.push((*op, code.clone(), message.clone()));
-                    }
                 }
             }
-            self.store
-                .record_push(&acked, &local_refusals, &queued_done, &now_rfc3339())?;
             if retry {
                 // Our new case key lost to another device's: learn theirs, then seal again.
+                // A batch sealed meanwhile was not sent: it is read and sealed again.
                 retries += 1;
                 if retries > 3 {
                     return Err(DeviceError::Server(ClientError::Protocol(
                         "the server keeps refusing this device's case keys (stale_key)".into(),
                     )));
                 }
+                ready = None;
                 self.pull_all(round).await?;
                 after = 0;
             }
         }
+        self.settle(round, &mut answered)?;
         Ok(())
+    }
+
+    /// Records the answers to the batch in `answered`, if any; returns whether a change was
+    /// refused for a stale key.
+    fn settle(
+        &mut self,
+        round: &mut Round<'_>,
+        answered: &mut Option<(Prepared, PushResponse)>,
+    ) -> Result<bool, DeviceError> {
+        match answered.take() {
+            Some((batch, resp)) => self.record_changes(round, batch, resp),
+            None => Ok(false),
+        }
+    }
+
+    /// Reads the next outbox batch after `after` and makes sure each of its cases has a usable
+    /// key (a new key's slot is queued, and so travels first).
+    async fn prepare_push(
+        &mut self,
+        round: &mut Round<'_>,
+        epoch: u32,
+        after: i64,
+    ) -> Result<ToSeal, DeviceError> {
+        let ops = self.store.outbox_batch(after, PUSH_MAX)?;
+        let mut keys: BTreeMap<EntityId, Option<CaseKeyRow>> = BTreeMap::new();
+        for op in &ops {
+            if let std::collections::btree_map::Entry::Vacant(v) = keys.entry(op.case) {
+                let (k, made) = self
+                    .usable_key(
+                        round.client,
+                        round.enrollment,
+                        round.identity,
+                        op.case,
+                        epoch,
+                        false,
+                    )
+                    .await?;
+                round.report.keys_made += u64::from(made);
+                v.insert(k);
+            }
+        }
+        let mut batch = ToSeal {
+            read: ops.len(),
+            after,
+            jobs: Vec::new(),
+            refusals: Vec::new(),
+            author: *round.enrollment.device.as_bytes(),
+            sig: SigKey::from_seed(&*round.identity.sig.seed())?,
+        };
+        let mut bytes = 0usize;
+        for op in ops {
+            if batch.jobs.len() >= PUSH_MAX || bytes >= PUSH_BYTES {
+                break;
+            }
+            batch.after = op.seq;
+            match keys.get(&op.case) {
+                Some(Some(key)) => {
+                    // Sealing adds the header, nonce, tag and signature (~150 bytes).
+                    bytes += op.payload.len() + 150;
+                    batch.jobs.push((key.clone(), op));
+                }
+                _ => batch.refusals.push((
+                    op.op,
+                    "not_writable".into(),
+                    "this case belongs to another team and is shared read-only".into(),
+                )),
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Records the server's answers for queued envelopes; returns the ids done with.
+    fn queued_results(
+        &mut self,
+        round: &mut Round<'_>,
+        queued: &[QueuedEnvelope],
+        results: &[PushResult],
+    ) -> Result<Vec<[u8; 16]>, DeviceError> {
+        if results.len() != queued.len() {
+            return Err(answers_mismatch(results.len(), queued.len()));
+        }
+        let mut done = Vec::new();
+        for (q, r) in queued.iter().zip(results) {
+            match r {
+                PushResult::Accepted { .. } | PushResult::Duplicate { .. } => {
+                    round.report.envelopes_sent += 1;
+                    done.push(q.id);
+                }
+                PushResult::Rejected { code, .. } if code == "epoch_taken" => {
+                    self.store.drop_local_case_key(q.case, q.epoch)?;
+                }
+                PushResult::Rejected { .. } => {
+                    // A slot, grant or snapshot the server will never take: drop it (the
+                    // records it concerns stay here; a missing key is made again).
+                    done.push(q.id);
+                    round.report.invalid += 1;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Records the server's answers for a batch of changes (acknowledged, or refused with its
+    /// reason). Returns whether a change was refused for a stale key (pull, then seal again).
+    fn record_changes(
+        &mut self,
+        round: &mut Round<'_>,
+        batch: Prepared,
+        resp: PushResponse,
+    ) -> Result<bool, DeviceError> {
+        if resp.results.len() != batch.ops.len() {
+            return Err(answers_mismatch(resp.results.len(), batch.ops.len()));
+        }
+        let mut refusals = batch.refusals;
+        let mut acked = Vec::new();
+        let mut retry = false;
+        for (op, r) in batch.ops.iter().zip(resp.results) {
+            match r {
+                PushResult::Accepted { .. } => {
+                    round.report.pushed += 1;
+                    acked.push(*op);
+                }
+                PushResult::Duplicate { .. } => {
+                    round.report.duplicates += 1;
+                    acked.push(*op);
+                }
+                PushResult::Rejected { code, .. }
+                    if code == "stale_key" || code == "unknown_case" =>
+                {
+                    retry = true;
+                }
+                PushResult::Rejected { code, message } => {
+                    round.report.refused += 1;
+                    refusals.push((*op, code, message));
+                }
+            }
+        }
+        self.store
+            .record_push(&acked, &refusals, &[], &now_rfc3339())?;
+        Ok(retry)
     }
 
     fn seal(
@@ -1101,35 +1200,15 @@ impl Device {
         aux: Aux,
         plain: &[u8],
     ) -> Result<Vec<u8>, DeviceError> {
-        let mut env = Envelope {
+        seal_envelope(
+            &round.identity.sig,
+            *round.enrollment.device.as_bytes(),
+            key,
             kind,
             id,
-            case: *key.case.as_uuid().as_bytes(),
-            epoch: key.epoch,
-            key_id: key.key_id,
-            author: *round.enrollment.device.as_bytes(),
             aux,
-            nonce: [0; 12],
-            ct: Vec::new(),
-            sig: [0; 64],
-        };
-        let (nonce, ct) = seal_payload(&key.key, &id, &env.aad(), plain)?;
-        env.nonce = nonce;
-        env.ct = ct;
-        env.sign(&round.identity.sig);
-        Ok(env.encode())
-    }
-
-    async fn post_batch(
-        &self,
-        client: &Client,
-        bodies: &[Vec<u8>],
-    ) -> Result<PushResponse, DeviceError> {
-        let bytes = client
-            .send_bytes("POST", "/v1/sync/push", wire::encode_batch(bodies))
-            .await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| DeviceError::Server(ClientError::Protocol(e.to_string())))
+            plain,
+        )
     }
 
     // ----- snapshots --------------------------------------------------------------------
@@ -1204,6 +1283,118 @@ impl Device {
         queued.clear();
         Ok(n)
     }
+}
+
+/// An outbox batch read and keyed, to be sealed.
+struct ToSeal {
+    /// Outbox ops read (0: the outbox is empty past `after`).
+    read: usize,
+    /// Op-log position of the last op taken.
+    after: i64,
+    /// Each change with the key it is sealed under.
+    jobs: Vec<(CaseKeyRow, tsunagi_store::OutboxOp)>,
+    /// Changes refused here (read-only shared cases).
+    refusals: Vec<(OpId, String, String)>,
+    author: [u8; 16],
+    /// A copy of DevSig for the sealing thread (zeroized on drop, as the original).
+    sig: SigKey,
+}
+
+impl ToSeal {
+    /// Seals every change on a blocking thread (the async task, and the connection posting
+    /// the previous batch, go on meanwhile).
+    async fn sealed(self) -> Result<Prepared, DeviceError> {
+        let ToSeal {
+            read,
+            after,
+            jobs,
+            refusals,
+            author,
+            sig,
+        } = self;
+        let (ops, bodies) = tokio::task::spawn_blocking(move || {
+            let mut ops = Vec::with_capacity(jobs.len());
+            let mut bodies = Vec::with_capacity(jobs.len());
+            for (key, op) in &jobs {
+                let id = *op.op.as_uuid().as_bytes();
+                bodies.push(seal_envelope(
+                    &sig,
+                    author,
+                    key,
+                    Kind::Change,
+                    id,
+                    Aux::None,
+                    &op.payload,
+                )?);
+                ops.push(op.op);
+            }
+            Ok::<_, DeviceError>((ops, bodies))
+        })
+        .await
+        .map_err(|e| {
+            DeviceError::Server(ClientError::Protocol(format!("sealing thread: {e}")))
+        })??;
+        Ok(Prepared {
+            read,
+            after,
+            ops,
+            bodies,
+            refusals,
+        })
+    }
+}
+
+/// An outbox batch sealed and ready to post.
+struct Prepared {
+    read: usize,
+    after: i64,
+    /// The ops sealed, in the order of `bodies`.
+    ops: Vec<OpId>,
+    bodies: Vec<Vec<u8>>,
+    refusals: Vec<(OpId, String, String)>,
+}
+
+/// Seals one envelope: the payload under the case key (header as AAD), signed with DevSig.
+fn seal_envelope(
+    sig: &SigKey,
+    author: [u8; 16],
+    key: &CaseKeyRow,
+    kind: Kind,
+    id: [u8; 16],
+    aux: Aux,
+    plain: &[u8],
+) -> Result<Vec<u8>, DeviceError> {
+    let mut env = Envelope {
+        kind,
+        id,
+        case: *key.case.as_uuid().as_bytes(),
+        epoch: key.epoch,
+        key_id: key.key_id,
+        author,
+        aux,
+        nonce: [0; 12],
+        ct: Vec::new(),
+        sig: [0; 64],
+    };
+    let (nonce, ct) = seal_payload(&key.key, &id, &env.aad(), plain)?;
+    env.nonce = nonce;
+    env.ct = ct;
+    env.sign(sig);
+    Ok(env.encode())
+}
+
+async fn post_batch(client: &Client, bodies: &[Vec<u8>]) -> Result<PushResponse, DeviceError> {
+    let bytes = client
+        .send_bytes("POST", "/v1/sync/push", wire::encode_batch(bodies))
+        .await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| DeviceError::Server(ClientError::Protocol(e.to_string())))
+}
+
+fn answers_mismatch(results: usize, sent: usize) -> DeviceError {
+    DeviceError::Server(ClientError::Protocol(format!(
+        "{results} results for {sent} envelopes"
+    )))
 }
 
 /// When to try again: exponential backoff with jitter after failures, a steady interval after

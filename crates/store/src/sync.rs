@@ -359,15 +359,24 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // One lookup per op; the per-case counts of ops since the last snapshot are added
+        // once per case.
+        let mut per_case: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
         for op in acked {
-            tx.prepare_cached("UPDATE ops SET pushed = 1 WHERE op_id = ?1")?
-                .execute([op.as_uuid().as_bytes()])?;
+            let case: Option<Option<Vec<u8>>> = tx
+                .prepare_cached("UPDATE ops SET pushed = 1 WHERE op_id = ?1 RETURNING case_id")?
+                .query_row([op.as_uuid().as_bytes()], |r| r.get(0))
+                .optional()?;
+            if let Some(Some(case)) = case {
+                *per_case.entry(case).or_default() += 1;
+            }
+        }
+        for (case, n) in per_case {
             tx.prepare_cached(
-                "INSERT INTO case_sync (case_id, ops_since)
-                 SELECT case_id, 1 FROM ops WHERE op_id = ?1 AND case_id IS NOT NULL
-                 ON CONFLICT (case_id) DO UPDATE SET ops_since = ops_since + 1",
+                "INSERT INTO case_sync (case_id, ops_since) VALUES (?1, ?2)
+                 ON CONFLICT (case_id) DO UPDATE SET ops_since = ops_since + excluded.ops_since",
             )?
-            .execute([op.as_uuid().as_bytes()])?;
+            .execute(params![case, n])?;
         }
         for (op, code, msg) in refused {
             tx.prepare_cached(

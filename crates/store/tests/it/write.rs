@@ -350,3 +350,46 @@ fn an_outbox_payload_carries_the_stored_row_to_another_store() {
     assert_eq!(b.commit_page(&page, "2026-11-21T00:00:01Z").unwrap(), 0);
     assert_eq!(b.history(id).unwrap().len(), 1);
 }
+
+/// Acknowledged ops leave the outbox and count, per case, towards the case's next snapshot.
+#[test]
+fn acknowledged_ops_leave_the_outbox_and_count_per_case() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let (a, b) = (
+        EntityId::from_uuid(Uuid::now_v7()),
+        EntityId::from_uuid(Uuid::now_v7()),
+    );
+    for (id, name) in [(a, "佐藤 一郎"), (b, "鈴木 花子")] {
+        let cs = dev.set(&store, EntityKind::Person, id, person(name, "よみ"));
+        assert!(store.apply(&cs, Origin::Local).unwrap());
+    }
+    for status in ["closed", "active"] {
+        dev.edit(
+            &mut store,
+            EntityKind::Person,
+            a,
+            json!({ "status": status }),
+        );
+    }
+    let out = store.outbox_batch(0, 100).unwrap();
+    assert_eq!(out.len(), 4);
+    // The last op stays unacknowledged.
+    let acked: Vec<_> = out[..3].iter().map(|o| o.op).collect();
+    store
+        .record_push(&acked, &[], &[], "2026-11-21T00:00:00Z")
+        .unwrap();
+    assert_eq!(store.outbox_len().unwrap(), 1);
+    assert_eq!(store.outbox_batch(0, 100).unwrap()[0].op, out[3].op);
+    let mut both = vec![a, b];
+    both.sort();
+    assert_eq!(store.cases_due_for_snapshot(1).unwrap(), both);
+    assert_eq!(store.cases_due_for_snapshot(2).unwrap(), vec![a]);
+    assert!(store.cases_due_for_snapshot(3).unwrap().is_empty());
+    store
+        .record_push(&[out[3].op], &[], &[], "2026-11-21T00:00:01Z")
+        .unwrap();
+    assert_eq!(store.outbox_len().unwrap(), 0);
+    assert_eq!(store.cases_due_for_snapshot(3).unwrap(), vec![a]);
+}
