@@ -58,6 +58,23 @@ pub fn decode<T: DeserializeOwned>(blob: &[u8], what: &str) -> Result<T, StoreEr
 mod tests {
     use super::*;
 
+    /// Blobs written by another deflate implementation (here zlib 1.2 through Python, level 1;
+    /// stores written before the switch to zlib-rs hold miniz_oxide's) read the same: the
+    /// format is raw deflate, whatever wrote it.
+    #[test]
+    fn reads_raw_deflate_written_elsewhere() {
+        let hex = "01ab56cacb2f4955b2527ab2a3f7e99c158f1bd73d6e9cffb8a9f1f95e20a3f75967f7f32d331f374d7a\
+                   b6aefb71e37490544393928e529e9295612d00";
+        let blob: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(
+            decode::<serde_json::Value>(&blob, "x").unwrap(),
+            serde_json::json!({"note": "不在のため置き手紙を残した。", "n": 1})
+        );
+    }
+
     #[test]
     fn round_trips_and_refuses_damage() {
         let v = serde_json::json!({"note": "不在のため置き手紙を残した。".repeat(20), "n": 1});
