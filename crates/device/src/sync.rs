@@ -1191,26 +1191,6 @@ impl Device {
         Ok(retry)
     }
 
-    fn seal(
-        &self,
-        round: &Round<'_>,
-        key: &CaseKeyRow,
-        kind: Kind,
-        id: [u8; 16],
-        aux: Aux,
-        plain: &[u8],
-    ) -> Result<Vec<u8>, DeviceError> {
-        seal_envelope(
-            &round.identity.sig,
-            *round.enrollment.device.as_bytes(),
-            key,
-            kind,
-            id,
-            aux,
-            plain,
-        )
-    }
-
     // ----- snapshots --------------------------------------------------------------------
 
     /// Seals a snapshot of each case of this team with enough change sets since its last one,
@@ -1243,8 +1223,9 @@ impl Device {
                 continue;
             }
             let id: [u8; 16] = random_array()?;
-            let body = self.seal(
-                round,
+            let body = seal_envelope(
+                &round.identity.sig,
+                *round.enrollment.device.as_bytes(),
                 &key,
                 Kind::Snapshot,
                 id,
