@@ -11,6 +11,7 @@
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use tsunagi_core::ids::{EntityId, OpId};
 use tsunagi_core::merge::EntityState;
 use tsunagi_crypto::case::{
@@ -41,6 +42,9 @@ const LAST_ERROR: &str = "sync.last_error";
 /// Envelopes per push request, and bytes (the server takes 1000 and 4 MiB).
 const PUSH_MAX: usize = 1000;
 const PUSH_BYTES: usize = 2 * 1024 * 1024;
+/// What sealing adds to a payload: header (74 bytes with an empty aux), nonce, length, tag
+/// and signature (docs/protocol.md "Envelope").
+const SEAL_OVERHEAD: usize = 74 + 12 + 4 + 16 + 64;
 /// Largest snapshot payload sealed (the server takes 4 MiB per push request).
 const MAX_SNAPSHOT: usize = 3 * 1024 * 1024;
 /// Sealed snapshots are written to the push queue every this many bytes (bounded memory).
@@ -966,6 +970,8 @@ impl Device {
     /// before are recorded and the next batch is read and sealed (on a blocking thread).
     async fn push_all(&mut self, round: &mut Round<'_>, epoch: u32) -> Result<(), DeviceError> {
         let client = round.client;
+        // DevSig for the sealing thread: one copy per push (zeroized on drop, as the original).
+        let sig = Arc::new(SigKey::from_seed(&*round.identity.sig.seed())?);
         let mut after = 0i64;
         let mut retries = 0;
         let mut ready: Option<Prepared> = None;
@@ -987,7 +993,7 @@ impl Device {
                 let batch = match ready.take() {
                     Some(b) => b,
                     None => {
-                        self.prepare_push(round, epoch, after)
+                        self.prepare_push(round, epoch, after, &sig)
                             .await?
                             .sealed()
                             .await?
@@ -995,7 +1001,7 @@ impl Device {
                 };
                 if batch.bodies.is_empty() {
                     retry = self.settle(round, &mut answered)?;
-                    if batch.read == 0 && !retry {
+                    if batch.refusals.is_empty() && !retry {
                         return Ok(());
                     }
                     if !retry {
@@ -1015,7 +1021,7 @@ impl Device {
                                 None
                             } else {
                                 Some(
-                                    self.prepare_push(round, epoch, after)
+                                    self.prepare_push(round, epoch, after, &sig)
                                         .await?
                                         .sealed()
                                         .await?,
@@ -1071,6 +1077,7 @@ impl Device {
         round: &mut Round<'_>,
         epoch: u32,
         after: i64,
+        sig: &Arc<SigKey>,
     ) -> Result<ToSeal, DeviceError> {
         let ops = self.store.outbox_batch(after, PUSH_MAX)?;
         let mut keys: BTreeMap<EntityId, Option<CaseKeyRow>> = BTreeMap::new();
@@ -1091,12 +1098,11 @@ impl Device {
             }
         }
         let mut batch = ToSeal {
-            read: ops.len(),
             after,
             jobs: Vec::new(),
             refusals: Vec::new(),
             author: *round.enrollment.device.as_bytes(),
-            sig: SigKey::from_seed(&*round.identity.sig.seed())?,
+            sig: Arc::clone(sig),
         };
         let mut bytes = 0usize;
         for op in ops {
@@ -1106,8 +1112,7 @@ impl Device {
             batch.after = op.seq;
             match keys.get(&op.case) {
                 Some(Some(key)) => {
-                    // Sealing adds the header, nonce, tag and signature (~150 bytes).
-                    bytes += op.payload.len() + 150;
+                    bytes += op.payload.len() + SEAL_OVERHEAD;
                     batch.jobs.push((key.clone(), op));
                 }
                 _ => batch.refusals.push((
@@ -1266,10 +1271,9 @@ impl Device {
     }
 }
 
-/// An outbox batch read and keyed, to be sealed.
+/// An outbox batch read and keyed, to be sealed. Empty (no job, no refusal) when the outbox
+/// is empty past `after`: the first op read is always taken.
 struct ToSeal {
-    /// Outbox ops read (0: the outbox is empty past `after`).
-    read: usize,
     /// Op-log position of the last op taken.
     after: i64,
     /// Each change with the key it is sealed under.
@@ -1277,8 +1281,8 @@ struct ToSeal {
     /// Changes refused here (read-only shared cases).
     refusals: Vec<(OpId, String, String)>,
     author: [u8; 16],
-    /// A copy of DevSig for the sealing thread (zeroized on drop, as the original).
-    sig: SigKey,
+    /// DevSig, shared with the sealing thread.
+    sig: Arc<SigKey>,
 }
 
 impl ToSeal {
@@ -1286,7 +1290,6 @@ impl ToSeal {
     /// the previous batch, go on meanwhile).
     async fn sealed(self) -> Result<Prepared, DeviceError> {
         let ToSeal {
-            read,
             after,
             jobs,
             refusals,
@@ -1312,11 +1315,12 @@ impl ToSeal {
             Ok::<_, DeviceError>((ops, bodies))
         })
         .await
-        .map_err(|e| {
-            DeviceError::Server(ClientError::Protocol(format!("sealing thread: {e}")))
-        })??;
+        .unwrap_or_else(|e| {
+            // A panic while sealing stays a panic, as when sealing ran on this task; the task
+            // is cancelled only when the runtime shuts down, with this sync.
+            std::panic::resume_unwind(e.into_panic())
+        })?;
         Ok(Prepared {
-            read,
             after,
             ops,
             bodies,
@@ -1325,9 +1329,8 @@ impl ToSeal {
     }
 }
 
-/// An outbox batch sealed and ready to post.
+/// An outbox batch sealed and ready to post (empty: the outbox is empty past `after`).
 struct Prepared {
-    read: usize,
     after: i64,
     /// The ops sealed, in the order of `bodies`.
     ops: Vec<OpId>,

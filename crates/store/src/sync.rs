@@ -550,17 +550,9 @@ impl Store {
         let mut per_case: BTreeMap<EntityId, i64> = BTreeMap::new();
         let mut applied = 0;
         for rc in &page.changes {
-            let cs = &rc.cs;
-            if apply_in(&tx, cs, rc.body.as_deref(), Origin::Remote)? {
+            if let Some(case) = apply_in(&tx, &rc.cs, rc.body.as_deref(), Origin::Remote)? {
                 applied += 1;
-                let case: Option<Vec<u8>> = tx
-                    .prepare_cached("SELECT case_id FROM ops WHERE op_id = ?1")?
-                    .query_row([cs.op.as_uuid().as_bytes()], |r| r.get(0))?;
-                if let Some(c) = case {
-                    *per_case
-                        .entry(EntityId::from_uuid(uuid_of(&c, "op case")?))
-                        .or_default() += 1;
-                }
+                *per_case.entry(case).or_default() += 1;
             }
         }
         for (case, n) in per_case {

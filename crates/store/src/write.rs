@@ -26,7 +26,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let applied = apply_in(&tx, cs, None, origin)?;
+        let applied = apply_in(&tx, cs, None, origin)?.is_some();
         tx.commit()?;
         Ok(applied)
     }
@@ -39,7 +39,7 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut n = 0;
         for cs in sets {
-            n += usize::from(apply_in(&tx, cs, None, origin)?);
+            n += usize::from(apply_in(&tx, cs, None, origin)?.is_some());
         }
         tx.commit()?;
         Ok(n)
@@ -136,19 +136,20 @@ impl Store {
 }
 
 /// Applies one change set; `body` is its body already in the BLOB format (a received payload
-/// of format 2, decoded into `cs.body` by the caller), stored as it is.
+/// of format 2, decoded into `cs.body` by the caller), stored as it is. Returns the case of a
+/// change set recorded now, `None` for one already known.
 pub(crate) fn apply_in(
     tx: &Transaction<'_>,
     cs: &ChangeSet,
     body: Option<&[u8]>,
     origin: Origin,
-) -> Result<bool, StoreError> {
+) -> Result<Option<EntityId>, StoreError> {
     let known: Option<i64> = tx
         .prepare_cached("SELECT seq FROM ops WHERE op_id = ?1")?
         .query_row([cs.op.as_uuid().as_bytes()], |r| r.get(0))
         .optional()?;
     if known.is_some() {
-        return Ok(false);
+        return Ok(None);
     }
     let (rowid, before) = load_entity(tx, cs.kind, cs.entity)?;
     let mut state = before.clone();
@@ -178,7 +179,7 @@ pub(crate) fn apply_in(
         case.as_uuid().as_bytes(),
     ])?;
     save_entity(tx, rowid, &before, &state)?;
-    Ok(true)
+    Ok(Some(case))
 }
 
 /// Merges another replica's state of an entity (from a snapshot) into the store: merged state

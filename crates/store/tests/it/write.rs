@@ -346,9 +346,12 @@ fn an_outbox_payload_carries_the_stored_row_to_another_store() {
     assert_eq!(b.history(id).unwrap(), vec![cs]);
     assert_eq!(b.entity(id).unwrap(), a.entity(id).unwrap());
     assert_eq!(b.outbox_len().unwrap(), 0);
-    // Received again (a re-pulled page): nothing changes.
+    // The received op counts towards the case's next snapshot.
+    assert_eq!(b.cases_due_for_snapshot(1).unwrap(), vec![id]);
+    // Received again (a re-pulled page): nothing changes, nothing counts twice.
     assert_eq!(b.commit_page(&page, "2026-11-21T00:00:01Z").unwrap(), 0);
     assert_eq!(b.history(id).unwrap().len(), 1);
+    assert!(b.cases_due_for_snapshot(2).unwrap().is_empty());
 }
 
 /// Acknowledged ops leave the outbox and count, per case, towards the case's next snapshot.
