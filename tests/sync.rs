@@ -2,7 +2,7 @@
 //! person), sync in every order and converge with the conflict visible; a snapshot makes a
 //! late device's first sync short, and the full history stays fetchable; another team sees
 //! nothing until a consent is recorded and the case shared, then sees it; sharing without a
-//! basis is refused; a revoked device can neither push nor pull nor read the new epoch, while
+//! basis is refused, and a 支援会議 the team attended is a basis without consent; a revoked device can neither push nor pull nor read the new epoch, while
 //! a device approved after the rotation reads the whole history; the server's database holds
 //! no plaintext; envelopes tampered on the server are refused and change nothing — on both
 //! server backends.
@@ -12,7 +12,8 @@ use tsunagi_core::change::EntityKind;
 use tsunagi_core::ids::{EntityId, PersonId};
 use tsunagi_core::merge::EntityState;
 use tsunagi_device::{
-    ConsentInput, ContactInput, Device, DeviceError, OsKeystore, PersonEdit, PersonInput,
+    ConsentInput, ContactInput, Device, DeviceError, MeetingInput, OsKeystore, PersonEdit,
+    PersonInput, ShareBasis,
 };
 use tsunagi_e2e::{Kind, World, new_device};
 use tsunagi_sync::client::ClientError;
@@ -210,7 +211,12 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
         })
         .unwrap();
     match w1
-        .share_case(&p.to_string(), "csw-south", &wrong.to_string(), &ks)
+        .share_case(
+            &p.to_string(),
+            "csw-south",
+            ShareBasis::Consent(&wrong.to_string()),
+            &ks,
+        )
         .await
     {
         Err(DeviceError::Domain(e)) => assert_eq!(e.code(), "disclosure_refused"),
@@ -229,7 +235,12 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
         })
         .unwrap();
     let shared = w1
-        .share_case(&p.to_string(), "csw-south", &consent.to_string(), &ks)
+        .share_case(
+            &p.to_string(),
+            "csw-south",
+            ShareBasis::Consent(&consent.to_string()),
+            &ks,
+        )
         .await
         .unwrap();
     assert!(shared.sync.is_some());
@@ -240,6 +251,63 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
     assert!(
         seen.values().any(|s| s.kind() == EntityKind::Disclosure),
         "the 情報提供記録 is in the history it sees"
+    );
+
+    // A 支援会議 (art. 106-6) is a basis without consent, for the teams that attended it and
+    // the persons it discussed; another kind of meeting is not.
+    let q = w1.add_person(&person("伊藤 ハル")).unwrap();
+    let qc = w1.add_contact(&contact(q, "民生委員から相談")).unwrap();
+    sync(&mut w1).await;
+    let meeting = |kind: &str, agencies: &[&str]| MeetingInput {
+        kind: kind.into(),
+        agencies: agencies.iter().map(|a| a.to_string()).collect(),
+        persons: vec![q.to_string()],
+        decisions: "早期に情報を共有し、訪問を分担する".into(),
+        ..MeetingInput::default()
+    };
+    for (kind, agencies) in [
+        ("community_care", &["csw-south"][..]),
+        ("shien", &["地域包括"]),
+    ] {
+        let m = w1.record_meeting(&meeting(kind, agencies)).unwrap();
+        match w1
+            .share_case(
+                &q.to_string(),
+                "csw-south",
+                ShareBasis::Meeting(&m.to_string()),
+                &ks,
+            )
+            .await
+        {
+            Err(DeviceError::Domain(e)) => assert_eq!(e.code(), "disclosure_refused"),
+            other => panic!("shared on {kind} {agencies:?}: {other:?}"),
+        }
+    }
+    let m = w1
+        .record_meeting(&meeting("支援会議", &["csw-north", "csw-south"]))
+        .unwrap();
+    w1.share_case(
+        &q.to_string(),
+        "csw-south",
+        ShareBasis::Meeting(&m.to_string()),
+        &ks,
+    )
+    .await
+    .unwrap();
+    sync(&mut south).await;
+    assert!(south.store().entity(qc.into()).unwrap().is_some());
+    let disclosed = case_states(&south, q)
+        .into_values()
+        .find(|s| s.kind() == EntityKind::Disclosure)
+        .expect("the 情報提供記録 is in the history the other team sees");
+    assert_eq!(
+        disclosed.value("basis"),
+        Some(&serde_json::json!({"kind": "support_meeting", "id": m.to_string()})),
+        "it names the meeting as its basis"
+    );
+    assert!(
+        south.store().entity(m.into()).unwrap().is_none(),
+        "the meeting record itself stays with its team (会議記録は非公開)"
     );
 
     // Withdrawal: later changes are sealed under an epoch the other team cannot read.

@@ -123,18 +123,48 @@ enum Command {
     /// Consents (同意).
     #[command(subcommand)]
     Consent(ConsentCmd),
-    /// Share a person's case with another team on the basis of a recorded consent: writes a
-    /// 情報提供記録 and sends the case keys to that team.
+    /// Meetings (会議記録).
+    #[command(subcommand)]
+    Meeting(MeetingCmd),
+    /// Share a person's case with another team on the basis of a recorded consent or 支援会議:
+    /// writes a 情報提供記録 and sends the case keys to that team.
+    #[command(group(clap::ArgGroup::new("basis").required(true).args(["consent", "meeting"])))]
     Share {
         /// The person's id.
         #[arg(long)]
         person: String,
-        /// The receiving team's id (must be in the consent's scope).
+        /// The receiving team's id (in the consent's scope, or among the meeting's agencies).
         #[arg(long)]
         team: String,
         /// The consent's id.
         #[arg(long)]
-        consent: String,
+        consent: Option<String>,
+        /// The id of a 支援会議 (art. 106-6) that discussed the person.
+        #[arg(long)]
+        meeting: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MeetingCmd {
+    /// Record a meeting.
+    Add {
+        /// shien (支援会議), jushoteki (重層的支援会議), team (チーム員会議), case_response
+        /// (ケース対応会議) or community_care (地域ケア会議); the Japanese name works too.
+        #[arg(long)]
+        kind: String,
+        /// Day held (YYYY-MM-DD); default today.
+        #[arg(long)]
+        date: Option<String>,
+        /// An attending agency or team id (repeat).
+        #[arg(long = "agency", required = true)]
+        agencies: Vec<String>,
+        /// The id of a person discussed (repeat).
+        #[arg(long = "person")]
+        persons: Vec<String>,
+        /// What was decided.
+        #[arg(long)]
+        decisions: String,
     },
 }
 
@@ -550,13 +580,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 |_| format!("consent {id} withdrawn; sharing stops for new records"),
             )
         }
+        Command::Meeting(MeetingCmd::Add {
+            kind,
+            date,
+            agencies,
+            persons,
+            decisions,
+        }) => {
+            let mut device = open(&dir)?;
+            let id = device.record_meeting(&tsunagi_device::MeetingInput {
+                kind,
+                date,
+                agencies,
+                persons,
+                decisions,
+            })?;
+            print(json, &serde_json::json!({ "id": id }), |_| id.to_string())
+        }
         Command::Share {
             person,
             team,
             consent,
+            meeting,
         } => {
             let mut device = open(&dir)?;
-            let r = block_on(device.share_case(&person, &team, &consent, &OsKeystore::new()))?;
+            let basis = match (consent.as_deref(), meeting.as_deref()) {
+                (Some(c), None) => tsunagi_device::ShareBasis::Consent(c),
+                (None, Some(m)) => tsunagi_device::ShareBasis::Meeting(m),
+                _ => {
+                    return Err(
+                        UsageError("give --consent or --meeting, one of them".into()).into(),
+                    );
+                }
+            };
+            let r = block_on(device.share_case(&person, &team, basis, &OsKeystore::new()))?;
             print(json, &r, |r| {
                 format!(
                     "shared with {} (情報提供記録 {}){}",

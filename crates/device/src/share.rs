@@ -1,7 +1,8 @@
-//! Consent-scoped sharing and corrections: recording a consent, sharing a person's case with
-//! another team on that basis (the case keys sealed to the other team's key, a grant, and a
-//! 情報提供記録 in the person's history), withdrawing consent (a new case-key epoch the other
-//! team cannot read), and correcting a contact or a person (new versions; old ones stay).
+//! Consent-scoped sharing and corrections: recording a consent or a meeting (会議記録),
+//! sharing a person's case with another team on the basis of a consent or of a 支援会議 (the
+//! case keys sealed to the other team's key, a grant, and a 情報提供記録 in the person's
+//! history), withdrawing consent (a new case-key epoch the other team cannot read), and
+//! correcting a contact or a person (new versions; old ones stay).
 
 use chrono::Local;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use tsunagi_core::consent::{
 };
 use tsunagi_core::contact::{Contact, ContactOutcome};
 use tsunagi_core::ids::{ContactId, DisclosureId, EntityId};
+use tsunagi_core::meeting::{Meeting, MeetingFields, MeetingId, MeetingKind};
 use tsunagi_core::person::{Person, PersonStatus, Phone, parse_date};
 use tsunagi_core::text::{Note, ShortText};
 use tsunagi_crypto::random_array;
@@ -36,6 +38,33 @@ pub struct ConsentInput {
     pub given_on: Option<String>,
     /// Last valid day (YYYY-MM-DD).
     pub expires_on: Option<String>,
+}
+
+/// A new 会議記録.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MeetingInput {
+    /// Which meeting: a key (`shien`, `jushoteki`, `team`, `case_response`, `community_care`)
+    /// or its label (支援会議, ...).
+    pub kind: String,
+    /// Day held (YYYY-MM-DD); default today.
+    pub date: Option<String>,
+    /// Attending agencies (for sharing in Tsunagi: team ids), at least one.
+    pub agencies: Vec<String>,
+    /// Ids of the persons discussed.
+    pub persons: Vec<String>,
+    /// What was decided.
+    pub decisions: String,
+}
+
+/// The legal basis offered for sharing a case: the id of a recorded consent, or of a
+/// recorded 支援会議 that discussed the person and that the receiving team attended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareBasis<'a> {
+    /// A 同意 (consent id).
+    Consent(&'a str),
+    /// A 支援会議 under Social Welfare Act art. 106-6 (meeting id).
+    Meeting(&'a str),
 }
 
 /// A correction of a contact: a new version of the fields given.
@@ -127,33 +156,84 @@ impl Device {
         Ok(id)
     }
 
-    /// Shares a person's case with another team on the basis of a consent: the disclosure is
-    /// authorized (refused without a consent that is active today and covers the team), the
-    /// case keys are sealed to the team's published key, a grant is queued, the 情報提供記録 is
-    /// written to the person's history, and a sync sends it all.
+    /// Records a meeting (会議記録). Every person discussed must be known to this device.
+    pub fn record_meeting(&mut self, input: &MeetingInput) -> Result<MeetingId, DeviceError> {
+        let persons = input
+            .persons
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| self.parse_person_id(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let agencies = input
+            .agencies
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| ShortText::parse("agencies", s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let date = match input.date.as_deref().map(str::trim) {
+            None | Some("") => Local::now().date_naive(),
+            Some(s) => parse_date("date", s)?,
+        };
+        let meeting = Meeting::new(MeetingFields {
+            kind: MeetingKind::parse(&input.kind)?,
+            date,
+            agencies,
+            persons,
+            decisions: Note::parse("decisions", &input.decisions)?,
+            follow_ups: Vec::new(),
+        })?;
+        let id = MeetingId::from_uuid(Uuid::now_v7());
+        self.write_entity(
+            EntityKind::Meeting,
+            id.into(),
+            crate::device::to_fields(&meeting),
+        )?;
+        Ok(id)
+    }
+
+    /// Shares a person's case with another team on the basis of a consent or a 支援会議: the
+    /// disclosure is authorized (refused without a consent that is active today and covers
+    /// the team, or a 支援会議 held by today that discussed the person and that the team
+    /// attended), the case keys are sealed to the team's published key, a grant naming the
+    /// basis is queued, the 情報提供記録 is written to the person's history, and a sync sends
+    /// it all.
     pub async fn share_case<K: Keystore>(
         &mut self,
         person: &str,
         team: &str,
-        consent: &str,
+        basis: ShareBasis<'_>,
         keystore: &K,
     ) -> Result<ShareReport, DeviceError> {
         let person_id = self.parse_person_id(person)?;
-        let (consent_eid, c): (EntityId, Consent) =
-            self.load(EntityKind::Consent, consent, "consent id")?;
         let team = team.trim().to_owned();
-        let disclosure = Disclosure::authorize(
-            DisclosureRequest {
-                person: person_id,
-                what: Note::parse("what", "ケース記録一式（つなぎでの共有）")?,
-                to: ShortText::parse("to", &team)?,
-                at: Local::now().fixed_offset(),
-            },
-            Some(Evidence::Consent(
-                ConsentId::from_uuid(*consent_eid.as_uuid()),
-                &c,
-            )),
-        )?;
+        let request = DisclosureRequest {
+            person: person_id,
+            what: Note::parse("what", "ケース記録一式（つなぎでの共有）")?,
+            to: ShortText::parse("to", &team)?,
+            at: Local::now().fixed_offset(),
+        };
+        let (disclosure, basis_kind, basis_eid) = match basis {
+            ShareBasis::Consent(id) => {
+                let (eid, c): (EntityId, Consent) =
+                    self.load(EntityKind::Consent, id, "consent id")?;
+                let evidence = Evidence::Consent(ConsentId::from_uuid(*eid.as_uuid()), &c);
+                (
+                    Disclosure::authorize(request, Some(evidence))?,
+                    "consent",
+                    eid,
+                )
+            }
+            ShareBasis::Meeting(id) => {
+                let (eid, m): (EntityId, Meeting) =
+                    self.load(EntityKind::Meeting, id, "meeting id")?;
+                let evidence = Evidence::SupportMeeting(MeetingId::from_uuid(*eid.as_uuid()), &m);
+                (
+                    Disclosure::authorize(request, Some(evidence))?,
+                    "meeting",
+                    eid,
+                )
+            }
+        };
         let (client, enrollment, identity) = self.signed_client(keystore)?;
         if team == enrollment.team {
             return Err(DeviceError::NotAllowed(
@@ -197,8 +277,8 @@ impl Device {
             &identity,
             &grant,
             latest,
-            "consent",
-            *consent_eid.as_uuid().as_bytes(),
+            basis_kind,
+            *basis_eid.as_uuid().as_bytes(),
         )?);
         self.store.add_local_keys(&[], &[grant], &queued)?;
         let id = DisclosureId::from_uuid(Uuid::now_v7());

@@ -753,4 +753,54 @@ fn sync_status_before_enrollment_says_so_and_sync_is_refused_clearly() {
         2,
         "invalid_id",
     );
+    // Meetings: a bad kind is refused; a ケース対応会議 is no basis for sharing without
+    // consent, and the refusal comes before any network is needed.
+    dev.fails(
+        &[
+            "meeting",
+            "add",
+            "--kind",
+            "coffee",
+            "--agency",
+            "csw-south",
+            "--person",
+            &p,
+            "--decisions",
+            "見守りを続ける",
+        ],
+        2,
+        "invalid_choice",
+    );
+    let m = dev.ok(&[
+        "meeting",
+        "add",
+        "--kind",
+        "ケース対応会議",
+        "--agency",
+        "csw-south",
+        "--person",
+        &p,
+        "--decisions",
+        "見守りを続ける",
+    ]);
+    let e = dev.fails(
+        &[
+            "share",
+            "--person",
+            &p,
+            "--team",
+            "csw-south",
+            "--meeting",
+            m["id"].as_str().unwrap(),
+        ],
+        2,
+        "disclosure_refused",
+    );
+    assert!(
+        e["error"]["message_ja"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("支援会議"),
+        "{e}"
+    );
 }
