@@ -41,6 +41,15 @@ pub const PASSPHRASE: &str = "correct horse battery staple";
 impl World {
     /// Starts a server on 127.0.0.1 port 0.
     pub async fn start(kind: Kind) -> World {
+        World::start_wrapped(kind, |r| r).await
+    }
+
+    /// Starts a server on 127.0.0.1 port 0 whose router `wrap` may add layers to (a test that
+    /// holds a request at a chosen moment).
+    pub async fn start_wrapped(
+        kind: Kind,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> World {
         require_keystore();
         let dir = tempfile::tempdir().unwrap();
         let backend = match kind {
@@ -61,7 +70,7 @@ impl World {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let router = app(state.clone());
+        let router = wrap(app(state.clone()));
         tokio::spawn(async move { axum::serve(listener, router).await });
         World { url, state, dir }
     }

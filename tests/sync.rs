@@ -18,6 +18,9 @@ use tsunagi_device::{
 use tsunagi_e2e::{Kind, World, new_device};
 use tsunagi_sync::client::ClientError;
 
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -33,7 +36,10 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(offline_work_converges_and_stays_private);
+on_both_backends!(
+    offline_work_converges_and_stays_private,
+    a_case_key_that_lost_the_race_is_replaced,
+);
 
 /// Provisions, enrolls and (IT) approves a device for a new user.
 async fn member(
@@ -93,6 +99,10 @@ fn case_states(dev: &Device, case: PersonId) -> BTreeMap<EntityId, EntityState> 
 async fn sync(dev: &mut Device) -> tsunagi_device::SyncReport {
     let r = dev.sync(&OsKeystore::new()).await.unwrap();
     assert_eq!(r.invalid, 0, "{r:?}");
+    assert_eq!(
+        r.resealed, 0,
+        "one device syncing alone never loses a key race: {r:?}"
+    );
     r
 }
 
@@ -529,4 +539,112 @@ async fn interrupted_syncs_lose_and_duplicate_nothing() {
         )
         .unwrap();
     assert_eq!((changes, distinct), (301, 301), "each record exactly once");
+}
+
+/// A gate on `POST /v1/sync/push`: once armed, the next push request waits at the door (the
+/// server has not seen it) until the test releases it.
+type Gate = Arc<Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>>;
+
+fn gated(gate: Gate) -> impl FnOnce(axum::Router) -> axum::Router {
+    move |router| {
+        router.layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let armed = if req.uri().path() == "/v1/sync/push" {
+                    gate.lock().unwrap().take()
+                } else {
+                    None
+                };
+                async move {
+                    if let Some((reached, release)) = armed {
+                        reached.send(()).unwrap();
+                        release.await.unwrap();
+                    }
+                    next.run(req).await
+                }
+            },
+        ))
+    }
+}
+
+/// Two workers each make a new case key for the same case and epoch (both after a team-key
+/// rotation, neither having seen the other's): the second to reach the server has its key
+/// slot refused (`epoch_taken`) and its changes refused as sealed under a stale key. It
+/// pulls the winner's key, seals the same changes again, and everything arrives once; all
+/// devices converge. The race is made deterministic by holding the second worker's first
+/// push at the server's door while the first worker syncs.
+async fn a_case_key_that_lost_the_race_is_replaced(kind: Kind) {
+    let gate: Gate = Arc::default();
+    let world = World::start_wrapped(kind, gated(gate.clone())).await;
+    let ks = OsKeystore::new();
+    let admin = world.admin().await;
+    admin.create_team("csw-north", "csw").await.unwrap();
+    let mut lead = member(&world, &admin, "佐々木 主任", "csw-north", "lead").await;
+    let mut w1 = member(&world, &admin, "山田 花子", "csw-north", "worker").await;
+    let mut w2 = member(&world, &admin, "鈴木 一郎", "csw-north", "worker").await;
+    let gone = member(&world, &admin, "退職 予定", "csw-north", "worker").await;
+    let p = w1.add_person(&person("高橋 トメ")).unwrap();
+    w1.add_contact(&contact(p, "初回訪問")).unwrap();
+    sync(&mut w1).await;
+    sync(&mut w2).await;
+    sync(&mut lead).await;
+    assert_eq!(w2.store().case_keys_of(p.into()).unwrap().len(), 1);
+
+    // The team key rotates: the next change to the case needs a new case key (epoch 2).
+    admin
+        .revoke(&gone.id().as_uuid().to_string())
+        .await
+        .unwrap();
+    let c1 = w1.add_contact(&contact(p, "一人目の記録")).unwrap();
+    let c2: Vec<_> = (0..3)
+        .map(|i| {
+            w2.add_contact(&contact(p, &format!("二人目の記録 {i}")))
+                .unwrap()
+        })
+        .collect();
+
+    // Worker 2 makes its key and starts pushing; its first push waits at the door while
+    // worker 1 makes its own key for epoch 2 and pushes it first.
+    let (reached_tx, reached) = oneshot::channel();
+    let (release, release_rx) = oneshot::channel();
+    *gate.lock().unwrap() = Some((reached_tx, release_rx));
+    let (r2, r1) = tokio::join!(w2.sync(&ks), async {
+        reached.await.unwrap();
+        let r = w1.sync(&ks).await;
+        release.send(()).unwrap();
+        r
+    });
+    let (r1, r2) = (r1.unwrap(), r2.unwrap());
+    assert!(gate.lock().unwrap().is_none(), "the gate was passed");
+    assert_eq!((r1.pushed, r1.keys_made, r1.resealed), (1, 1, 0), "{r1:?}");
+    assert_eq!(r2.keys_made, 1, "{r2:?}");
+    assert_eq!(
+        r2.resealed, 3,
+        "sealed under the losing key, then again: {r2:?}"
+    );
+    assert_eq!(r2.pushed, 3, "each change arrived once: {r2:?}");
+    assert_eq!((r2.refused, r2.invalid), (0, 0), "{r2:?}");
+    assert_eq!(w2.sync_status().unwrap().pending, 0);
+    assert!(w2.sync_status().unwrap().last_error.is_none());
+
+    // One key per epoch everywhere: worker 2 kept the winner's.
+    let keys = |d: &Device| -> Vec<(u32, [u8; 16])> {
+        d.store()
+            .case_keys_of(p.into())
+            .unwrap()
+            .iter()
+            .map(|k| (k.epoch, k.key_id))
+            .collect()
+    };
+    assert_eq!(keys(&w2), keys(&w1));
+    assert_eq!(keys(&w1).len(), 2);
+    sync(&mut w1).await;
+    sync(&mut lead).await;
+    for dev in [&w1, &lead] {
+        assert_eq!(case_states(dev, p), case_states(&w2, p));
+        for c in &c2 {
+            assert!(dev.store().entity((*c).into()).unwrap().is_some());
+        }
+    }
+    assert!(w2.store().entity(c1.into()).unwrap().is_some());
+    assert_eq!(case_states(&w2, p).len(), 6, "person + 5 contacts");
 }

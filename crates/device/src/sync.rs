@@ -65,6 +65,9 @@ pub struct SyncReport {
     pub duplicates: u64,
     /// Change sets the server refused (kept on the device; see the status).
     pub refused: u64,
+    /// Change sets sealed again because another device's key for the same case-key epoch
+    /// reached the server first (`stale_key`): this device learned that key and re-sent them.
+    pub resealed: u64,
     /// Case-key slots, grants and snapshots sent.
     pub envelopes_sent: u64,
     /// Envelopes received.
@@ -993,10 +996,18 @@ impl Device {
                 let batch = match ready.take() {
                     Some(b) => b,
                     None => {
-                        self.prepare_push(round, epoch, after, &sig)
+                        let made = round.report.keys_made;
+                        let b = self
+                            .prepare_push(round, epoch, after, &sig)
                             .await?
                             .sealed()
-                            .await?
+                            .await?;
+                        if round.report.keys_made > made {
+                            // The slots of the keys it made were just queued: they go first.
+                            ready = Some(b);
+                            continue;
+                        }
+                        b
                     }
                 };
                 if batch.bodies.is_empty() {
@@ -1183,6 +1194,7 @@ impl Device {
                 PushResult::Rejected { code, .. }
                     if code == "stale_key" || code == "unknown_case" =>
                 {
+                    round.report.resealed += 1;
                     retry = true;
                 }
                 PushResult::Rejected { code, message } => {
