@@ -262,6 +262,22 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
         seen.values().any(|s| s.kind() == EntityKind::Disclosure),
         "the 情報提供記録 is in the history it sees"
     );
+    // It reads the case but cannot write to it: refused at once, not at the next push.
+    let pending = south.sync_status().unwrap().pending;
+    match south.add_contact(&contact(p, "南チームの訪問")) {
+        Err(e @ DeviceError::ReadOnlyCase { .. }) => {
+            assert_eq!(e.code(), "read_only_case");
+            assert!(e.is_bad_input());
+            assert!(e.message_ja().contains("csw-north"), "{}", e.message_ja());
+        }
+        other => panic!("wrote to a read-only shared case: {other:?}"),
+    }
+    assert!(matches!(
+        south.update_person(&p.to_string(), &edit("0466-33-3333")),
+        Err(DeviceError::ReadOnlyCase { .. })
+    ));
+    assert_eq!(south.sync_status().unwrap().pending, pending);
+    assert_eq!(case_states(&south, p), seen, "nothing changed there");
 
     // A 支援会議 (art. 106-6) is a basis without consent, for the teams that attended it and
     // the persons it discussed; another kind of meeting is not.

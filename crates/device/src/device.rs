@@ -41,6 +41,8 @@ pub struct Device {
     pub(crate) key: StoreKey,
     /// HTTP connections to the server, made on first use (see `signed_client`).
     pub(crate) http: std::sync::OnceLock<tsunagi_sync::client::Pool>,
+    /// The team this device is enrolled in, once read (a device never changes team).
+    team: std::sync::OnceLock<String>,
 }
 
 /// What `init` produced: the device id and the recovery code IT must keep (shown once).
@@ -264,6 +266,7 @@ impl Device {
             clock,
             key,
             http: std::sync::OnceLock::new(),
+            team: std::sync::OnceLock::new(),
         })
     }
 
@@ -308,6 +311,17 @@ impl Device {
             .store
             .entity(id)?
             .unwrap_or_else(|| EntityState::new(kind, id));
+        // The case the write belongs to: a record names its person; a person, household or
+        // meeting is its own case.
+        let case = match kind {
+            EntityKind::Person | EntityKind::Household | EntityKind::Meeting => id,
+            _ => values
+                .get("person")
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .map_or_else(|| state.case_id(), EntityId::from_uuid),
+        };
+        self.ensure_writable(case)?;
         let writes = state.writes_for(values);
         if writes.is_empty() {
             return Ok(());
@@ -323,6 +337,26 @@ impl Device {
         };
         self.store.apply(&cs, Origin::Local)?;
         Ok(())
+    }
+
+    /// Refuses a write to a case another team owns (shared with this team to read only), so
+    /// that the note is not saved here only to be refused by the server at the next sync.
+    fn ensure_writable(&self, case: EntityId) -> Result<(), DeviceError> {
+        let Some(owner) = self.store.case_owner(case)? else {
+            return Ok(());
+        };
+        let team = match self.team.get() {
+            Some(t) => t,
+            None => match self.enrollment()? {
+                Some(e) => self.team.get_or_init(|| e.team),
+                None => return Ok(()),
+            },
+        };
+        if *team == owner {
+            Ok(())
+        } else {
+            Err(DeviceError::ReadOnlyCase { owner })
+        }
     }
 
     fn person_exists(&self, id: PersonId) -> Result<bool, DeviceError> {

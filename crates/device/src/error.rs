@@ -59,6 +59,12 @@ pub enum DeviceError {
     /// The user or device may not do this.
     #[error("not allowed: {0}")]
     NotAllowed(String),
+    /// A write to a case another team owns and shares with this team to read only.
+    #[error("the case belongs to team {owner} and is shared with this team read-only")]
+    ReadOnlyCase {
+        /// The owning team.
+        owner: String,
+    },
     /// The server could not be reached or refused.
     #[error(transparent)]
     Server(#[from] tsunagi_sync::client::ClientError),
@@ -97,6 +103,7 @@ impl DeviceError {
             DeviceError::Bundle(_) => "bad_bundle",
             DeviceError::Untrusted(_) => "untrusted",
             DeviceError::NotAllowed(_) => "not_allowed",
+            DeviceError::ReadOnlyCase { .. } => "read_only_case",
             DeviceError::Server(e) => match e {
                 tsunagi_sync::client::ClientError::Unreachable(_) => "unreachable",
                 _ => "server_refused",
@@ -114,6 +121,7 @@ impl DeviceError {
                 | DeviceError::NotFound(_)
                 | DeviceError::Bundle(_)
                 | DeviceError::NotAllowed(_)
+                | DeviceError::ReadOnlyCase { .. }
                 | DeviceError::AlreadyEnrolled
                 | DeviceError::NotEnrolled
                 | DeviceError::Key(
@@ -178,6 +186,9 @@ impl DeviceError {
                 "共有先チームの鍵がまだ公開されていません。相手チームの端末が一度同期してから再度お試しください。".into()
             }
             DeviceError::NotAllowed(_) => "この操作は許可されていません。".into(),
+            DeviceError::ReadOnlyCase { owner } => format!(
+                "このケースは他のチーム（{owner}）から閲覧のみで共有されているため、記録の追加や変更はできません。担当チームに連絡してください。"
+            ),
             DeviceError::Server(tsunagi_sync::client::ClientError::Unreachable(_)) => {
                 "サーバーに接続できません。電波の届く場所で再度お試しください（記録は端末に保存されています）。".into()
             }

@@ -507,6 +507,18 @@ impl Store {
         Ok(out)
     }
 
+    /// The team that owns a case: the team of its latest case key (None for a case that has
+    /// no key yet, such as one recorded here and never synced).
+    pub fn case_owner(&self, case: EntityId) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT team FROM case_keys WHERE case_id = ?1 ORDER BY epoch DESC LIMIT 1",
+            )?
+            .query_row([case.as_uuid().as_bytes()], |r| r.get(0))
+            .optional()?)
+    }
+
     /// Every case key held (for re-sealing after a team key rotation).
     pub fn all_case_keys(&self) -> Result<Vec<CaseKeyRow>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(
