@@ -104,6 +104,26 @@ pub struct ShareReport {
     pub sync: Option<SyncReport>,
 }
 
+/// The non-blank entries of a repeated text field.
+fn short_texts(field: &'static str, values: &[String]) -> Result<Vec<ShortText>, DomainError> {
+    values
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| ShortText::parse(field, s))
+        .collect()
+}
+
+/// A day given as YYYY-MM-DD, today when left out or blank.
+fn date_or_today(
+    field: &'static str,
+    value: Option<&str>,
+) -> Result<chrono::NaiveDate, DomainError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(Local::now().date_naive()),
+        Some(s) => parse_date(field, s),
+    }
+}
+
 impl Device {
     fn load<T: serde::de::DeserializeOwned>(
         &self,
@@ -125,16 +145,8 @@ impl Device {
     /// Records a person's consent (同意).
     pub fn record_consent(&mut self, input: &ConsentInput) -> Result<ConsentId, DeviceError> {
         let person = self.parse_person_id(&input.person)?;
-        let scope = input
-            .scope
-            .iter()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| ShortText::parse("scope", s))
-            .collect::<Result<Vec<_>, _>>()?;
-        let given_on = match input.given_on.as_deref().map(str::trim) {
-            None | Some("") => Local::now().date_naive(),
-            Some(s) => parse_date("given_on", s)?,
-        };
+        let scope = short_texts("scope", &input.scope)?;
+        let given_on = date_or_today("given_on", input.given_on.as_deref())?;
         let expires_on = match input.expires_on.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(s) => Some(parse_date("expires_on", s)?),
@@ -164,16 +176,8 @@ impl Device {
             .filter(|s| !s.trim().is_empty())
             .map(|s| self.parse_person_id(s))
             .collect::<Result<Vec<_>, _>>()?;
-        let agencies = input
-            .agencies
-            .iter()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| ShortText::parse("agencies", s))
-            .collect::<Result<Vec<_>, _>>()?;
-        let date = match input.date.as_deref().map(str::trim) {
-            None | Some("") => Local::now().date_naive(),
-            Some(s) => parse_date("date", s)?,
-        };
+        let agencies = short_texts("agencies", &input.agencies)?;
+        let date = date_or_today("date", input.date.as_deref())?;
         let meeting = Meeting::new(MeetingFields {
             kind: MeetingKind::parse(&input.kind)?,
             date,
@@ -311,10 +315,7 @@ impl Device {
     ) -> Result<Option<SyncReport>, DeviceError> {
         let (eid, mut c): (EntityId, Consent) =
             self.load(EntityKind::Consent, consent, "consent id")?;
-        let day = match on.map(str::trim) {
-            None | Some("") => Local::now().date_naive(),
-            Some(s) => parse_date("on", s)?,
-        };
+        let day = date_or_today("on", on)?;
         c.withdraw(day)?;
         self.write_entity(EntityKind::Consent, eid, crate::device::to_fields(&c))?;
         let case: EntityId = c.person().into();
