@@ -204,14 +204,7 @@ impl EntityState {
     /// and disclosures; itself for persons, households and meetings. Case keys and sharing are
     /// per case.
     pub fn case_id(&self) -> EntityId {
-        match self.kind {
-            EntityKind::Person | EntityKind::Household | EntityKind::Meeting => self.id,
-            _ => self
-                .value("person")
-                .and_then(Value::as_str)
-                .and_then(|s| uuid::Uuid::parse_str(s).ok())
-                .map_or(self.id, EntityId::from_uuid),
-        }
+        case_of(self.kind, self.id, self.value("person"))
     }
 
     /// The shown value of a field, if any.
@@ -291,6 +284,18 @@ impl EntityState {
                 )),
             })
             .collect()
+    }
+}
+
+/// The case of an entity of `kind` and `id` whose `person` field holds `person` (see
+/// [`EntityState::case_id`]); a write about to be made asks this with the value it writes.
+pub fn case_of(kind: EntityKind, id: EntityId, person: Option<&Value>) -> EntityId {
+    match kind {
+        EntityKind::Person | EntityKind::Household | EntityKind::Meeting => id,
+        _ => person
+            .and_then(Value::as_str)
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            .map_or(id, EntityId::from_uuid),
     }
 }
 

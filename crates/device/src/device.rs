@@ -311,17 +311,9 @@ impl Device {
             .store
             .entity(id)?
             .unwrap_or_else(|| EntityState::new(kind, id));
-        // The case the write belongs to: a record names its person; a person, household or
-        // meeting is its own case.
-        let case = match kind {
-            EntityKind::Person | EntityKind::Household | EntityKind::Meeting => id,
-            _ => values
-                .get("person")
-                .and_then(Value::as_str)
-                .and_then(|s| Uuid::parse_str(s).ok())
-                .map_or_else(|| state.case_id(), EntityId::from_uuid),
-        };
-        self.ensure_writable(case)?;
+        // The case of the entity as written (the person it names now, or already named).
+        let person = values.get("person").or_else(|| state.value("person"));
+        self.ensure_writable(tsunagi_core::merge::case_of(kind, id, person))?;
         let writes = state.writes_for(values);
         if writes.is_empty() {
             return Ok(());

@@ -65,8 +65,9 @@ pub struct SyncReport {
     pub duplicates: u64,
     /// Change sets the server refused (kept on the device; see the status).
     pub refused: u64,
-    /// Change sets sealed again because another device's key for the same case-key epoch
-    /// reached the server first (`stale_key`): this device learned that key and re-sent them.
+    /// Change sets sealed again because the server did not know their key: another device's
+    /// key for the same case-key epoch reached it first (`stale_key`), or the key's slot had
+    /// not arrived (`unknown_case`). This device pulled and re-sent them.
     pub resealed: u64,
     /// Case-key slots, grants and snapshots sent.
     pub envelopes_sent: u64,
@@ -996,18 +997,15 @@ impl Device {
                 let batch = match ready.take() {
                     Some(b) => b,
                     None => {
-                        let made = round.report.keys_made;
-                        let b = self
-                            .prepare_push(round, epoch, after, &sig)
-                            .await?
-                            .sealed()
-                            .await?;
-                        if round.report.keys_made > made {
-                            // The slots of the keys it made were just queued: they go first.
-                            ready = Some(b);
-                            continue;
-                        }
-                        b
+                        // Preparing queues the slot of any key it makes: back to the top, so
+                        // the queue goes first (as for a batch prepared while one travelled).
+                        ready = Some(
+                            self.prepare_push(round, epoch, after, &sig)
+                                .await?
+                                .sealed()
+                                .await?,
+                        );
+                        continue;
                     }
                 };
                 if batch.bodies.is_empty() {
