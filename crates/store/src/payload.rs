@@ -79,7 +79,7 @@ pub fn decode(plain: &[u8]) -> Result<ReceivedChange, StoreError> {
         Some(&OP_ROW) => {}
         Some(_) => {
             return Ok(ReceivedChange {
-                cs: codec::decode(plain, "change set")?,
+                cs: codec::decode_received(plain, "change set")?,
                 body: None,
             });
         }
@@ -105,7 +105,7 @@ pub fn decode(plain: &[u8]) -> Result<ReceivedChange, StoreError> {
     let hlc = std::str::from_utf8(take(n, "hlc")?).map_err(|e| malformed(e.to_string()))?;
     let hlc = Hlc::parse_sortable(hlc).map_err(|e| malformed(e.to_string()))?;
     let body_bytes = rest.to_vec();
-    let body: ChangeBody = codec::decode(&body_bytes, "change-set body")?;
+    let body: ChangeBody = codec::decode_received(&body_bytes, "change-set body")?;
     Ok(ReceivedChange {
         cs: ChangeSet {
             op,
