@@ -725,8 +725,7 @@ impl Device {
                     ));
                 };
                 if let Aux::Snapshot { .. } = env.aux {
-                    let states: Vec<EntityState> = match codec::decode_received(&plain, "snapshot")
-                    {
+                    let states: Vec<EntityState> = match codec::decode(&plain, "snapshot") {
                         Ok(s) => s,
                         Err(e) => return Ok(refused("malformed", e.to_string())),
                     };

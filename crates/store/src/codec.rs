@@ -1,27 +1,22 @@
-//! How records are stored in BLOB columns: a one-byte format tag, then the payload.
+//! How records are stored in BLOB columns and sealed in payloads: a one-byte format tag, then
+//! the compressed JSON.
 //!
-//! - Tag 1 = JSON compressed with raw deflate (RFC 1951). Change-set bodies and snapshots use
-//!   it, as they travel inside envelopes to other devices (docs/protocol.md, "Payloads"), and
-//!   every store written before tag 2 holds it.
-//! - Tag 2 = JSON compressed as one zstd frame (RFC 8878) at level 1, with its content size in
-//!   the frame header. Merged entity states use it: they never leave the device, and one is
-//!   compressed again at every change merged into it (a pull of 200 changes spent a third of
-//!   its merge time in deflate). On the benchmark's contact states (4.0 kB of JSON) zstd takes
-//!   17 µs against deflate's 105 µs, for 9 % more bytes (1,705 against 1,569).
+//! - Tag 2 (written) = one zstd frame (RFC 8878) at level 1, with its content size in the frame
+//!   header and a content checksum. Merged entity states, change-set bodies and snapshots: a state is compressed again
+//!   at every change merged into it, a body at every save, a snapshot holds a whole case. On
+//!   the benchmark's records zstd takes 17 µs for a contact state (4.0 kB of JSON) and 13 µs
+//!   for a change body (2.1 kB) against deflate's 105 and 92 µs, for 9–10 % more bytes; a pull
+//!   of 200 changes spent a third of its merge time in deflate.
+//! - Tag 1 (read) = raw deflate (RFC 1951), written by every store and device before tag 2,
+//!   still read from the store and from other devices' payloads (docs/protocol.md).
 //!
-//! Both tags are read everywhere in the store; an existing store needs no migration (a state
-//! moves to tag 2 the next time it changes).
-//!
-//! The deflate implementation is `zlib-rs` (through `flate2`) at level 2: level 1 there is
-//! zlib's "quick" strategy with fixed Huffman codes, which leaves Japanese text 25 % larger.
+//! An existing store needs no migration: a state moves to tag 2 the next time it changes.
 
-use flate2::Compression;
 use flate2::read::DeflateDecoder;
-use flate2::write::DeflateEncoder;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::cell::RefCell;
-use std::io::{Read, Write};
+use std::io::Read;
 
 use crate::StoreError;
 
@@ -29,8 +24,6 @@ const DEFLATE_JSON: u8 = 1;
 const ZSTD_JSON: u8 = 2;
 /// zstd level (1: the fastest level that still entropy-codes Japanese text).
 const ZSTD_LEVEL: i32 = 1;
-/// Deflate level (see above: 1 would be zlib's fixed-code "quick" strategy).
-const LEVEL: u32 = 2;
 /// Refuse to inflate past this: a damaged or hostile blob must not exhaust memory.
 const MAX_INFLATED: u64 = 16 * 1024 * 1024;
 
@@ -58,7 +51,7 @@ fn with_zstd<R>(
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
             *slot = Some((
-                zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|e| unreadable(what, e))?,
+                compressor().map_err(|e| unreadable(what, e))?,
                 zstd::bulk::Decompressor::new().map_err(|e| unreadable(what, e))?,
             ));
         }
@@ -67,17 +60,16 @@ fn with_zstd<R>(
     })
 }
 
-/// Encodes a value for a BLOB column that may travel to other devices (tag 1: change-set
-/// bodies, snapshots).
-pub fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
-    let json = serde_json::to_vec(value).map_err(|e| unreadable(what, e))?;
-    let mut enc = DeflateEncoder::new(vec![DEFLATE_JSON], Compression::new(LEVEL));
-    enc.write_all(&json).map_err(|e| unreadable(what, e))?;
-    enc.finish().map_err(|e| unreadable(what, e))
+/// A level-1 context that ends each frame with its content checksum (XXH64, 4 bytes): a
+/// damaged frame is refused rather than read as other text.
+fn compressor() -> std::io::Result<zstd::bulk::Compressor<'static>> {
+    let mut c = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+    c.include_checksum(true)?;
+    Ok(c)
 }
 
-/// Encodes a value for a BLOB column that stays on this device (tag 2: merged states).
-pub fn encode_local<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
+/// Encodes a value for a BLOB column or a payload (tag 2).
+pub fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
     let json = serde_json::to_vec(value).map_err(|e| unreadable(what, e))?;
     let mut out = vec![0u8; 1 + zstd::zstd_safe::compress_bound(json.len())];
     out[0] = ZSTD_JSON;
@@ -86,20 +78,7 @@ pub fn encode_local<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, Stor
     Ok(out)
 }
 
-/// Decodes bytes received from another device (tag 1 only, as docs/protocol.md states): a
-/// peer's body in any other format is refused, not guessed at.
-pub fn decode_received<T: DeserializeOwned>(blob: &[u8], what: &str) -> Result<T, StoreError> {
-    match blob.first() {
-        Some(&DEFLATE_JSON) => decode(blob, what),
-        Some(tag) => Err(unreadable(
-            what,
-            format!("format {tag} is not a payload format (deflated JSON, 1)"),
-        )),
-        None => Err(unreadable(what, "empty record")),
-    }
-}
-
-/// Decodes a BLOB column written by [`encode`] or [`encode_local`].
+/// Decodes a BLOB column or payload of either tag.
 pub fn decode<T: DeserializeOwned>(blob: &[u8], what: &str) -> Result<T, StoreError> {
     match blob.split_first() {
         Some((&DEFLATE_JSON, rest)) => {
@@ -157,27 +136,14 @@ mod tests {
     }
 
     #[test]
-    fn round_trips_and_refuses_damage() {
+    fn round_trips_in_zstd_and_refuses_damage() {
         let v = serde_json::json!({"note": "不在のため置き手紙を残した。".repeat(20), "n": 1});
         let blob = encode(&v, "x").unwrap();
-        assert_eq!(blob[0], DEFLATE_JSON);
+        assert_eq!(blob[0], ZSTD_JSON);
         assert!(blob.len() < serde_json::to_vec(&v).unwrap().len() / 2);
         assert_eq!(decode::<serde_json::Value>(&blob, "x").unwrap(), v);
         assert!(decode::<serde_json::Value>(&[], "x").is_err());
         assert!(decode::<serde_json::Value>(&[9, 1, 2], "x").is_err());
-        let mut damaged = blob.clone();
-        let n = damaged.len();
-        damaged[n / 2] ^= 0xff;
-        assert!(decode::<serde_json::Value>(&damaged, "x").is_err());
-    }
-
-    #[test]
-    fn local_states_round_trip_in_zstd_and_refuse_damage() {
-        let v = serde_json::json!({"note": "不在のため置き手紙を残した。".repeat(20), "n": 1});
-        let blob = encode_local(&v, "x").unwrap();
-        assert_eq!(blob[0], ZSTD_JSON);
-        assert!(blob.len() < serde_json::to_vec(&v).unwrap().len() / 2);
-        assert_eq!(decode::<serde_json::Value>(&blob, "x").unwrap(), v);
         // Cut short, a flipped byte in the compressed data, a frame that claims more than the
         // limit: each refused, none read as something else.
         assert!(decode::<serde_json::Value>(&blob[..blob.len() - 3], "x").is_err());
@@ -192,19 +158,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("over the limit"), "{err}");
-        // Stored states are not a payload format: a peer's body in zstd is refused.
-        let err = decode_received::<serde_json::Value>(&blob, "x")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("format 2 is not a payload format"), "{err}");
+    }
+
+    /// A record written before tag 2 (deflate, here by flate2) reads the same as the record
+    /// written now, and a damaged one is refused.
+    #[test]
+    fn deflate_records_still_read() {
+        use std::io::Write;
+        let v = serde_json::json!({"note": "不在のため置き手紙を残した。".repeat(20), "n": 1});
+        let mut enc =
+            flate2::write::DeflateEncoder::new(vec![DEFLATE_JSON], flate2::Compression::new(2));
+        enc.write_all(&serde_json::to_vec(&v).unwrap()).unwrap();
+        let old = enc.finish().unwrap();
+        assert_eq!(decode::<serde_json::Value>(&old, "x").unwrap(), v);
         assert_eq!(
-            decode_received::<serde_json::Value>(&encode(&v, "x").unwrap(), "x").unwrap(),
-            v
+            decode::<serde_json::Value>(&old, "x").unwrap(),
+            decode::<serde_json::Value>(&encode(&v, "x").unwrap(), "x").unwrap()
         );
-        // A deflate blob and a zstd blob of the same value read the same.
-        assert_eq!(
-            decode::<serde_json::Value>(&encode(&v, "x").unwrap(), "x").unwrap(),
-            decode::<serde_json::Value>(&blob, "x").unwrap()
-        );
+        let mut damaged = old.clone();
+        let n = damaged.len();
+        damaged[n / 2] ^= 0xff;
+        assert!(decode::<serde_json::Value>(&damaged, "x").is_err());
     }
 }

@@ -1,11 +1,11 @@
 //! The plaintext of a change-set envelope (docs/protocol.md, "Payloads"): the op-log row as
 //! the store keeps it, so that sealing an outbox op and storing a received one copy the body
-//! bytes instead of inflating, parsing, printing and deflating them again.
+//! bytes instead of decompressing, parsing, printing and compressing them again.
 //!
 //! Format 2 (written): `u8 2 | op[16] | entity[16] | device[16] | u8 len | kind | u8 len |
 //! hlc (sortable text) | body`, where `body` is the op body in the store's BLOB format
-//! ([`crate::codec`]: a tag byte, then deflated JSON). Format 1 (read only, the first
-//! payloads): the store's BLOB format of the whole change set.
+//! ([`crate::codec`]: a tag byte, then compressed JSON). Format 1 (read only, the first
+//! payloads): the whole change set deflated, as the codec's tag 1.
 
 use tsunagi_core::change::{ChangeBody, ChangeSet, EntityKind};
 use tsunagi_core::hlc::Hlc;
@@ -14,8 +14,10 @@ use uuid::Uuid;
 
 use crate::{StoreError, codec};
 
-/// Tag of format 2 (format 1 starts with the codec's tag, 1).
+/// Tag of format 2.
 const OP_ROW: u8 = 2;
+/// Format 1 starts with the codec's deflate tag (the only codec format of its time).
+const WHOLE_CHANGE_SET: u8 = 1;
 
 /// A change set opened from an envelope.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,12 +79,13 @@ pub fn encode(cs: &ChangeSet) -> Result<Vec<u8>, StoreError> {
 pub fn decode(plain: &[u8]) -> Result<ReceivedChange, StoreError> {
     match plain.first() {
         Some(&OP_ROW) => {}
-        Some(_) => {
+        Some(&WHOLE_CHANGE_SET) => {
             return Ok(ReceivedChange {
-                cs: codec::decode_received(plain, "change set")?,
+                cs: codec::decode(plain, "change set")?,
                 body: None,
             });
         }
+        Some(tag) => return Err(malformed(format!("unknown payload format {tag}"))),
         None => return Err(malformed("empty")),
     }
     let mut rest = &plain[1..];
@@ -105,7 +108,7 @@ pub fn decode(plain: &[u8]) -> Result<ReceivedChange, StoreError> {
     let hlc = std::str::from_utf8(take(n, "hlc")?).map_err(|e| malformed(e.to_string()))?;
     let hlc = Hlc::parse_sortable(hlc).map_err(|e| malformed(e.to_string()))?;
     let body_bytes = rest.to_vec();
-    let body: ChangeBody = codec::decode_received(&body_bytes, "change-set body")?;
+    let body: ChangeBody = codec::decode(&body_bytes, "change-set body")?;
     Ok(ReceivedChange {
         cs: ChangeSet {
             op,
@@ -156,15 +159,25 @@ mod tests {
         assert_eq!(got.cs, cs);
         let body = got.body.expect("format 2 keeps the body bytes");
         assert_eq!(codec::decode::<ChangeBody>(&body, "b").unwrap(), cs.body);
-        let one = codec::encode(&cs, "change set").unwrap();
+        // Format 1 as the first devices wrote it: the whole change set, deflated (codec tag 1).
+        let mut one =
+            flate2::write::DeflateEncoder::new(vec![WHOLE_CHANGE_SET], flate2::Compression::new(2));
+        std::io::Write::write_all(&mut one, &serde_json::to_vec(&cs).unwrap()).unwrap();
+        let one = one.finish().unwrap();
         assert_eq!(decode(&one).unwrap(), ReceivedChange { cs, body: None });
+        assert!(
+            decode(&[7, 1, 2])
+                .unwrap_err()
+                .to_string()
+                .contains("format 7")
+        );
     }
 
     #[test]
     fn damaged_payloads_are_refused() {
         let two = encode(&change()).unwrap();
         assert!(decode(&[]).is_err());
-        // Every truncation is refused (the body's deflate stream, too).
+        // Every truncation is refused (the body's zstd frame, too).
         for n in 1..two.len() {
             assert!(decode(&two[..n]).is_err(), "a payload cut at {n} opened");
         }

@@ -335,7 +335,7 @@ impl Store {
                 Some(c) => EntityId::from_uuid(uuid_of(&c, "op case")?),
                 None => EntityId::from_uuid(Uuid::from_bytes(entity16)),
             };
-            // The row goes out as stored: its body is not inflated and deflated again.
+            // The row goes out as stored: its body is not decompressed and compressed again.
             let payload = payload::encode_row(&op16, &entity16, &device16, &kind, &hlc, &body)?;
             out.push(OutboxOp {
                 seq,

@@ -216,7 +216,7 @@ fn save_entity(
     state: &EntityState,
 ) -> Result<(), StoreError> {
     let id = state.id();
-    let json = codec::encode_local(state, &format!("entity {id}"))?;
+    let json = codec::encode(state, &format!("entity {id}"))?;
     let updated = state
         .latest()
         .map(|v| v.hlc)

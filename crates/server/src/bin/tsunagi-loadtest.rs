@@ -50,7 +50,7 @@ struct Args {
     /// Push scenario: envelopes per push.
     #[arg(long, default_value_t = 20)]
     batch: usize,
-    /// Push scenario: sealed payload bytes per change envelope (a deflated change set).
+    /// Push scenario: sealed payload bytes per change envelope (a compressed change set).
     #[arg(long, default_value_t = 2400)]
     payload: usize,
 }
@@ -527,7 +527,7 @@ async fn push_load(
     for (i, (client, author, key, case)) in ready.into_iter().enumerate() {
         let issued = Arc::clone(&issued);
         let (max, batch) = (args.max_requests, args.batch);
-        // A deflated change set does not compress further: random-looking bytes.
+        // A compressed change set does not compress further: random-looking bytes.
         let payload: Vec<u8> = (0..args.payload)
             .map(|j| (j.wrapping_mul(131) ^ i.wrapping_mul(31)) as u8)
             .collect();

@@ -89,7 +89,7 @@ fn without_the_key_the_file_cannot_be_read() {
 }
 
 /// Control: the same records in an unencrypted file are found by the same search, so the
-/// search above would have seen a leak. Notes and merge states are stored deflate-compressed
+/// search above would have seen a leak. Notes and merge states are stored compressed
 /// (store::codec), so the canary is the person's name, which the caseload projection keeps
 /// verbatim on a page like any other: SQLCipher encrypts every page alike, so a page leaking
 /// the name would leak notes just the same.
