@@ -20,7 +20,8 @@ use std::io::Read;
 
 use crate::StoreError;
 
-const DEFLATE_JSON: u8 = 1;
+/// Tag 1 (read only). Also payload format 1's first byte (crate::payload).
+pub(crate) const DEFLATE_JSON: u8 = 1;
 const ZSTD_JSON: u8 = 2;
 /// zstd level (1: the fastest level that still entropy-codes Japanese text).
 const ZSTD_LEVEL: i32 = 1;
@@ -114,6 +115,17 @@ pub fn decode<T: DeserializeOwned>(blob: &[u8], what: &str) -> Result<T, StoreEr
     }
 }
 
+/// A tag-1 record as stores and devices wrote it before zstd (tests of what is still read).
+#[cfg(test)]
+pub(crate) fn deflated<T: Serialize>(value: &T) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc =
+        flate2::write::DeflateEncoder::new(vec![DEFLATE_JSON], flate2::Compression::new(2));
+    enc.write_all(&serde_json::to_vec(value).expect("JSON"))
+        .expect("in memory");
+    enc.finish().expect("in memory")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,12 +176,8 @@ mod tests {
     /// written now, and a damaged one is refused.
     #[test]
     fn deflate_records_still_read() {
-        use std::io::Write;
         let v = serde_json::json!({"note": "不在のため置き手紙を残した。".repeat(20), "n": 1});
-        let mut enc =
-            flate2::write::DeflateEncoder::new(vec![DEFLATE_JSON], flate2::Compression::new(2));
-        enc.write_all(&serde_json::to_vec(&v).unwrap()).unwrap();
-        let old = enc.finish().unwrap();
+        let old = deflated(&v);
         assert_eq!(decode::<serde_json::Value>(&old, "x").unwrap(), v);
         assert_eq!(
             decode::<serde_json::Value>(&old, "x").unwrap(),

@@ -14,10 +14,9 @@ use uuid::Uuid;
 
 use crate::{StoreError, codec};
 
-/// Tag of format 2.
+/// Tag of format 2. Format 1 starts with the codec's deflate tag, [`codec::DEFLATE_JSON`]
+/// (the only codec format of its time).
 const OP_ROW: u8 = 2;
-/// Format 1 starts with the codec's deflate tag (the only codec format of its time).
-const WHOLE_CHANGE_SET: u8 = 1;
 
 /// A change set opened from an envelope.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,7 +78,7 @@ pub fn encode(cs: &ChangeSet) -> Result<Vec<u8>, StoreError> {
 pub fn decode(plain: &[u8]) -> Result<ReceivedChange, StoreError> {
     match plain.first() {
         Some(&OP_ROW) => {}
-        Some(&WHOLE_CHANGE_SET) => {
+        Some(&codec::DEFLATE_JSON) => {
             return Ok(ReceivedChange {
                 cs: codec::decode(plain, "change set")?,
                 body: None,
@@ -160,10 +159,7 @@ mod tests {
         let body = got.body.expect("format 2 keeps the body bytes");
         assert_eq!(codec::decode::<ChangeBody>(&body, "b").unwrap(), cs.body);
         // Format 1 as the first devices wrote it: the whole change set, deflated (codec tag 1).
-        let mut one =
-            flate2::write::DeflateEncoder::new(vec![WHOLE_CHANGE_SET], flate2::Compression::new(2));
-        std::io::Write::write_all(&mut one, &serde_json::to_vec(&cs).unwrap()).unwrap();
-        let one = one.finish().unwrap();
+        let one = codec::deflated(&cs);
         assert_eq!(decode(&one).unwrap(), ReceivedChange { cs, body: None });
         assert!(
             decode(&[7, 1, 2])
