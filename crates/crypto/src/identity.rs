@@ -128,6 +128,32 @@ impl SigPublic {
     }
 }
 
+/// Verifies many signatures in one batch equation (ed25519-dalek's `verify_batch`): true
+/// when every one verifies. From about 16 signatures on it costs less than half of checking
+/// them one by one, and it is deterministic (its weights come from a transcript of the
+/// inputs, no randomness).
+///
+/// It is not the same test as [`SigPublic::verify`], which is strict: a batch can accept a
+/// signature that strict verification refuses (a non-canonical or mixed-order `R`), but only
+/// one its signer built so on purpose; nobody without the key can make a signature either
+/// test accepts. Keys of small order are refused here too. On `false`, check each signature
+/// with [`SigPublic::verify`] to know which failed.
+pub fn verify_batch(items: &[(&SigPublic, &[u8], &Signature)]) -> bool {
+    if items.is_empty() {
+        return true;
+    }
+    if items.iter().any(|(k, _, _)| k.0.is_weak()) {
+        return false;
+    }
+    let messages: Vec<&[u8]> = items.iter().map(|(_, m, _)| *m).collect();
+    let signatures: Vec<ed25519_dalek::Signature> = items
+        .iter()
+        .map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(&s.0))
+        .collect();
+    let keys: Vec<VerifyingKey> = items.iter().map(|(k, _, _)| k.0).collect();
+    ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+}
+
 impl fmt::Debug for SigPublic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SigPublic({})", self.fingerprint())
@@ -492,6 +518,57 @@ mod tests {
             other.public().verify(&hex("72"), &sig),
             Err(CryptoError::BadSignature)
         );
+    }
+
+    #[test]
+    fn a_batch_verifies_only_when_every_signature_does() {
+        let (a, b) = (SigKey::generate().unwrap(), SigKey::generate().unwrap());
+        let (pa, pb) = (a.public(), b.public());
+        let msgs: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; 100 + usize::from(i)]).collect();
+        let sigs: Vec<Signature> = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, m)| if i % 3 == 0 { b.sign(m) } else { a.sign(m) })
+            .collect();
+        let items =
+            |msgs: &[Vec<u8>], sigs: &[Signature]| -> Vec<(SigPublic, Vec<u8>, Signature)> {
+                (0..msgs.len())
+                    .map(|i| {
+                        let k = if i % 3 == 0 { pb } else { pa };
+                        (k, msgs[i].clone(), sigs[i])
+                    })
+                    .collect()
+            };
+        let check = |v: &[(SigPublic, Vec<u8>, Signature)]| {
+            let refs: Vec<(&SigPublic, &[u8], &Signature)> =
+                v.iter().map(|(k, m, s)| (k, m.as_slice(), s)).collect();
+            verify_batch(&refs)
+        };
+        assert!(verify_batch(&[]));
+        assert!(check(&items(&msgs, &sigs)));
+        // One changed message, one changed signature byte, one wrong key: each fails the batch.
+        let mut m2 = msgs.clone();
+        m2[7][0] ^= 1;
+        assert!(!check(&items(&m2, &sigs)));
+        let mut s2 = sigs.clone();
+        s2[19].0[40] ^= 1;
+        assert!(!check(&items(&msgs, &s2)));
+        let mut v = items(&msgs, &sigs);
+        v[4].0 = pb;
+        assert!(!check(&v));
+        // A key of small order (the identity) with the signature (R = identity, s = 0) that
+        // satisfies its equation: refused, as strict verification refuses it.
+        let weak = SigPublic::from_bytes(&{
+            let mut b = [0u8; 32];
+            b[0] = 1;
+            b
+        })
+        .unwrap();
+        let mut forged = [0u8; 64];
+        forged[0] = 1;
+        let forged = Signature(forged);
+        assert!(weak.verify(b"anything", &forged).is_err());
+        assert!(!verify_batch(&[(&weak, b"anything".as_slice(), &forged)]));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use tsunagi_crypto::identity::{SigKey, SigPublic, Signature, put_lp};
+use tsunagi_crypto::identity::{SigKey, SigPublic, Signature, put_lp, verify_batch};
 
 /// Protocol version carried by every envelope and batch.
 pub const VERSION: u8 = 1;
@@ -259,6 +259,22 @@ impl Envelope {
     pub fn verify(&self, key: &SigPublic) -> bool {
         key.verify(&self.signed_message(), &Signature(self.sig))
             .is_ok()
+    }
+
+    /// Verifies many envelopes' signatures in one batch equation, each with its author's key
+    /// ([`tsunagi_crypto::identity::verify_batch`]: less than half the time of one by one from
+    /// about 16 on; not strict). True when every one verifies; on false, [`Envelope::verify`]
+    /// each to know which failed.
+    pub fn verify_all(items: &[(&Envelope, &SigPublic)]) -> bool {
+        let messages: Vec<Vec<u8>> = items.iter().map(|(e, _)| e.signed_message()).collect();
+        let sigs: Vec<Signature> = items.iter().map(|(e, _)| Signature(e.sig)).collect();
+        let batch: Vec<(&SigPublic, &[u8], &Signature)> = items
+            .iter()
+            .zip(&messages)
+            .zip(&sigs)
+            .map(|(((_, k), m), s)| (*k, m.as_slice(), s))
+            .collect();
+        verify_batch(&batch)
     }
 
     /// The bytes on the wire.
