@@ -290,14 +290,17 @@ impl Storage for PostgresStorage {
         }
         // One statement: the nonce insert and the last_seen update commit together.
         let device = device.map(|d| d.to_string());
-        let row = c
-            .query_one(
+        // Every signed request comes here: prepared once per connection.
+        let st = c
+            .prepare_cached(
                 "WITH n AS (INSERT INTO nonces (key, nonce, expires_at) VALUES ($1, $2, $3) \
                    ON CONFLICT DO NOTHING RETURNING 1), \
                  u AS (UPDATE devices SET last_seen = $4 WHERE id = $5 AND EXISTS (SELECT 1 FROM n) RETURNING 1) \
                  SELECT (SELECT COUNT(*) FROM n)::BIGINT",
-                &[&key, &nonce, &expires_at, &now, &device],
             )
+            .await?;
+        let row = c
+            .query_one(&st, &[&key, &nonce, &expires_at, &now, &device])
             .await?;
         Ok(row.try_get::<_, i64>(0)? == 1)
     }
@@ -611,56 +614,68 @@ impl Storage for PostgresStorage {
     ) -> StorageResult<Vec<PushResult>> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
-        // Before anything is read: the head and every check below hold until commit, and no
-        // other push can commit a smaller seq after ours became visible.
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ENVELOPE_LOG_LOCK])
-            .await?;
+        // The statements of every push are prepared once per connection (unprepared, each
+        // would cost a second round trip while the log lock is held).
+        let (lock, ids, owners, keys, teams) = tokio::try_join!(
+            tx.prepare_cached("SELECT pg_advisory_xact_lock($1)"),
+            tx.prepare_cached("SELECT id, seq FROM envelopes WHERE id = ANY($1)"),
+            tx.prepare_cached("SELECT case_id, owner FROM cases WHERE case_id = ANY($1)"),
+            tx.prepare_cached(
+                "SELECT case_id, epoch, key_id FROM case_keys WHERE case_id = ANY($1)"
+            ),
+            tx.prepare_cached("SELECT id FROM teams WHERE id = ANY($1)"),
+        )?;
         let needs = sync::needs(&items);
+        // The lock before anything is read: the head and every check below hold until commit,
+        // and no other push can commit a smaller seq after ours became visible. The reads are
+        // sent with it in one pipeline (one round trip instead of six while the lock is held):
+        // the server runs a connection's statements in order, so they run once it is granted.
+        let (_, head, id_rows, owner_rows, key_rows, team_rows) = tokio::try_join!(
+            async {
+                tx.execute(&lock, &[&ENVELOPE_LOG_LOCK])
+                    .await
+                    .map_err(StorageError::from)
+            },
+            head_of(&tx),
+            async {
+                tx.query(&ids, &[&needs.ids])
+                    .await
+                    .map_err(StorageError::from)
+            },
+            async {
+                tx.query(&owners, &[&needs.cases])
+                    .await
+                    .map_err(StorageError::from)
+            },
+            async {
+                tx.query(&keys, &[&needs.cases])
+                    .await
+                    .map_err(StorageError::from)
+            },
+            async {
+                tx.query(&teams, &[&needs.teams])
+                    .await
+                    .map_err(StorageError::from)
+            },
+        )?;
         let mut k = Known {
-            head: head_of(&tx).await?,
+            head,
             ..Known::default()
         };
-        if !needs.ids.is_empty() {
-            for r in tx
-                .query(
-                    "SELECT id, seq FROM envelopes WHERE id = ANY($1)",
-                    &[&needs.ids],
-                )
-                .await?
-            {
-                k.seqs.insert(id16(r.try_get(0)?)?, seq(r.try_get(1)?)?);
-            }
+        for r in id_rows {
+            k.seqs.insert(id16(r.try_get(0)?)?, seq(r.try_get(1)?)?);
         }
-        if !needs.cases.is_empty() {
-            for r in tx
-                .query(
-                    "SELECT case_id, owner FROM cases WHERE case_id = ANY($1)",
-                    &[&needs.cases],
-                )
-                .await?
-            {
-                k.owners.insert(id16(r.try_get(0)?)?, r.try_get(1)?);
-            }
-            for r in tx
-                .query(
-                    "SELECT case_id, epoch, key_id FROM case_keys WHERE case_id = ANY($1)",
-                    &[&needs.cases],
-                )
-                .await?
-            {
-                k.keys.insert(
-                    (id16(r.try_get(0)?)?, epoch(r.try_get(1)?)?),
-                    id16(r.try_get(2)?)?,
-                );
-            }
+        for r in owner_rows {
+            k.owners.insert(id16(r.try_get(0)?)?, r.try_get(1)?);
         }
-        if !needs.teams.is_empty() {
-            for r in tx
-                .query("SELECT id FROM teams WHERE id = ANY($1)", &[&needs.teams])
-                .await?
-            {
-                k.teams.insert(r.try_get(0)?);
-            }
+        for r in key_rows {
+            k.keys.insert(
+                (id16(r.try_get(0)?)?, epoch(r.try_get(1)?)?),
+                id16(r.try_get(2)?)?,
+            );
+        }
+        for r in team_rows {
+            k.teams.insert(r.try_get(0)?);
         }
         let (results, mut w) = sync::plan(team, items, k);
         if !w.envelopes.is_empty() {
@@ -674,12 +689,17 @@ impl Storage for PostgresStorage {
             let epochs: Vec<i64> = e.iter().map(|e| e.epoch).collect();
             let authors: Vec<&str> = e.iter().map(|e| e.author.as_str()).collect();
             let bodies: Vec<&[u8]> = e.iter().map(|e| e.body.as_slice()).collect();
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO envelopes (seq, id, kind, case_id, owner, target, epoch, author, body, received_at) \
+                     SELECT u.seq, u.id, u.kind, u.case_id, u.owner, u.target, u.epoch, u.author, u.body, $10::BIGINT \
+                     FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::TEXT[], $4::BYTEA[], $5::TEXT[], $6::TEXT[], \
+                                 $7::BIGINT[], $8::TEXT[], $9::BYTEA[]) \
+                       AS u(seq, id, kind, case_id, owner, target, epoch, author, body)",
+                )
+                .await?;
             tx.execute(
-                "INSERT INTO envelopes (seq, id, kind, case_id, owner, target, epoch, author, body, received_at) \
-                 SELECT u.seq, u.id, u.kind, u.case_id, u.owner, u.target, u.epoch, u.author, u.body, $10::BIGINT \
-                 FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::TEXT[], $4::BYTEA[], $5::TEXT[], $6::TEXT[], \
-                             $7::BIGINT[], $8::TEXT[], $9::BYTEA[]) \
-                   AS u(seq, id, kind, case_id, owner, target, epoch, author, body)",
+                &insert,
                 &[
                     &seqs, &ids, &kinds, &cases, &owners, &targets, &epochs, &authors, &bodies,
                     &now,
@@ -838,8 +858,8 @@ fn kem_of(r: &Row) -> StorageResult<TeamKem> {
 
 /// The highest sequence number committed, as `c` sees it (0 for an empty log).
 async fn head_of(c: &impl GenericClient) -> StorageResult<u64> {
-    seq(c
-        .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM envelopes", &[])
-        .await?
-        .try_get(0)?)
+    let st = c
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM envelopes")
+        .await?;
+    seq(c.query_one(&st, &[]).await?.try_get(0)?)
 }
