@@ -53,6 +53,12 @@ struct Args {
     /// Push scenario: sealed payload bytes per change envelope (a compressed change set).
     #[arg(long, default_value_t = 2400)]
     payload: usize,
+    /// Push scenario: offered pushes per second over all devices, each device pushing at
+    /// random (Poisson) times, its batches sealed before the clock starts; latency counts from
+    /// the time a push was due, so a device still waiting for its previous push is measured
+    /// too. 0: closed loop, every device pushing again as soon as it is answered (saturation).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -62,6 +68,9 @@ fn main() -> anyhow::Result<()> {
     }
     if !(1..=1000).contains(&args.batch) {
         bail!("--batch must be 1 to 1000");
+    }
+    if !(args.rate.is_finite() && (0.0..=100_000.0).contains(&args.rate)) {
+        bail!("--rate must be 0 (closed loop) to 100000 pushes per second");
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -520,6 +529,84 @@ async fn push_load(
         ready.push((client, author, signer(id, key).key, case));
     }
 
+    let load = if args.rate > 0.0 {
+        open_loop(args, ready).await?
+    } else {
+        closed_loop(args, ready).await?
+    };
+    let Load {
+        mut lat,
+        errors,
+        accepted,
+        first_error,
+        elapsed,
+    } = load;
+    lat.sort();
+    let hwm = server.vm("VmHWM:");
+    let rss = server.vm("VmRSS:");
+    // Every accepted envelope (and the slots) has a seq: the head says so.
+    let (id, key, _) = &devices[0];
+    let head: Head = Client::new(url, Some(signer(id, key)))?
+        .get("/v1/sync/head")
+        .await?;
+    println!(
+        "backend={backend} scenario=push load={} devices={} batch={} payload={}B load={:.1}s pushes_ok={} pushes_per_s={:.0} errors={} envelopes_accepted={} envelopes_per_s={:.0} push_p50={:.2}ms push_p99={:.2}ms push_max={:.2}ms head={} server_VmHWM={hwm} server_VmRSS_end={rss}",
+        if args.rate > 0.0 {
+            format!("offered:{}/s", args.rate)
+        } else {
+            "closed".to_owned()
+        },
+        devices.len(),
+        args.batch,
+        args.payload,
+        elapsed.as_secs_f64(),
+        lat.len(),
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        errors,
+        accepted,
+        accepted as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.99)),
+        ms(lat.last().copied().unwrap_or_default()),
+        head.head,
+    );
+    if let Some(e) = first_error {
+        println!("backend={backend} first push error: {e}");
+    }
+    if head.head != (accepted + devices.len()) as u64 {
+        bail!(
+            "head {} is not the {} accepted envelopes plus {} slots",
+            head.head,
+            accepted,
+            devices.len()
+        );
+    }
+    Ok(())
+}
+
+/// A device ready to push: its client, id, signing key and case.
+type Ready = (Client, [u8; 16], SigKey, CaseState);
+
+/// What a load phase measured.
+struct Load {
+    /// Latency of every answered push (unsorted).
+    lat: Vec<Duration>,
+    errors: u64,
+    accepted: usize,
+    first_error: Option<String>,
+    elapsed: Duration,
+}
+
+/// A change set's sealed bytes: a compressed change set does not compress further, so
+/// random-looking bytes, different per device.
+fn payload_of(device: usize, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|j| (j.wrapping_mul(131) ^ device.wrapping_mul(31)) as u8)
+        .collect()
+}
+
+/// The saturation load: every device pushes again as soon as it is answered.
+async fn closed_loop(args: &Args, ready: Vec<Ready>) -> anyhow::Result<Load> {
     let issued = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let load_started = Instant::now();
@@ -527,10 +614,7 @@ async fn push_load(
     for (i, (client, author, key, case)) in ready.into_iter().enumerate() {
         let issued = Arc::clone(&issued);
         let (max, batch) = (args.max_requests, args.batch);
-        // A compressed change set does not compress further: random-looking bytes.
-        let payload: Vec<u8> = (0..args.payload)
-            .map(|j| (j.wrapping_mul(131) ^ i.wrapping_mul(31)) as u8)
-            .collect();
+        let payload = payload_of(i, args.payload);
         tasks.push(tokio::spawn(async move {
             let (mut lat, mut errors, mut accepted) = (Vec::new(), 0u64, 0usize);
             let mut first_error = None;
@@ -571,39 +655,108 @@ async fn push_load(
             first_error = f;
         }
     }
-    let elapsed = load_started.elapsed();
-    lat.sort();
-    let hwm = server.vm("VmHWM:");
-    let rss = server.vm("VmRSS:");
-    // Every accepted envelope (and the slots) has a seq: the head says so.
-    let (id, key, _) = &devices[0];
-    let head: Head = Client::new(url, Some(signer(id, key)))?
-        .get("/v1/sync/head")
-        .await?;
-    println!(
-        "backend={backend} scenario=push devices={} batch={} payload={}B load={:.1}s pushes_ok={} errors={} envelopes_accepted={} envelopes_per_s={:.0} push_p50={:.2}ms push_p99={:.2}ms head={} server_VmHWM={hwm} server_VmRSS_end={rss}",
-        devices.len(),
-        args.batch,
-        args.payload,
-        elapsed.as_secs_f64(),
-        lat.len(),
+    Ok(Load {
+        lat,
         errors,
         accepted,
-        accepted as f64 / elapsed.as_secs_f64(),
-        ms(percentile(&lat, 0.50)),
-        ms(percentile(&lat, 0.99)),
-        head.head,
-    );
-    if let Some(e) = first_error {
-        println!("backend={backend} first push error: {e}");
+        first_error,
+        elapsed: load_started.elapsed(),
+    })
+}
+
+/// splitmix64: the load's own reproducible arrival times (not for keys).
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Poisson arrivals at `rate` per second within `seconds`: the times a push is due.
+fn arrivals(seed: u64, rate: f64, seconds: f64) -> Vec<Duration> {
+    let mut state = seed;
+    let (mut t, mut out) = (0.0f64, Vec::new());
+    loop {
+        // Uniform in (0, 1]: 53 random bits.
+        let u = ((splitmix(&mut state) >> 11) + 1) as f64 / (1u64 << 53) as f64;
+        t += -u.ln() / rate;
+        if t >= seconds {
+            return out;
+        }
+        out.push(Duration::from_secs_f64(t));
     }
-    if head.head != (accepted + devices.len()) as u64 {
-        bail!(
-            "head {} is not the {} accepted envelopes plus {} slots",
-            head.head,
-            accepted,
-            devices.len()
+}
+
+/// The offered load: each device pushes at its own random times, `--rate` over all devices.
+/// Every batch is sealed before the clock starts, so the measured phase is the server's work
+/// and the HTTP round trip (a real device seals on its own CPU). A push's latency counts from
+/// the time it was due.
+async fn open_loop(args: &Args, ready: Vec<Ready>) -> anyhow::Result<Load> {
+    let per_device = args.rate / ready.len() as f64;
+    let mut planned = Vec::with_capacity(ready.len());
+    let mut total = 0u64;
+    for (i, (client, author, key, case)) in ready.into_iter().enumerate() {
+        let mut due = arrivals(
+            0x0054_5355_4E41_4749 ^ i as u64,
+            per_device,
+            args.seconds as f64,
         );
+        due.truncate(
+            usize::try_from(args.max_requests.saturating_sub(total)).unwrap_or(usize::MAX),
+        );
+        total += due.len() as u64;
+        let payload = payload_of(i, args.payload);
+        let batches = due
+            .iter()
+            .map(|_| {
+                (0..args.batch)
+                    .map(|_| change_envelope(author, &key, &case, &payload))
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        planned.push((client, due, batches));
     }
-    Ok(())
+    {
+        let start = tokio::time::Instant::now();
+        let mut tasks = Vec::new();
+        for (client, due, batches) in planned {
+            tasks.push(tokio::spawn(async move {
+                let (mut lat, mut errors, mut accepted) = (Vec::new(), 0u64, 0usize);
+                let mut first_error = None;
+                for (at, envelopes) in due.into_iter().zip(batches) {
+                    let due_at = start + at;
+                    tokio::time::sleep_until(due_at).await;
+                    match push_once(&client, &envelopes).await {
+                        Ok(n) => {
+                            lat.push(due_at.elapsed());
+                            accepted += n;
+                        }
+                        Err(e) => {
+                            errors += 1;
+                            first_error.get_or_insert(e.to_string());
+                        }
+                    }
+                }
+                (lat, errors, accepted, first_error)
+            }));
+        }
+        let (mut lat, mut errors, mut accepted, mut first_error) = (Vec::new(), 0, 0, None);
+        for t in tasks {
+            let (l, e, a, f) = t.await?;
+            lat.extend(l);
+            errors += e;
+            accepted += a;
+            if first_error.is_none() {
+                first_error = f;
+            }
+        }
+        Ok(Load {
+            lat,
+            errors,
+            accepted,
+            first_error,
+            elapsed: start.elapsed(),
+        })
+    }
 }
