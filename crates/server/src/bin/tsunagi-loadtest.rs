@@ -597,6 +597,57 @@ struct Load {
     elapsed: Duration,
 }
 
+/// What one device's pushes measured.
+#[derive(Default)]
+struct Tally {
+    lat: Vec<Duration>,
+    errors: u64,
+    accepted: usize,
+    first_error: Option<String>,
+}
+
+impl Tally {
+    fn fail(&mut self, e: &anyhow::Error) {
+        self.errors += 1;
+        self.first_error.get_or_insert(e.to_string());
+    }
+
+    /// A push's outcome; its latency counted from `since`.
+    fn record(&mut self, result: anyhow::Result<usize>, since: Instant) {
+        match result {
+            Ok(n) => {
+                self.lat.push(since.elapsed());
+                self.accepted += n;
+            }
+            Err(e) => self.fail(&e),
+        }
+    }
+}
+
+/// Waits for every device and adds up what they measured since `started`.
+async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<Tally>>,
+    started: Instant,
+) -> anyhow::Result<Load> {
+    let mut all = Tally::default();
+    for t in tasks {
+        let one = t.await?;
+        all.lat.extend(one.lat);
+        all.errors += one.errors;
+        all.accepted += one.accepted;
+        if all.first_error.is_none() {
+            all.first_error = one.first_error;
+        }
+    }
+    Ok(Load {
+        lat: all.lat,
+        errors: all.errors,
+        accepted: all.accepted,
+        first_error: all.first_error,
+        elapsed: started.elapsed(),
+    })
+}
+
 /// A change set's sealed bytes: a compressed change set does not compress further, so
 /// random-looking bytes, different per device.
 fn payload_of(device: usize, len: usize) -> Vec<u8> {
@@ -616,8 +667,7 @@ async fn closed_loop(args: &Args, ready: Vec<Ready>) -> anyhow::Result<Load> {
         let (max, batch) = (args.max_requests, args.batch);
         let payload = payload_of(i, args.payload);
         tasks.push(tokio::spawn(async move {
-            let (mut lat, mut errors, mut accepted) = (Vec::new(), 0u64, 0usize);
-            let mut first_error = None;
+            let mut tally = Tally::default();
             while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < max {
                 let envelopes = match (0..batch)
                     .map(|_| change_envelope(author, &key, &case, &payload))
@@ -625,43 +675,18 @@ async fn closed_loop(args: &Args, ready: Vec<Ready>) -> anyhow::Result<Load> {
                 {
                     Ok(e) => e,
                     Err(e) => {
-                        errors += 1;
-                        first_error.get_or_insert(e.to_string());
+                        tally.fail(&e);
                         continue;
                     }
                 };
                 let t0 = Instant::now();
-                match push_once(&client, &envelopes).await {
-                    Ok(n) => {
-                        lat.push(t0.elapsed());
-                        accepted += n;
-                    }
-                    Err(e) => {
-                        errors += 1;
-                        first_error.get_or_insert(e.to_string());
-                    }
-                }
+                let result = push_once(&client, &envelopes).await;
+                tally.record(result, t0);
             }
-            (lat, errors, accepted, first_error)
+            tally
         }));
     }
-    let (mut lat, mut errors, mut accepted, mut first_error) = (Vec::new(), 0, 0, None);
-    for t in tasks {
-        let (l, e, a, f) = t.await?;
-        lat.extend(l);
-        errors += e;
-        accepted += a;
-        if first_error.is_none() {
-            first_error = f;
-        }
-    }
-    Ok(Load {
-        lat,
-        errors,
-        accepted,
-        first_error,
-        elapsed: load_started.elapsed(),
-    })
+    gather(tasks, load_started).await
 }
 
 /// splitmix64: the load's own reproducible arrival times (not for keys).
@@ -722,41 +747,16 @@ async fn open_loop(args: &Args, ready: Vec<Ready>) -> anyhow::Result<Load> {
         let mut tasks = Vec::new();
         for (client, due, batches) in planned {
             tasks.push(tokio::spawn(async move {
-                let (mut lat, mut errors, mut accepted) = (Vec::new(), 0u64, 0usize);
-                let mut first_error = None;
+                let mut tally = Tally::default();
                 for (at, envelopes) in due.into_iter().zip(batches) {
                     let due_at = start + at;
                     tokio::time::sleep_until(due_at).await;
-                    match push_once(&client, &envelopes).await {
-                        Ok(n) => {
-                            lat.push(due_at.elapsed());
-                            accepted += n;
-                        }
-                        Err(e) => {
-                            errors += 1;
-                            first_error.get_or_insert(e.to_string());
-                        }
-                    }
+                    let result = push_once(&client, &envelopes).await;
+                    tally.record(result, due_at.into_std());
                 }
-                (lat, errors, accepted, first_error)
+                tally
             }));
         }
-        let (mut lat, mut errors, mut accepted, mut first_error) = (Vec::new(), 0, 0, None);
-        for t in tasks {
-            let (l, e, a, f) = t.await?;
-            lat.extend(l);
-            errors += e;
-            accepted += a;
-            if first_error.is_none() {
-                first_error = f;
-            }
-        }
-        Ok(Load {
-            lat,
-            errors,
-            accepted,
-            first_error,
-            elapsed: start.elapsed(),
-        })
+        gather(tasks, start.into_std()).await
     }
 }
