@@ -61,6 +61,9 @@ struct Args {
     rate: f64,
 }
 
+/// Most bytes of batches sealed ahead for an offered load.
+const OFFERED_BYTES_MAX: f64 = 4e9;
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if !["keys", "push"].contains(&args.scenario.as_str()) {
@@ -71,6 +74,19 @@ fn main() -> anyhow::Result<()> {
     }
     if !(args.rate.is_finite() && (0.0..=100_000.0).contains(&args.rate)) {
         bail!("--rate must be 0 (closed loop) to 100000 pushes per second");
+    }
+    // The offered load seals every batch before the clock starts: keep that in memory.
+    let sealed = (args.rate * args.seconds as f64).min(args.max_requests as f64)
+        * args.batch as f64
+        * (args.payload as f64 + 200.0);
+    if sealed > OFFERED_BYTES_MAX {
+        bail!(
+            "--rate {} for {} s would seal {:.1} GB of batches ahead (at most {:.0} GB): lower --rate, --seconds, --batch or --payload",
+            args.rate,
+            args.seconds,
+            sealed / 1e9,
+            OFFERED_BYTES_MAX / 1e9
+        );
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -534,13 +550,15 @@ async fn push_load(
     } else {
         closed_loop(args, ready).await?
     };
-    let Load {
-        mut lat,
-        errors,
-        accepted,
-        first_error,
+    let (
+        Tally {
+            mut lat,
+            errors,
+            accepted,
+            first_error,
+        },
         elapsed,
-    } = load;
+    ) = load;
     lat.sort();
     let hwm = server.vm("VmHWM:");
     let rss = server.vm("VmRSS:");
@@ -550,7 +568,7 @@ async fn push_load(
         .get("/v1/sync/head")
         .await?;
     println!(
-        "backend={backend} scenario=push load={} devices={} batch={} payload={}B load={:.1}s pushes_ok={} pushes_per_s={:.0} errors={} envelopes_accepted={} envelopes_per_s={:.0} push_p50={:.2}ms push_p99={:.2}ms push_max={:.2}ms head={} server_VmHWM={hwm} server_VmRSS_end={rss}",
+        "backend={backend} scenario=push mode={} devices={} batch={} payload={}B load={:.1}s pushes_ok={} pushes_per_s={:.0} errors={} envelopes_accepted={} envelopes_per_s={:.0} push_p50={:.2}ms push_p99={:.2}ms push_max={:.2}ms head={} server_VmHWM={hwm} server_VmRSS_end={rss}",
         if args.rate > 0.0 {
             format!("offered:{}/s", args.rate)
         } else {
@@ -587,19 +605,13 @@ async fn push_load(
 /// A device ready to push: its client, id, signing key and case.
 type Ready = (Client, [u8; 16], SigKey, CaseState);
 
-/// What a load phase measured.
-struct Load {
-    /// Latency of every answered push (unsorted).
-    lat: Vec<Duration>,
-    errors: u64,
-    accepted: usize,
-    first_error: Option<String>,
-    elapsed: Duration,
-}
+/// What a load phase measured: every device's pushes added up, and how long it took.
+type Load = (Tally, Duration);
 
-/// What one device's pushes measured.
+/// What pushes measured.
 #[derive(Default)]
 struct Tally {
+    /// Latency of every answered push (unsorted).
     lat: Vec<Duration>,
     errors: u64,
     accepted: usize,
@@ -635,17 +647,9 @@ async fn gather(
         all.lat.extend(one.lat);
         all.errors += one.errors;
         all.accepted += one.accepted;
-        if all.first_error.is_none() {
-            all.first_error = one.first_error;
-        }
+        all.first_error = all.first_error.or(one.first_error);
     }
-    Ok(Load {
-        lat: all.lat,
-        errors: all.errors,
-        accepted: all.accepted,
-        first_error: all.first_error,
-        elapsed: started.elapsed(),
-    })
+    Ok((all, started.elapsed()))
 }
 
 /// A change set's sealed bytes: a compressed change set does not compress further, so
@@ -742,21 +746,19 @@ async fn open_loop(args: &Args, ready: Vec<Ready>) -> anyhow::Result<Load> {
             .collect::<anyhow::Result<Vec<_>>>()?;
         planned.push((client, due, batches));
     }
-    {
-        let start = tokio::time::Instant::now();
-        let mut tasks = Vec::new();
-        for (client, due, batches) in planned {
-            tasks.push(tokio::spawn(async move {
-                let mut tally = Tally::default();
-                for (at, envelopes) in due.into_iter().zip(batches) {
-                    let due_at = start + at;
-                    tokio::time::sleep_until(due_at).await;
-                    let result = push_once(&client, &envelopes).await;
-                    tally.record(result, due_at.into_std());
-                }
-                tally
-            }));
-        }
-        gather(tasks, start.into_std()).await
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for (client, due, batches) in planned {
+        tasks.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            for (at, envelopes) in due.into_iter().zip(batches) {
+                let due_at = start + at;
+                tokio::time::sleep_until(due_at).await;
+                let result = push_once(&client, &envelopes).await;
+                tally.record(result, due_at.into_std());
+            }
+            tally
+        }));
     }
+    gather(tasks, start.into_std()).await
 }

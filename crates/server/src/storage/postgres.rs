@@ -7,7 +7,8 @@ use deadpool_postgres::{GenericClient, Pool, Runtime};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row, Statement};
 use tsunagi_sync::api::{DeviceState, KeySlot, TeamKem};
 use tsunagi_sync::wire::{PullPage, Pulled, PushResult};
 use uuid::Uuid;
@@ -644,32 +645,12 @@ impl Storage for PostgresStorage {
         // sent with it in one pipeline (one round trip instead of six while the lock is held):
         // the server runs a connection's statements in order, so they run once it is granted.
         let (_, head, id_rows, owner_rows, key_rows, team_rows) = tokio::try_join!(
-            async {
-                tx.execute(&lock, &[&ENVELOPE_LOG_LOCK])
-                    .await
-                    .map_err(StorageError::from)
-            },
+            rows(&tx, &lock, &ENVELOPE_LOG_LOCK),
             head_of(&tx),
-            async {
-                tx.query(&ids, &[&needs.ids])
-                    .await
-                    .map_err(StorageError::from)
-            },
-            async {
-                tx.query(&owners, &[&needs.cases])
-                    .await
-                    .map_err(StorageError::from)
-            },
-            async {
-                tx.query(&keys, &[&needs.cases])
-                    .await
-                    .map_err(StorageError::from)
-            },
-            async {
-                tx.query(&teams, &[&needs.teams])
-                    .await
-                    .map_err(StorageError::from)
-            },
+            rows(&tx, &ids, &needs.ids),
+            rows(&tx, &owners, &needs.cases),
+            rows(&tx, &keys, &needs.cases),
+            rows(&tx, &teams, &needs.teams),
         )?;
         let mut k = Known {
             head,
@@ -867,6 +848,15 @@ fn kem_of(r: &Row) -> StorageResult<TeamKem> {
         device: uuid(r.try_get(3)?)?,
         sig: r.try_get(4)?,
     })
+}
+
+/// The rows of a prepared statement of one parameter (as a storage result, for `try_join!`).
+async fn rows(
+    c: &impl GenericClient,
+    st: &Statement,
+    param: &(dyn ToSql + Sync),
+) -> StorageResult<Vec<Row>> {
+    Ok(c.query(st, &[param]).await?)
 }
 
 /// The highest sequence number committed, as `c` sees it (0 for an empty log).
