@@ -17,7 +17,7 @@ pub use error::DeviceError;
 pub use input::{AssessmentInput, ContactInput, PersonInput};
 pub use settings::Settings;
 pub use share::{ConsentInput, ContactEdit, MeetingInput, PersonEdit, ShareBasis, ShareReport};
-pub use sync::{Backoff, SNAPSHOT_MIN_OPS, SyncErrorView, SyncReport, SyncStatus};
+pub use sync::{Backoff, SNAPSHOT_MIN_OPS, SyncErrorView, SyncReport, SyncStatus, SyncSteps};
 pub use tsunagi_store::keys::{KeyError, Keystore, OsKeystore, Pin};
 pub use tsunagi_store::{CaseloadFilter, SearchResults};
 pub use view::{AssessmentView, CaseloadView, ContactView, PersonPage};

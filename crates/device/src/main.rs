@@ -526,7 +526,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let report = block_on(device.sync(&ks))?;
                 return print(json, &report, |r| {
                     format!(
-                        "synced: pushed {} (duplicates {}, refused {}), pulled {}, applied {}, snapshots {}+{}, held {}, invalid {}, cursor {}",
+                        "synced: pushed {} (duplicates {}, refused {}), pulled {}, applied {}, snapshots {}+{}, held {}, invalid {}, cursor {}; {:.0} ms (keys {:.0}, download {:.0}, open {:.0}, apply {:.0}, push {:.0}, snapshots {:.0})",
                         r.pushed,
                         r.duplicates,
                         r.refused,
@@ -536,7 +536,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         r.snapshots_made,
                         r.held,
                         r.invalid,
-                        r.cursor
+                        r.cursor,
+                        r.steps.total_ms,
+                        r.steps.keys_ms,
+                        r.steps.download_ms,
+                        r.steps.open_ms,
+                        r.steps.apply_ms,
+                        r.steps.push_ms,
+                        r.steps.snapshots_ms
                     )
                 });
             }

@@ -87,6 +87,38 @@ pub struct SyncReport {
     pub snapshots_made: u64,
     /// The cursor after the round.
     pub cursor: u64,
+    /// Where the round's time went.
+    pub steps: SyncSteps,
+}
+
+/// Where one sync round's time went, in milliseconds of wall time (for IT and for tuning:
+/// `tsunagi-device sync` prints it; `tsunagi-syncbench` reports it per phase).
+///
+/// `download`, `open` and `apply` add up every pull page of the round, including the pull that
+/// precedes sealing snapshots; `push` is the outbox push, whose sealing of the next batch
+/// overlaps the previous batch's request; `snapshots` is everything after that push (pull
+/// back, seal, push the snapshots).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct SyncSteps {
+    /// Certificates, team keys and key publication before the pull.
+    pub keys_ms: f64,
+    /// Waiting for pull pages (request, transfer, page decoding).
+    pub download_ms: f64,
+    /// Verifying signatures, opening and decoding envelopes.
+    pub open_ms: f64,
+    /// Merging and storing pages (one store transaction each).
+    pub apply_ms: f64,
+    /// Sealing and pushing the outbox, and recording the answers.
+    pub push_ms: f64,
+    /// Pulling back, sealing and pushing due snapshots.
+    pub snapshots_ms: f64,
+    /// The whole round.
+    pub total_ms: f64,
+}
+
+/// Milliseconds since `t`.
+fn ms_since(t: std::time::Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
 }
 
 /// The last error, in plain words.
@@ -221,15 +253,20 @@ impl Device {
     }
 
     async fn sync_round<K: Keystore>(&mut self, keystore: &K) -> Result<SyncReport, DeviceError> {
+        let start = std::time::Instant::now();
         let (client, enrollment, identity) = self.signed_client(keystore)?;
         self.refresh_keys_with(&client, &enrollment, &identity)
             .await?;
         let mut round = Round::new(&client, &enrollment, &identity);
         let epoch = self.current_team_epoch(&enrollment)?;
         self.publish_team_kems(&mut round).await?;
+        round.report.steps.keys_ms = ms_since(start);
         self.pull_all(&mut round).await?;
         self.reseal(&mut round, epoch)?;
+        let t = std::time::Instant::now();
         self.push_all(&mut round, epoch).await?;
+        round.report.steps.push_ms = ms_since(t);
+        let t = std::time::Instant::now();
         if !self
             .store
             .cases_due_for_snapshot(SNAPSHOT_MIN_OPS)?
@@ -242,9 +279,11 @@ impl Device {
         if self.seal_snapshots(&mut round, epoch)? > 0 {
             self.push_all(&mut round, epoch).await?;
         }
+        round.report.steps.snapshots_ms = ms_since(t);
         self.observe_clock()?;
         round.report.cursor = self.meta_u64(CURSOR)?;
         round.report.held = self.store.sync_counts()?.held;
+        round.report.steps.total_ms = ms_since(start);
         Ok(round.report)
     }
 
@@ -462,7 +501,7 @@ impl Device {
             if covered > 0 {
                 path.push_str(&format!("&covered_as_of={covered}"));
             }
-            let page = self.get_page(round.client, &path).await?;
+            let page = self.get_page(round, &path).await?;
             let more = page.more;
             let next = page.next;
             self.apply_page(round, page, Some((CURSOR, next))).await?;
@@ -494,7 +533,7 @@ impl Device {
         let mut since = self.meta_u64(SNAP_CURSOR)?;
         loop {
             let path = format!("/v1/sync/snapshots?since={since}&as_of={as_of}&limit=200");
-            let page = self.get_page(round.client, &path).await?;
+            let page = self.get_page(round, &path).await?;
             let (more, next) = (page.more, page.next);
             self.apply_page(round, page, Some((SNAP_CURSOR, next)))
                 .await?;
@@ -516,7 +555,7 @@ impl Device {
         let mut since = 0u64;
         loop {
             let path = format!("/v1/sync/cases/{}?since={since}&limit={PULL_LIMIT}", case);
-            let page = self.get_page(round.client, &path).await?;
+            let page = self.get_page(round, &path).await?;
             let (more, next) = (page.more, page.next);
             self.apply_page(round, page, None).await?;
             since = next;
@@ -527,10 +566,13 @@ impl Device {
         Ok(())
     }
 
-    async fn get_page(&self, client: &Client, path: &str) -> Result<PullPage, DeviceError> {
-        let bytes = client.send_bytes("GET", path, Vec::new()).await?;
-        PullPage::decode(&bytes)
-            .map_err(|e| DeviceError::Server(ClientError::Protocol(e.to_string())))
+    async fn get_page(&self, round: &mut Round<'_>, path: &str) -> Result<PullPage, DeviceError> {
+        let t = std::time::Instant::now();
+        let bytes = round.client.send_bytes("GET", path, Vec::new()).await?;
+        let page = PullPage::decode(&bytes)
+            .map_err(|e| DeviceError::Server(ClientError::Protocol(e.to_string())));
+        round.report.steps.download_ms += ms_since(t);
+        page
     }
 
     async fn apply_page(
@@ -541,6 +583,7 @@ impl Device {
     ) -> Result<(), DeviceError> {
         let mut write = PageWrite::default();
         round.page_keys.clear();
+        let t = std::time::Instant::now();
         for item in &page.items {
             round.report.pulled += 1;
             match self.take(round, item.seq, &item.body, &mut write).await? {
@@ -555,7 +598,10 @@ impl Device {
             }
         }
         write.cursor = cursor.map(|(k, v)| (k.to_owned(), v));
+        round.report.steps.open_ms += ms_since(t);
+        let t = std::time::Instant::now();
         round.report.applied += self.store.commit_page(&write, &now_rfc3339())? as u64;
+        round.report.steps.apply_ms += ms_since(t);
         round.report.snapshots_applied += write.snapshots.len() as u64;
         Ok(())
     }
@@ -582,7 +628,9 @@ impl Device {
                     }
                 }
             }
+            let t = std::time::Instant::now();
             round.report.applied += self.store.commit_page(&write, &now_rfc3339())? as u64;
+            round.report.steps.apply_ms += ms_since(t);
             round.report.snapshots_applied += write.snapshots.len() as u64;
         }
     }

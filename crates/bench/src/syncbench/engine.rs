@@ -2,10 +2,10 @@
 //! round, what is still to send, and a contact correction.
 
 use tsunagi_core::ids::ContactId;
-use tsunagi_device::{ContactEdit, Device, Keystore, SyncReport};
+use tsunagi_device::{ContactEdit, Device, Keystore, SyncReport, SyncSteps};
 
 /// What one or more sync rounds did (the sum of their [`SyncReport`]s).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Round {
     /// Change sets the server accepted.
     pub pushed: u64,
@@ -23,6 +23,8 @@ pub struct Round {
     pub snapshots_made: u64,
     /// Envelopes refused as invalid.
     pub invalid: u64,
+    /// Where the rounds' time went (milliseconds, summed).
+    pub steps: SyncSteps,
 }
 
 impl From<&SyncReport> for Round {
@@ -36,6 +38,7 @@ impl From<&SyncReport> for Round {
             snapshots_applied: r.snapshots_applied,
             snapshots_made: r.snapshots_made,
             invalid: r.invalid,
+            steps: r.steps,
         }
     }
 }
@@ -50,7 +53,34 @@ impl std::ops::AddAssign for Round {
         self.snapshots_applied += o.snapshots_applied;
         self.snapshots_made += o.snapshots_made;
         self.invalid += o.invalid;
+        let (a, b) = (&mut self.steps, o.steps);
+        for (x, y) in [
+            (&mut a.keys_ms, b.keys_ms),
+            (&mut a.download_ms, b.download_ms),
+            (&mut a.open_ms, b.open_ms),
+            (&mut a.apply_ms, b.apply_ms),
+            (&mut a.push_ms, b.push_ms),
+            (&mut a.snapshots_ms, b.snapshots_ms),
+            (&mut a.total_ms, b.total_ms),
+        ] {
+            *x += y;
+        }
     }
+}
+
+/// The steps as report fields, `{prefix}{step}_ms`.
+pub fn step_fields(prefix: &str, s: &SyncSteps) -> Vec<(String, f64)> {
+    [
+        ("keys", s.keys_ms),
+        ("download", s.download_ms),
+        ("open", s.open_ms),
+        ("apply", s.apply_ms),
+        ("push", s.push_ms),
+        ("snapshots", s.snapshots_ms),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("{prefix}{k}_ms"), v))
+    .collect()
 }
 
 /// One full round (`Device::sync`): refresh keys, pull, push the outbox, seal due snapshots.

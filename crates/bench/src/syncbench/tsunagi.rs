@@ -198,6 +198,8 @@ struct DRound {
     sync_rounds: u32,
     pushed: u64,
     pulled: u64,
+    /// Device 1's steps (all its rounds), then device 2's.
+    steps: (tsunagi_device::SyncSteps, tsunagi_device::SyncSteps),
 }
 
 impl DRound {
@@ -430,6 +432,7 @@ pub async fn run(
         .insert("envelopes_sent".into(), b_round.envelopes_sent as f64);
     b.extra
         .insert("snapshots_made".into(), b_round.snapshots_made as f64);
+    b.extra.extend(engine::step_fields("", &b_round.steps));
     emit(b, &mut results);
     ensure!(
         b_round.pushed >= u64::from(n) + persons.len() as u64,
@@ -458,6 +461,7 @@ pub async fn run(
     c.extra.insert("applied".into(), c_round.applied as f64);
     c.extra
         .insert("snapshots_applied".into(), c_round.snapshots_applied as f64);
+    c.extra.extend(engine::step_fields("", &c_round.steps));
     emit(c, &mut results);
     checks.push(check_count(&dev2, &persons, u64::from(n), "after pull")?);
     let sample: Vec<Expect> = (0..opts.samples.min(n))
@@ -544,6 +548,7 @@ pub async fn run(
             sync_rounds,
             pushed: pushed.pushed,
             pulled: p_round.pulled,
+            steps: (pushed.steps, p_round.steps),
         });
     }
     let mut by_rt: Vec<&DRound> = samples.iter().collect();
@@ -572,6 +577,10 @@ pub async fn run(
     d.extra.insert("pushed".into(), median.pushed as f64);
     d.extra
         .insert("device2_pulled".into(), median.pulled as f64);
+    d.extra
+        .extend(engine::step_fields("device1_", &median.steps.0));
+    d.extra
+        .extend(engine::step_fields("device2_", &median.steps.1));
     emit(d, &mut results);
     checks.push(check_count(
         &dev2,
