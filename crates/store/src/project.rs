@@ -1,7 +1,7 @@
 //! Projections: after a change set merges into an entity's state, the rows that lists, filters
 //! and full-text search read are brought in line with that state (same transaction).
 
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::Value;
 use tsunagi_core::change::EntityKind;
 use tsunagi_core::merge::EntityState;
@@ -43,8 +43,9 @@ fn uuid_bytes(state: &EntityState, field: &str) -> Vec<u8> {
 }
 
 /// Recomputes one person's summary from the covering index `contacts_person_at` (no table
-/// rows are read, so the cost does not grow with note sizes).
-fn refresh_summary(tx: &Transaction<'_>, person: &[u8]) -> Result<(), StoreError> {
+/// rows are read, so the cost does not grow with note sizes). Called once per person per
+/// transaction, after its writes (`write::Deferred`).
+pub(crate) fn refresh_summary(tx: &Transaction<'_>, person: &[u8]) -> Result<(), StoreError> {
     if person.is_empty() {
         return Ok(());
     }
@@ -65,11 +66,15 @@ fn refresh_summary(tx: &Transaction<'_>, person: &[u8]) -> Result<(), StoreError
     Ok(())
 }
 
+/// Brings the entity's projection rows in line with its merged state; a contact's person (and
+/// its former person) is added to `summaries`, to be recomputed once the transaction's writes
+/// are done.
 pub(crate) fn project(
     tx: &Transaction<'_>,
     rowid: i64,
     before: &EntityState,
     state: &EntityState,
+    summaries: &mut std::collections::BTreeSet<Vec<u8>>,
 ) -> Result<(), StoreError> {
     let id = state.id();
     let id = id.as_uuid().as_bytes();
@@ -116,23 +121,68 @@ pub(crate) fn project(
             let new_person = uuid_bytes(state, "person");
             let had_row = before.latest().is_some();
             let note_changed = text(before, "note") != text(state, "note");
-            tx.prepare_cached("DELETE FROM contacts WHERE rowid = ?1")?
-                .execute([rowid])?;
-            if !gone {
+            let at = utc_time(state, "at");
+            let stage = state.value("stage").and_then(Value::as_i64);
+            let next_due = opt_text(state, "next_due");
+            // The stored row's indexed columns (id, person, at, stage, next_due), if any.
+            type Keys = (Vec<u8>, Vec<u8>, String, Option<i64>, Option<String>);
+            let stored: Option<Keys> = tx
+                .prepare_cached(
+                    "SELECT id, person, at, stage, next_due FROM contacts WHERE rowid = ?1",
+                )?
+                .query_row([rowid], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()?;
+            let same_keys = !gone
+                && stored.as_ref().is_some_and(|(i, p, a, st, due)| {
+                    i.as_slice() == id
+                        && *p == new_person
+                        && *a == at
+                        && *st == stage
+                        && *due == next_due
+                });
+            if same_keys {
+                // Only columns that no index holds changed (an edit of the outcome or the
+                // note): the row is updated in place, and its index entries and its person's
+                // summary stay as they are. A received page of corrections writes a few table
+                // pages instead of five index entries per contact.
                 tx.prepare_cached(
-                    "INSERT INTO contacts (rowid, id, person, at, channel, outcome, stage, next_due)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "UPDATE contacts SET channel = ?2, outcome = ?3
+                     WHERE rowid = ?1 AND (channel IS NOT ?2 OR outcome IS NOT ?3)",
                 )?
                 .execute(params![
                     rowid,
-                    id,
-                    new_person,
-                    utc_time(state, "at"),
                     text(state, "channel"),
-                    text(state, "outcome"),
-                    state.value("stage").and_then(Value::as_i64),
-                    opt_text(state, "next_due"),
+                    text(state, "outcome")
                 ])?;
+            } else {
+                if let Some((_, person, ..)) = stored {
+                    tx.prepare_cached("DELETE FROM contacts WHERE rowid = ?1")?
+                        .execute([rowid])?;
+                    summaries.insert(person);
+                }
+                if !gone {
+                    tx.prepare_cached(
+                        "INSERT INTO contacts (rowid, id, person, at, channel, outcome, stage, next_due)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )?
+                    .execute(params![
+                        rowid,
+                        id,
+                        new_person,
+                        at,
+                        text(state, "channel"),
+                        text(state, "outcome"),
+                        stage,
+                        next_due,
+                    ])?;
+                }
+                for p in [new_person, old_person] {
+                    if !p.is_empty() {
+                        summaries.insert(p);
+                    }
+                }
             }
             // The full-text indexes follow through the queue (see fts_queue in the schema).
             let queue = if gone {
@@ -146,10 +196,6 @@ pub(crate) fn project(
                      ON CONFLICT (rowid) DO UPDATE SET reindex = excluded.reindex",
                 )?
                 .execute(params![rowid, !gone])?;
-            }
-            refresh_summary(tx, &new_person)?;
-            if old_person != new_person && !old_person.is_empty() {
-                refresh_summary(tx, &old_person)?;
             }
         }
         EntityKind::Assessment => {

@@ -11,7 +11,7 @@ use tsunagi_crypto::case::CaseKey;
 use uuid::Uuid;
 
 use crate::payload::{self, ReceivedChange};
-use crate::write::{Origin, apply_in, decode_state, join_in};
+use crate::write::{Deferred, Origin, apply_in, decode_state, join_in};
 use crate::{Store, StoreError};
 
 /// A local op waiting to be pushed.
@@ -561,8 +561,11 @@ impl Store {
         }
         let mut per_case: BTreeMap<EntityId, i64> = BTreeMap::new();
         let mut applied = 0;
+        let mut after = Deferred::default();
         for rc in &page.changes {
-            if let Some(case) = apply_in(&tx, &rc.cs, rc.body.as_deref(), Origin::Remote)? {
+            if let Some(case) =
+                apply_in(&tx, &rc.cs, rc.body.as_deref(), Origin::Remote, &mut after)?
+            {
                 applied += 1;
                 *per_case.entry(case).or_default() += 1;
             }
@@ -576,7 +579,7 @@ impl Store {
         }
         for (case, seq, states) in &page.snapshots {
             for s in states {
-                join_in(&tx, s)?;
+                join_in(&tx, s, &mut after)?;
             }
             tx.prepare_cached(
                 "INSERT INTO case_sync (case_id, snapshot_seq, ops_since) VALUES (?1, ?2, 0)
@@ -616,6 +619,7 @@ impl Store {
             )?
             .execute(params![key, value.to_string()])?;
         }
+        after.finish(&tx)?;
         // A large page's notes are searchable as soon as it is (see fts::index_page_in).
         let joined: usize = page.snapshots.iter().map(|(_, _, s)| s.len()).sum();
         crate::fts::index_page_in(&tx, applied + joined)?;

@@ -26,7 +26,9 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let applied = apply_in(&tx, cs, None, origin)?.is_some();
+        let mut after = Deferred::default();
+        let applied = apply_in(&tx, cs, None, origin, &mut after)?.is_some();
+        after.finish(&tx)?;
         tx.commit()?;
         Ok(applied)
     }
@@ -38,9 +40,11 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut n = 0;
+        let mut after = Deferred::default();
         for cs in sets {
-            n += usize::from(apply_in(&tx, cs, None, origin)?.is_some());
+            n += usize::from(apply_in(&tx, cs, None, origin, &mut after)?.is_some());
         }
+        after.finish(&tx)?;
         tx.commit()?;
         Ok(n)
     }
@@ -135,14 +139,45 @@ impl Store {
     }
 }
 
+/// Work that follows the records written in one transaction and depends only on where they
+/// ended: done once per transaction by [`Deferred::finish`], before the commit, instead of
+/// once per record. A pulled page or a snapshot brings hundreds of one person's contacts, and
+/// their person's summary was recomputed after each of them.
+#[derive(Debug, Default)]
+pub(crate) struct Deferred {
+    /// Persons whose summary (`person_summary`) is to be recomputed.
+    pub(crate) persons: std::collections::BTreeSet<Vec<u8>>,
+    /// The greatest HLC written (the `hlc` meta value follows it).
+    hlc: Option<String>,
+}
+
+impl Deferred {
+    /// Brings the summaries and the recorded clock in line with the transaction's writes.
+    pub(crate) fn finish(self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        for person in &self.persons {
+            project::refresh_summary(tx, person)?;
+        }
+        if let Some(hlc) = self.hlc {
+            tx.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES ('hlc', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+            )?
+            .execute([hlc])?;
+        }
+        Ok(())
+    }
+}
+
 /// Applies one change set; `body` is its body already in the BLOB format (a received payload
 /// of format 2, decoded into `cs.body` by the caller), stored as it is. Returns the case of a
-/// change set recorded now, `None` for one already known.
+/// change set recorded now, `None` for one already known. The caller ends the transaction's
+/// writes with `after.finish`.
 pub(crate) fn apply_in(
     tx: &Transaction<'_>,
     cs: &ChangeSet,
     body: Option<&[u8]>,
     origin: Origin,
+    after: &mut Deferred,
 ) -> Result<Option<EntityId>, StoreError> {
     let known: Option<i64> = tx
         .prepare_cached("SELECT seq FROM ops WHERE op_id = ?1")?
@@ -178,20 +213,25 @@ pub(crate) fn apply_in(
         origin == Origin::Local,
         case.as_uuid().as_bytes(),
     ])?;
-    save_entity(tx, rowid, &before, &state)?;
+    save_entity(tx, rowid, &before, &state, after)?;
     Ok(Some(case))
 }
 
 /// Merges another replica's state of an entity (from a snapshot) into the store: merged state
-/// and projections, no op row (the snapshot stands for the ops it covers).
-pub(crate) fn join_in(tx: &Transaction<'_>, other: &EntityState) -> Result<(), StoreError> {
+/// and projections, no op row (the snapshot stands for the ops it covers). The caller ends the
+/// transaction's writes with `after.finish`.
+pub(crate) fn join_in(
+    tx: &Transaction<'_>,
+    other: &EntityState,
+    after: &mut Deferred,
+) -> Result<(), StoreError> {
     let (rowid, before) = load_entity(tx, other.kind(), other.id())?;
     let mut state = before.clone();
     state.join(other)?;
     if rowid.is_some() && state == before {
         return Ok(());
     }
-    save_entity(tx, rowid, &before, &state)
+    save_entity(tx, rowid, &before, &state, after)
 }
 
 fn load_entity(
@@ -214,6 +254,7 @@ fn save_entity(
     rowid: Option<i64>,
     before: &EntityState,
     state: &EntityState,
+    after: &mut Deferred,
 ) -> Result<(), StoreError> {
     let id = state.id();
     let json = codec::encode(state, &format!("entity {id}"))?;
@@ -227,18 +268,18 @@ fn save_entity(
     let case = state.case_id();
     let rowid = match rowid {
         Some(rowid) => {
+            // No indexed column in the SET list: SQLite then leaves every index of the table
+            // as it is. The case (indexed by entities_case) is written apart, only when it
+            // differs, which is rarely.
             tx.prepare_cached(
-                "UPDATE entities SET state = ?2, deleted = ?3, conflicts = ?4, updated_hlc = ?5,
-                 case_id = ?6 WHERE rowid = ?1",
+                "UPDATE entities SET state = ?2, deleted = ?3, conflicts = ?4, updated_hlc = ?5
+                 WHERE rowid = ?1",
             )?
-            .execute(params![
-                rowid,
-                json,
-                deleted,
-                conflicts,
-                updated,
-                case.as_uuid().as_bytes()
-            ])?;
+            .execute(params![rowid, json, deleted, conflicts, updated])?;
+            tx.prepare_cached(
+                "UPDATE entities SET case_id = ?2 WHERE rowid = ?1 AND case_id IS NOT ?2",
+            )?
+            .execute(params![rowid, case.as_uuid().as_bytes()])?;
             rowid
         }
         None => {
@@ -258,12 +299,10 @@ fn save_entity(
             tx.last_insert_rowid()
         }
     };
-    project::project(tx, rowid, before, state)?;
-    tx.prepare_cached(
-        "INSERT INTO meta (key, value) VALUES ('hlc', ?1)
-         ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-    )?
-    .execute([updated])?;
+    project::project(tx, rowid, before, state, &mut after.persons)?;
+    if after.hlc.as_ref().is_none_or(|h| *h < updated) {
+        after.hlc = Some(updated);
+    }
     Ok(())
 }
 

@@ -151,6 +151,81 @@ fn a_new_contact_moves_the_stage_and_a_deleted_one_moves_it_back() {
     );
 }
 
+/// A correction that changes no indexed column (the outcome, the note) updates the contact's
+/// row in place; one that moves it in time or to another person rewrites its index entries
+/// and both persons' summaries. Either way the projection follows the merged state and every
+/// index matches its table.
+#[test]
+fn corrections_keep_the_projection_its_indexes_and_the_summaries_in_line() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let a = dev.add_person(&mut store, person("山田 花子", "やまだ はなこ"));
+    let b = dev.add_person(&mut store, person("田中 太郎", "たなか たろう"));
+    let x = dev.add_contact(
+        &mut store,
+        contact(a, "2026-11-01T10:00:00+09:00", "一回目"),
+    );
+    let mut f = contact(a, "2026-11-02T10:00:00+09:00", "二回目");
+    f["stage"] = json!(2);
+    let y = dev.add_contact(&mut store, f);
+    let summary = |store: &Store, p: PersonId| {
+        let r = store.caseload_row(p).unwrap().unwrap();
+        (r.last_contact_at, r.stage)
+    };
+    let projected = |id: tsunagi_core::ids::ContactId| -> (Vec<u8>, String, String) {
+        fx.raw()
+            .query_row(
+                "SELECT person, at, outcome FROM contacts WHERE id = ?1",
+                [id.as_uuid().as_bytes()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+    };
+    let day2 = (Some("2026-11-02T01:00:00.000Z".to_owned()), Some(2));
+    assert_eq!(summary(&store, a), day2);
+
+    // Outcome and note only: the row changes in place, the summary stays.
+    dev.edit(
+        &mut store,
+        EntityKind::Contact,
+        y.into(),
+        json!({"outcome": "met", "note": "会えた"}),
+    );
+    assert_eq!(projected(y).2, "met");
+    assert_eq!(summary(&store, a), day2);
+
+    // Later in time: it becomes the latest contact.
+    dev.edit(
+        &mut store,
+        EntityKind::Contact,
+        x.into(),
+        json!({"at": "2026-11-03T10:00:00+09:00"}),
+    );
+    assert_eq!(projected(x).1, "2026-11-03T01:00:00.000Z");
+    assert_eq!(
+        summary(&store, a),
+        (Some("2026-11-03T01:00:00.000Z".to_owned()), Some(1))
+    );
+
+    // To another person: both summaries follow.
+    dev.edit(
+        &mut store,
+        EntityKind::Contact,
+        x.into(),
+        json!({"person": b.to_string()}),
+    );
+    assert_eq!(projected(x).0, b.as_uuid().as_bytes().to_vec());
+    assert_eq!(summary(&store, a), day2);
+    assert_eq!(
+        summary(&store, b),
+        (Some("2026-11-03T01:00:00.000Z".to_owned()), Some(1))
+    );
+    assert_eq!(store.timeline(b, 10).unwrap().len(), 1);
+    assert_eq!(store.timeline(a, 10).unwrap().len(), 1);
+    store.integrity_check().unwrap();
+}
+
 #[test]
 fn timeline_is_newest_first_and_limited() {
     let c = caseload();
