@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_gram_index",
         sql: include_str!("../../../migrations/device/0004_gram_index.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_fts_hashsize",
+        sql: include_str!("../../../migrations/device/0005_fts_hashsize.sql"),
+    },
 ];
 
 /// The schema version this program writes.
