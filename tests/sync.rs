@@ -443,6 +443,11 @@ async fn tampered_envelopes_are_refused() {
         })
         .collect();
     let good = w1.add_contact(&contact(p, "正しい記録")).unwrap();
+    // Enough more for one page to be checked on two threads (Device::verify_page): the
+    // tampered envelopes fall in its first half, the last of these in its second.
+    let more: Vec<_> = (0..40)
+        .map(|i| w1.add_contact(&contact(p, &format!("追記 {i}"))).unwrap())
+        .collect();
     sync(&mut w1).await;
 
     let db = rusqlite::Connection::open(world.dir.path().join("server.db")).unwrap();
@@ -453,7 +458,7 @@ async fn tampered_envelopes_are_refused() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(rows.len(), 4);
+    assert_eq!(rows.len(), 44);
     let set = |seq: i64, body: &[u8]| {
         db.execute(
             "UPDATE envelopes SET body = ?2 WHERE seq = ?1",
@@ -461,6 +466,7 @@ async fn tampered_envelopes_are_refused() {
         )
         .unwrap();
     };
+    // Each of 1, 2, 3 and 5 breaks the author's signature (it covers header and ciphertext).
     // 1: a ciphertext byte flipped.
     let mut b0 = rows[0].1.clone();
     let n = b0.len();
@@ -476,6 +482,11 @@ async fn tampered_envelopes_are_refused() {
     let mut swapped = tsunagi_sync::wire::Envelope::decode(&rows[3].1).unwrap();
     swapped.id = e2.id;
     set(rows[2].0, &swapped.encode());
+    // 5: a signature byte flipped in the page's second half.
+    let mut b43 = rows[43].1.clone();
+    let n = b43.len();
+    b43[n - 1] ^= 0x01;
+    set(rows[43].0, &b43);
     // 4: a replayed copy of the good envelope under a new sequence number.
     db.execute(
         "INSERT INTO envelopes (id, kind, case_id, owner, target, epoch, author, body, received_at)
@@ -487,20 +498,28 @@ async fn tampered_envelopes_are_refused() {
     drop(db);
 
     let r = w2.sync(&OsKeystore::new()).await.unwrap();
-    assert_eq!(r.invalid, 3, "{r:?}");
+    assert_eq!(r.invalid, 4, "{r:?}");
     let st = w2.sync_status().unwrap();
-    assert_eq!(st.refused_incoming, 3);
-    assert!(
-        st.refusals.iter().any(|s| s.contains("bad_signature")),
+    assert_eq!(st.refused_incoming, 4);
+    assert_eq!(
+        st.refusals
+            .iter()
+            .filter(|s| s.contains("bad_signature"))
+            .count(),
+        4,
         "{:?}",
         st.refusals
     );
-    for c in &bad {
+    for c in bad.iter().chain(&more[39..]) {
         assert!(w2.store().entity((*c).into()).unwrap().is_none());
     }
-    assert!(w2.store().entity(good.into()).unwrap().is_some());
+    for c in std::iter::once(&good).chain(&more[..39]) {
+        assert!(w2.store().entity((*c).into()).unwrap().is_some());
+    }
     let mut after = case_states(&w2, p);
-    after.remove(&good.into());
+    for c in std::iter::once(&good).chain(&more[..39]) {
+        after.remove(&(*c).into());
+    }
     assert_eq!(after, before, "nothing already stored changed");
     assert_eq!(
         w2.store().history(good.into()).unwrap().len(),
