@@ -525,8 +525,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if !watch {
                 let report = block_on(device.sync(&ks))?;
                 return print(json, &report, |r| {
+                    let steps: Vec<String> = r
+                        .steps
+                        .named()
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v:.0}"))
+                        .collect();
                     format!(
-                        "synced: pushed {} (duplicates {}, refused {}), pulled {}, applied {}, snapshots {}+{}, held {}, invalid {}, cursor {}; {:.0} ms (keys {:.0}, download {:.0}, open {:.0}, apply {:.0}, push {:.0}, snapshots {:.0})",
+                        "synced: pushed {} (duplicates {}, refused {}), pulled {}, applied {}, snapshots {}+{}, held {}, invalid {}, cursor {}; {:.0} ms ({})",
                         r.pushed,
                         r.duplicates,
                         r.refused,
@@ -538,12 +544,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         r.invalid,
                         r.cursor,
                         r.steps.total_ms,
-                        r.steps.keys_ms,
-                        r.steps.download_ms,
-                        r.steps.open_ms,
-                        r.steps.apply_ms,
-                        r.steps.push_ms,
-                        r.steps.snapshots_ms
+                        steps.join(", ")
                     )
                 });
             }

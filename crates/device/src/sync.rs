@@ -118,6 +118,33 @@ pub struct SyncSteps {
     pub total_ms: f64,
 }
 
+impl SyncSteps {
+    /// The steps by name, in the order of a round (`total_ms` apart).
+    pub fn named(&self) -> [(&'static str, f64); 6] {
+        [
+            ("keys", self.keys_ms),
+            ("download", self.download_ms),
+            ("open", self.open_ms),
+            ("apply", self.apply_ms),
+            ("push", self.push_ms),
+            ("snapshots", self.snapshots_ms),
+        ]
+    }
+}
+
+impl std::ops::AddAssign for SyncSteps {
+    /// The steps of several rounds, added up.
+    fn add_assign(&mut self, o: SyncSteps) {
+        self.keys_ms += o.keys_ms;
+        self.download_ms += o.download_ms;
+        self.open_ms += o.open_ms;
+        self.apply_ms += o.apply_ms;
+        self.push_ms += o.push_ms;
+        self.snapshots_ms += o.snapshots_ms;
+        self.total_ms += o.total_ms;
+    }
+}
+
 /// Milliseconds since `t`.
 fn ms_since(t: std::time::Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3

@@ -53,34 +53,16 @@ impl std::ops::AddAssign for Round {
         self.snapshots_applied += o.snapshots_applied;
         self.snapshots_made += o.snapshots_made;
         self.invalid += o.invalid;
-        let (a, b) = (&mut self.steps, o.steps);
-        for (x, y) in [
-            (&mut a.keys_ms, b.keys_ms),
-            (&mut a.download_ms, b.download_ms),
-            (&mut a.open_ms, b.open_ms),
-            (&mut a.apply_ms, b.apply_ms),
-            (&mut a.push_ms, b.push_ms),
-            (&mut a.snapshots_ms, b.snapshots_ms),
-            (&mut a.total_ms, b.total_ms),
-        ] {
-            *x += y;
-        }
+        self.steps += o.steps;
     }
 }
 
 /// The steps as report fields, `{prefix}{step}_ms`.
 pub fn step_fields(prefix: &str, s: &SyncSteps) -> Vec<(String, f64)> {
-    [
-        ("keys", s.keys_ms),
-        ("download", s.download_ms),
-        ("open", s.open_ms),
-        ("apply", s.apply_ms),
-        ("push", s.push_ms),
-        ("snapshots", s.snapshots_ms),
-    ]
-    .into_iter()
-    .map(|(k, v)| (format!("{prefix}{k}_ms"), v))
-    .collect()
+    s.named()
+        .into_iter()
+        .map(|(k, v)| (format!("{prefix}{k}_ms"), v))
+        .collect()
 }
 
 /// One full round (`Device::sync`): refresh keys, pull, push the outbox, seal due snapshots.
