@@ -1363,9 +1363,7 @@ impl Device {
             if key.team != round.enrollment.team || key.team_epoch != epoch {
                 continue;
             }
-            let states = self.store.case_states(case)?;
-            let plain = codec::encode(&states, "snapshot")?;
-            drop(states);
+            let plain = self.store.case_snapshot(case)?;
             if plain.len() > MAX_SNAPSHOT {
                 // Too large for one push request: the case stays on the change log.
                 continue;

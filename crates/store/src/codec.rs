@@ -72,15 +72,28 @@ fn compressor() -> std::io::Result<zstd::bulk::Compressor<'static>> {
 /// Encodes a value for a BLOB column or a payload (tag 2).
 pub fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
     let json = serde_json::to_vec(value).map_err(|e| unreadable(what, e))?;
+    encode_json(&json, what)
+}
+
+/// Encodes JSON text already serialized (tag 2): what [`encode`] gives for the value it
+/// stands for.
+pub(crate) fn encode_json(json: &[u8], what: &str) -> Result<Vec<u8>, StoreError> {
     let mut out = vec![0u8; 1 + zstd::zstd_safe::compress_bound(json.len())];
     out[0] = ZSTD_JSON;
-    let n = with_zstd(what, |c, _| c.compress_to_buffer(&json, &mut out[1..]))?;
+    let n = with_zstd(what, |c, _| c.compress_to_buffer(json, &mut out[1..]))?;
     out.truncate(1 + n);
     Ok(out)
 }
 
 /// Decodes a BLOB column or payload of either tag.
 pub fn decode<T: DeserializeOwned>(blob: &[u8], what: &str) -> Result<T, StoreError> {
+    let json = json_of(blob, what)?;
+    serde_json::from_slice(&json).map_err(|e| unreadable(what, e))
+}
+
+/// The JSON text a BLOB column or payload of either tag holds, inflated and checked (zstd's
+/// content checksum) but not parsed.
+pub(crate) fn json_of(blob: &[u8], what: &str) -> Result<Vec<u8>, StoreError> {
     match blob.split_first() {
         Some((&DEFLATE_JSON, rest)) => {
             let mut json = Vec::with_capacity(rest.len() * 3);
@@ -88,7 +101,7 @@ pub fn decode<T: DeserializeOwned>(blob: &[u8], what: &str) -> Result<T, StoreEr
                 .take(MAX_INFLATED)
                 .read_to_end(&mut json)
                 .map_err(|e| unreadable(what, e))?;
-            serde_json::from_slice(&json).map_err(|e| unreadable(what, e))
+            Ok(json)
         }
         Some((&ZSTD_JSON, rest)) => {
             let size = match zstd::zstd_safe::get_frame_content_size(rest) {
@@ -108,7 +121,7 @@ pub fn decode<T: DeserializeOwned>(blob: &[u8], what: &str) -> Result<T, StoreEr
             if n != size {
                 return Err(unreadable(what, "zstd frame shorter than its header says"));
             }
-            serde_json::from_slice(&json).map_err(|e| unreadable(what, e))
+            Ok(json)
         }
         Some((tag, _)) => Err(unreadable(what, format!("unknown storage format {tag}"))),
         None => Err(unreadable(what, "empty record")),

@@ -5,8 +5,8 @@ use crate::{Device, Fixture, close, contact, person};
 use serde_json::json;
 use tsunagi_core::change::EntityKind;
 use tsunagi_core::ids::EntityId;
-use tsunagi_core::merge::MergeError;
-use tsunagi_store::{Origin, StoreError};
+use tsunagi_core::merge::{EntityState, MergeError};
+use tsunagi_store::{Origin, StoreError, codec};
 use uuid::Uuid;
 
 #[test]
@@ -395,4 +395,61 @@ fn acknowledged_ops_leave_the_outbox_and_count_per_case() {
         .unwrap();
     assert_eq!(store.outbox_len().unwrap(), 0);
     assert_eq!(store.cases_due_for_snapshot(3).unwrap(), vec![a]);
+}
+
+/// A snapshot payload made from the stored JSON of a case's states reads back as exactly
+/// those states (what parsing and encoding them again gave), and holds no other case's.
+#[test]
+fn a_case_snapshot_holds_exactly_the_states_of_its_case() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let p = dev.add_person(&mut store, person("佐藤 一郎", "さとう いちろう"));
+    let other = dev.add_person(&mut store, person("鈴木 花子", "すずき はなこ"));
+    let mut contacts = Vec::new();
+    for i in 0..5 {
+        let at = format!("2026-11-0{}T10:00:00+09:00", i + 1);
+        contacts.push(dev.add_contact(
+            &mut store,
+            contact(p, &at, &format!("訪問 {i}回目。\"引用\"と\\")),
+        ));
+    }
+    dev.add_contact(
+        &mut store,
+        contact(other, "2026-11-01T09:00:00+09:00", "別の人"),
+    );
+    dev.edit(
+        &mut store,
+        EntityKind::Contact,
+        contacts[2].into(),
+        json!({"outcome": "met", "note": "会えた。"}),
+    );
+    let deleted = dev.tombstone(EntityKind::Contact, contacts[4].into());
+    assert!(store.apply(&deleted, Origin::Local).unwrap());
+
+    let case = EntityId::from(p);
+    let snapshot = store.case_snapshot(case).unwrap();
+    let states: Vec<EntityState> = codec::decode(&snapshot, "snapshot").unwrap();
+    let expected = store.case_states(case).unwrap();
+    assert_eq!(states.len(), 6, "the person, five contacts (one deleted)");
+    assert_eq!(states, expected);
+    assert_eq!(
+        codec::decode::<Vec<EntityState>>(&codec::encode(&expected, "x").unwrap(), "x").unwrap(),
+        states
+    );
+    assert!(
+        states
+            .iter()
+            .any(|s| s.value("note") == Some(&json!("会えた。")))
+    );
+    assert!(
+        !states
+            .iter()
+            .any(|s| s.value("note") == Some(&json!("別の人")))
+    );
+    // A case with no entities: an empty array.
+    let none = EntityId::from_uuid(Uuid::now_v7());
+    let empty: Vec<EntityState> =
+        codec::decode(&store.case_snapshot(none).unwrap(), "snapshot").unwrap();
+    assert!(empty.is_empty());
 }
