@@ -521,8 +521,16 @@ impl Device {
 
     async fn pull_all(&mut self, round: &mut Round<'_>) -> Result<(), DeviceError> {
         let mut cursor = self.meta_u64(CURSOR)?;
-        if cursor == 0 && self.store.meta(FRESH_DONE)?.is_none() {
-            self.fresh_snapshots(round).await?;
+        // A fresh device (or one interrupted while catching up): the log first, without what
+        // the snapshots as of the head hold, then those snapshots. The log brings the case-key
+        // slots and grants, so every snapshot opens as it arrives; fetched first, each waited
+        // for its key in the store (a fresh device of a team with 100,000 records wrote and
+        // read back 300 MB of held snapshots). Merging is order-independent, so changes newer
+        // than a snapshot may come before it.
+        let fresh = self.store.meta(FRESH_DONE)?.is_none()
+            && (cursor == 0 || self.store.meta(COVERED)?.is_some());
+        if fresh {
+            self.fresh_head(round).await?;
         }
         let covered = self.meta_u64(COVERED)?;
         loop {
@@ -539,6 +547,9 @@ impl Device {
                 break;
             }
         }
+        if fresh {
+            self.fresh_snapshots(round, covered).await?;
+        }
         self.retry_held(round).await?;
         while let Some(case) = round.backfill.pop() {
             if round.backfilled.insert(case) {
@@ -548,17 +559,25 @@ impl Device {
         Ok(())
     }
 
-    /// A fresh device: every readable case's latest snapshot as of the head, then the rest of
-    /// the log without what those snapshots cover.
-    async fn fresh_snapshots(&mut self, round: &mut Round<'_>) -> Result<(), DeviceError> {
-        let as_of = match self.store.meta(COVERED)? {
+    /// A fresh device: the head it catches up to (recorded, so an interrupted catch-up keeps
+    /// it).
+    async fn fresh_head(&mut self, round: &mut Round<'_>) -> Result<u64, DeviceError> {
+        Ok(match self.store.meta(COVERED)? {
             Some(s) => s.parse().unwrap_or(0),
             None => {
                 let head: Head = round.client.get("/v1/sync/head").await?;
                 self.store.set_meta(COVERED, &head.head.to_string())?;
                 head.head
             }
-        };
+        })
+    }
+
+    /// A fresh device, after the log: every readable case's latest snapshot as of the head.
+    async fn fresh_snapshots(
+        &mut self,
+        round: &mut Round<'_>,
+        as_of: u64,
+    ) -> Result<(), DeviceError> {
         let mut since = self.meta_u64(SNAP_CURSOR)?;
         loop {
             let path = format!("/v1/sync/snapshots?since={since}&as_of={as_of}&limit=200");
