@@ -3,7 +3,8 @@
 //! (and by a search before it reads, so a search always sees every saved note) in short
 //! transactions; a pulled sync page is indexed inside the transaction that applies it.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tsunagi_core::merge::EntityState;
 
@@ -43,23 +44,48 @@ pub(crate) fn index_pending(
     }
 }
 
-/// From this many records applied by one pulled page on, the page indexes the queue in its
-/// own transaction.
+/// From this many records in one pulled page on, the page indexes the queue in its own
+/// transaction.
 const INLINE_FROM: usize = 256;
 
-/// A pulled page: when it applied many records (a fresh device catching up, a long time
-/// offline), indexes every queued contact inside the page's transaction, so its notes become
-/// searchable when it commits, as one index segment instead of hundreds of small batches
-/// written by the background thread at a fraction of its time. A small page leaves its few
-/// contacts to the background thread (within moments; a search indexes any that remain
-/// first), so a small sync does not wait for the index, even when local saves are still
-/// queued (those made a small sync index hundreds of notes inline: 80–110 ms of a 200-change
-/// round). Returns how many were indexed.
-pub(crate) fn index_page_in(tx: &Connection, applied: usize) -> Result<usize, StoreError> {
-    if applied < INLINE_FROM {
-        return Ok(0);
+/// Whether a pulled page of this many records (change sets, and states in its snapshots) is
+/// indexed inside its own transaction: when it is large (a fresh device catching up, a long
+/// time offline), every queued contact is, so its notes become searchable when it commits, as
+/// one index segment instead of hundreds of small batches written by the background thread at
+/// a fraction of its time. A small page leaves its few contacts to the background thread
+/// (within moments; a search indexes any that remain first), so a small sync does not wait for
+/// the index, even when local saves are still queued (those made a small sync index hundreds
+/// of notes inline: 80–110 ms of a 200-change round).
+pub(crate) fn inline_for(records: usize) -> bool {
+    records >= INLINE_FROM
+}
+
+/// A large page indexes what it has written every this many notes, so it holds no more of
+/// them at once (a fresh device's page of snapshots writes tens of thousands).
+const HOLD_NOTES: usize = 2048;
+
+/// During a large page: indexes the queue once the page holds [`HOLD_NOTES`] notes.
+pub(crate) fn index_page_step(
+    tx: &Connection,
+    notes: Option<&mut HashMap<i64, String>>,
+) -> Result<(), StoreError> {
+    if let Some(notes) = notes
+        && notes.len() >= HOLD_NOTES
+    {
+        index_page_in(tx, notes)?;
+        notes.clear();
     }
-    index_rows(tx, None)
+    Ok(())
+}
+
+/// A large pulled page (see [`inline_for`]): indexes every queued contact inside the page's
+/// transaction, taking the notes the page just wrote from `notes`. Returns how many were
+/// indexed.
+pub(crate) fn index_page_in(
+    tx: &Connection,
+    notes: &mut HashMap<i64, String>,
+) -> Result<usize, StoreError> {
+    index_rows(tx, None, Some(notes))
 }
 
 /// One short transaction: as many queued contacts as fit in `batch` (at least one chunk).
@@ -67,7 +93,7 @@ fn index_batch(conn: &Connection, batch: Duration) -> Result<usize, StoreError> 
     // Taken on `&Connection` (a search holds only a shared borrow): the transaction is begun by
     // hand, and rolled back unless the batch completes.
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    match index_rows(conn, Some(batch)) {
+    match index_rows(conn, Some(batch), None) {
         Ok(done) => {
             conn.execute_batch("COMMIT")?;
             Ok(done)
@@ -80,35 +106,54 @@ fn index_batch(conn: &Connection, batch: Duration) -> Result<usize, StoreError> 
 }
 
 /// Indexes queued contacts, a chunk at a time, until the queue is empty or `limit` is spent.
-fn index_rows(tx: &Connection, limit: Option<Duration>) -> Result<usize, StoreError> {
+/// A contact's note is taken from `written` when it is there (written in this transaction:
+/// inflating and parsing its state again cost a fresh device about as much as writing it),
+/// else read from its stored state.
+fn index_rows(
+    tx: &Connection,
+    limit: Option<Duration>,
+    mut written: Option<&mut HashMap<i64, String>>,
+) -> Result<usize, StoreError> {
     let started = Instant::now();
     let mut done = 0;
-    let mut next = tx.prepare_cached(
-        "SELECT q.rowid, q.reindex, e.state FROM fts_queue q
-         LEFT JOIN entities e ON e.rowid = q.rowid ORDER BY q.rowid LIMIT ?1",
-    )?;
+    let mut next =
+        tx.prepare_cached("SELECT rowid, reindex FROM fts_queue ORDER BY rowid LIMIT ?1")?;
+    let mut stored = tx.prepare_cached("SELECT state FROM entities WHERE rowid = ?1")?;
     let mut delete = tx.prepare_cached("DELETE FROM contact_grams WHERE rowid = ?1")?;
     let mut insert =
         tx.prepare_cached("INSERT INTO contact_grams (rowid, grams) VALUES (?1, ?2)")?;
     let mut dequeue = tx.prepare_cached("DELETE FROM fts_queue WHERE rowid = ?1")?;
     loop {
-        let rows: Vec<(i64, bool, Option<Vec<u8>>)> = next
-            .query_map([CHUNK], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        let rows: Vec<(i64, bool)> = next
+            .query_map([CHUNK], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         if rows.is_empty() {
             return Ok(done);
         }
-        for (rowid, reindex, state) in rows {
+        for (rowid, reindex) in rows {
             // Removing first makes (re)indexing idempotent; removing a row that was never
             // indexed is a no-op for a contentless-delete table.
             delete.execute([rowid])?;
-            if let (true, Some(blob)) = (reindex, state) {
-                let state: EntityState = codec::decode(&blob, "contact for indexing")?;
-                let note = match state.value("note") {
-                    Some(serde_json::Value::String(s)) => normalize(s),
-                    _ => String::new(),
+            if reindex {
+                let note = match written.as_deref_mut().and_then(|w| w.remove(&rowid)) {
+                    Some(note) => Some(note),
+                    None => match stored
+                        .query_row([rowid], |r| r.get::<_, Vec<u8>>(0))
+                        .optional()?
+                    {
+                        Some(blob) => {
+                            let state: EntityState = codec::decode(&blob, "contact for indexing")?;
+                            Some(match state.value("note") {
+                                Some(serde_json::Value::String(s)) => s.clone(),
+                                _ => String::new(),
+                            })
+                        }
+                        None => None,
+                    },
                 };
-                insert.execute(params![rowid, bigram_document(&note)])?;
+                if let Some(note) = note {
+                    insert.execute(params![rowid, bigram_document(&normalize(&note))])?;
+                }
             }
             dequeue.execute([rowid])?;
             done += 1;

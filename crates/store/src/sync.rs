@@ -562,6 +562,13 @@ impl Store {
         let mut per_case: BTreeMap<EntityId, i64> = BTreeMap::new();
         let mut applied = 0;
         let mut after = Deferred::default();
+        // A large page is indexed inside this transaction (see fts::inline_for), from the notes
+        // it writes.
+        let joined: usize = page.snapshots.iter().map(|(_, _, s)| s.len()).sum();
+        let inline = crate::fts::inline_for(page.changes.len() + joined);
+        if inline {
+            after.notes = Some(std::collections::HashMap::new());
+        }
         for rc in &page.changes {
             if let Some(case) =
                 apply_in(&tx, &rc.cs, rc.body.as_deref(), Origin::Remote, &mut after)?
@@ -569,6 +576,7 @@ impl Store {
                 applied += 1;
                 *per_case.entry(case).or_default() += 1;
             }
+            crate::fts::index_page_step(&tx, after.notes.as_mut())?;
         }
         for (case, n) in per_case {
             tx.prepare_cached(
@@ -581,6 +589,7 @@ impl Store {
             for s in states {
                 join_in(&tx, s, &mut after)?;
             }
+            crate::fts::index_page_step(&tx, after.notes.as_mut())?;
             tx.prepare_cached(
                 "INSERT INTO case_sync (case_id, snapshot_seq, ops_since) VALUES (?1, ?2, 0)
                  ON CONFLICT (case_id) DO UPDATE SET snapshot_seq = max(snapshot_seq, excluded.snapshot_seq),
@@ -619,10 +628,12 @@ impl Store {
             )?
             .execute(params![key, value.to_string()])?;
         }
+        let notes = after.notes.take();
         after.finish(&tx)?;
-        // A large page's notes are searchable as soon as it is (see fts::index_page_in).
-        let joined: usize = page.snapshots.iter().map(|(_, _, s)| s.len()).sum();
-        crate::fts::index_page_in(&tx, applied + joined)?;
+        // A large page's notes are searchable as soon as it is.
+        if let Some(mut notes) = notes {
+            crate::fts::index_page_in(&tx, &mut notes)?;
+        }
         tx.commit()?;
         Ok(applied)
     }

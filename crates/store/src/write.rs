@@ -2,7 +2,7 @@
 //! transaction (local writes and, later, received ones alike).
 
 use rusqlite::{OptionalExtension, Transaction, params};
-use tsunagi_core::change::ChangeSet;
+use tsunagi_core::change::{ChangeSet, EntityKind};
 use tsunagi_core::hlc::Hlc;
 use tsunagi_core::ids::EntityId;
 use tsunagi_core::merge::EntityState;
@@ -149,6 +149,10 @@ pub(crate) struct Deferred {
     pub(crate) persons: std::collections::BTreeSet<Vec<u8>>,
     /// The greatest HLC written (the `hlc` meta value follows it).
     hlc: Option<String>,
+    /// When set (a large pulled page, indexed inside its transaction): the note of each
+    /// contact written, by rowid, so the indexer takes it from here instead of reading,
+    /// inflating and parsing the state just written (see `fts::index_rows`).
+    pub(crate) notes: Option<std::collections::HashMap<i64, String>>,
 }
 
 impl Deferred {
@@ -300,6 +304,15 @@ fn save_entity(
         }
     };
     project::project(tx, rowid, before, state, &mut after.persons)?;
+    if let Some(notes) = after.notes.as_mut()
+        && state.kind() == EntityKind::Contact
+    {
+        let note = match state.value("note") {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        notes.insert(rowid, note);
+    }
     if after.hlc.as_ref().is_none_or(|h| *h < updated) {
         after.hlc = Some(updated);
     }

@@ -495,3 +495,76 @@ fn a_large_pulled_page_is_indexed_when_it_commits() {
     assert_eq!(store.search("小さな頁", 10).unwrap().contact_total, 3);
     assert_eq!(store.index_pending().unwrap(), 0);
 }
+
+/// A large page indexes the notes it writes as it goes (every 2,048, then the rest at the
+/// end), from the states it has just written: a contact written twice in the page (before and
+/// after such a step, or both within one) is found by its last note only, a contact deleted
+/// in the page not at all, and a local save still queued is indexed with the page.
+#[test]
+fn a_large_page_indexes_the_last_note_it_wrote_for_each_contact() {
+    use tsunagi_store::{PageWrite, payload};
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut local = Device::new(1);
+    let mut remote = Device::new(2);
+    let p = local.add_person(&mut store, person("山田 花子", "やまだ はなこ"));
+    local.add_contact(
+        &mut store,
+        contact(p, "2026-11-01T09:00:00+09:00", "手元で書いた記録"),
+    );
+    let n = 2_100;
+    let mut changes = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = EntityId::from_uuid(uuid::Uuid::now_v7());
+        let at = format!("2026-11-01T10:{:02}:00+09:00", i % 60);
+        let state = tsunagi_core::merge::EntityState::new(EntityKind::Contact, id);
+        changes.push(remote.set_on(&state, contact(p, &at, &format!("最初の記録その{i}"))));
+        ids.push((id, state));
+    }
+    // Contact 5 was indexed at the step after 2,048 notes; contact 2,099 was not yet: both
+    // corrected later in the page. Contact 7 deleted in the page.
+    for i in [5, n - 1] {
+        let (id, _) = ids[i];
+        let mut base = tsunagi_core::merge::EntityState::new(EntityKind::Contact, id);
+        base.apply(&changes[i]).unwrap();
+        changes.push(remote.set_on(&base, json!({"note": "直した記録"})));
+    }
+    changes.push(remote.tombstone(EntityKind::Contact, ids[7].0));
+    let changes = changes
+        .iter()
+        .map(|cs| payload::decode(&payload::encode(cs).unwrap()).unwrap())
+        .collect();
+    let page = PageWrite {
+        changes,
+        ..PageWrite::default()
+    };
+    store.commit_page(&page, "2026-11-21T00:00:00Z").unwrap();
+    assert_eq!(
+        store.index_pending().unwrap(),
+        0,
+        "the page left notes queued"
+    );
+    assert_eq!(
+        store.search("最初の記録", 5000).unwrap().contact_total,
+        n as u64 - 3
+    );
+    let fixed = store.search("直した記録", 10).unwrap();
+    let mut found: Vec<EntityId> = fixed.contacts.iter().map(|h| h.id.into()).collect();
+    found.sort();
+    let mut expected = vec![ids[5].0, ids[n - 1].0];
+    expected.sort();
+    assert_eq!(found, expected);
+    let sevens = store.search("最初の記録その7", 500).unwrap();
+    assert!(
+        sevens
+            .contacts
+            .iter()
+            .all(|h| EntityId::from(h.id) != ids[7].0)
+    );
+    let expected = (0..n)
+        .filter(|i| i.to_string().starts_with('7') && *i != 7)
+        .count();
+    assert_eq!(sevens.contact_total, expected as u64);
+    assert_eq!(store.search("手元で書いた", 10).unwrap().contact_total, 1);
+}
