@@ -61,7 +61,7 @@ pub(crate) fn inline_for(records: usize) -> bool {
 }
 
 /// A large page indexes what it has written every this many notes, so it holds no more of
-/// them at once (a fresh device's page of snapshots writes tens of thousands).
+/// them at once (a log page brings up to 5,000 change sets).
 const HOLD_NOTES: usize = 2048;
 
 /// During a large page: indexes the queue once the page holds [`HOLD_NOTES`] notes.
