@@ -529,10 +529,11 @@ impl Device {
         // than a snapshot may come before it.
         let fresh = self.store.meta(FRESH_DONE)?.is_none()
             && (cursor == 0 || self.store.meta(COVERED)?.is_some());
-        if fresh {
-            self.fresh_head(round).await?;
-        }
-        let covered = self.meta_u64(COVERED)?;
+        let covered = if fresh {
+            self.fresh_head(round).await?
+        } else {
+            self.meta_u64(COVERED)?
+        };
         loop {
             let mut path = format!("/v1/sync/pull?since={cursor}&limit={PULL_LIMIT}");
             if covered > 0 {

@@ -44,6 +44,14 @@ pub(crate) fn index_pending(
     }
 }
 
+/// The text a contact's state gives the index (its note; none is an empty note).
+pub(crate) fn note_of(state: &EntityState) -> String {
+    match state.value("note") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
 /// From this many records in one pulled page on, the page indexes the queue in its own
 /// transaction.
 const INLINE_FROM: usize = 256;
@@ -143,10 +151,7 @@ fn index_rows(
                     {
                         Some(blob) => {
                             let state: EntityState = codec::decode(&blob, "contact for indexing")?;
-                            Some(match state.value("note") {
-                                Some(serde_json::Value::String(s)) => s.clone(),
-                                _ => String::new(),
-                            })
+                            Some(note_of(&state))
                         }
                         None => None,
                     },

@@ -307,11 +307,7 @@ fn save_entity(
     if let Some(notes) = after.notes.as_mut()
         && state.kind() == EntityKind::Contact
     {
-        let note = match state.value("note") {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            _ => String::new(),
-        };
-        notes.insert(rowid, note);
+        notes.insert(rowid, crate::fts::note_of(state));
     }
     if after.hlc.as_ref().is_none_or(|h| *h < updated) {
         after.hlc = Some(updated);
