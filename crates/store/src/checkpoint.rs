@@ -23,8 +23,8 @@ const INDEX_BUDGET: Duration = Duration::from_millis(100);
 /// One indexing transaction holds the write lock about this long (plus its commit): a save
 /// waits for one at most.
 const INDEX_BATCH: Duration = Duration::from_millis(5);
-/// Pages of full-text index merged per step.
-const MERGE_PAGES: u32 = 8;
+/// One merge transaction holds the write lock about this long.
+const MERGE_STEP: Duration = Duration::from_millis(5);
 /// Time the merges may take per period (the rest of the period leaves the lock to saves).
 const MERGE_BUDGET: Duration = Duration::from_millis(150);
 
@@ -85,21 +85,17 @@ fn run(conn: &Connection, stop: &Receiver<()>) {
     }
 }
 
-/// Merges full-text index segments in small steps (short write transactions: a save waits at
-/// most for one step) until the index is merged or the period's time budget is spent. FTS5
-/// writes one segment per indexing batch; left alone, a "crisis merge" of many segments would
-/// run inside some save.
+/// Merges full-text index segments (`grams`) in short steps (a save waits at most for one)
+/// until none needs merging or the period's time budget is spent. Every indexing batch writes
+/// a segment; left alone, a search would read hundreds of them.
 fn merge_segments(conn: &Connection) {
     let started = std::time::Instant::now();
-    loop {
-        let before = conn.total_changes();
-        let step = conn.execute(
-            "INSERT INTO contact_grams (contact_grams, rank) VALUES ('merge', ?1)",
-            [MERGE_PAGES],
-        );
-        // FTS5 documents "fewer than 2 changes" as "nothing left to merge".
-        if step.is_err() || conn.total_changes() - before < 2 || started.elapsed() > MERGE_BUDGET {
-            break;
+    while started.elapsed() < MERGE_BUDGET {
+        // A failure (e.g. the disk is full) is retried next period; the merge resumes where
+        // its last committed step left it.
+        match crate::grams::merge_step(conn, MERGE_STEP) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => break,
         }
     }
 }

@@ -1,15 +1,15 @@
 //! The full-text indexer: takes contacts from `fts_queue` and (re)indexes their notes in the
-//! FTS5 bigram index (`contact_grams`, see `search`). Local saves are indexed by the background thread
+//! bigram index (`grams`). Local saves are indexed by the background thread
 //! (and by a search before it reads, so a search always sees every saved note) in short
 //! transactions; a pulled sync page is indexed inside the transaction that applies it.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tsunagi_core::merge::EntityState;
 
-use crate::search::{bigram_document, normalize};
-use crate::{StoreError, codec};
+use crate::search::normalize;
+use crate::{StoreError, codec, grams};
 
 /// Queue rows read per query.
 const CHUNK: i64 = 128;
@@ -72,36 +72,47 @@ pub(crate) fn inline_for(records: usize) -> bool {
 /// them at once (a log page brings up to 5,000 change sets).
 const HOLD_NOTES: usize = 2048;
 
+/// What a large pulled page keeps for the index while it is applied: the note of each contact
+/// it has written (by rowid, so the indexer does not read, inflate and parse the state it has
+/// just written) and the index segment it is building.
+#[derive(Debug, Default)]
+pub(crate) struct PageIndex {
+    pub(crate) notes: HashMap<i64, String>,
+    builder: grams::Builder,
+}
+
 /// During a large page: indexes the queue once the page holds [`HOLD_NOTES`] notes.
 pub(crate) fn index_page_step(
     tx: &Connection,
-    notes: Option<&mut HashMap<i64, String>>,
+    page: Option<&mut PageIndex>,
 ) -> Result<(), StoreError> {
-    if let Some(notes) = notes
-        && notes.len() >= HOLD_NOTES
+    if let Some(page) = page
+        && page.notes.len() >= HOLD_NOTES
     {
-        index_page_in(tx, notes)?;
-        notes.clear();
+        index_rows(tx, None, &mut page.builder, Some(&mut page.notes))?;
+        page.notes.clear();
     }
     Ok(())
 }
 
-/// A large pulled page (see [`inline_for`]): indexes every queued contact inside the page's
-/// transaction, taking the notes the page just wrote from `notes`. Returns how many were
-/// indexed.
-pub(crate) fn index_page_in(
-    tx: &Connection,
-    notes: &mut HashMap<i64, String>,
-) -> Result<usize, StoreError> {
-    index_rows(tx, None, Some(notes))
+/// A large pulled page (see [`inline_for`]), at its end: indexes every queued contact inside
+/// the page's transaction and writes the page's segment.
+pub(crate) fn index_page_in(tx: &Connection, mut page: PageIndex) -> Result<(), StoreError> {
+    index_rows(tx, None, &mut page.builder, Some(&mut page.notes))?;
+    page.builder.write(tx)
 }
 
-/// One short transaction: as many queued contacts as fit in `batch` (at least one chunk).
+/// One short transaction: as many queued contacts as fit in `batch` (at least one chunk), as
+/// one segment.
 fn index_batch(conn: &Connection, batch: Duration) -> Result<usize, StoreError> {
     // Taken on `&Connection` (a search holds only a shared borrow): the transaction is begun by
     // hand, and rolled back unless the batch completes.
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    match index_rows(conn, Some(batch), None) {
+    let mut builder = grams::Builder::default();
+    match index_rows(conn, Some(batch), &mut builder, None).and_then(|done| {
+        builder.write(conn)?;
+        Ok(done)
+    }) {
         Ok(done) => {
             conn.execute_batch("COMMIT")?;
             Ok(done)
@@ -113,56 +124,59 @@ fn index_batch(conn: &Connection, batch: Duration) -> Result<usize, StoreError> 
     }
 }
 
-/// Indexes queued contacts, a chunk at a time, until the queue is empty or `limit` is spent.
+/// Indexes queued contacts into `builder`, a chunk at a time, until the queue is empty or
+/// `limit` is spent (writing a segment whenever the builder holds [`grams::WRITE_AT`]).
 /// A contact's note is taken from `written` when it is there (written in this transaction:
 /// inflating and parsing its state again cost a fresh device about as much as writing it),
 /// else read from its stored state.
 fn index_rows(
     tx: &Connection,
     limit: Option<Duration>,
+    builder: &mut grams::Builder,
     mut written: Option<&mut HashMap<i64, String>>,
 ) -> Result<usize, StoreError> {
     let started = Instant::now();
     let mut done = 0;
+    let mut indexer = grams::Indexer::new(tx)?;
     let mut next =
         tx.prepare_cached("SELECT rowid, reindex FROM fts_queue ORDER BY rowid LIMIT ?1")?;
     let mut stored = tx.prepare_cached("SELECT state FROM entities WHERE rowid = ?1")?;
-    let mut delete = tx.prepare_cached("DELETE FROM contact_grams WHERE rowid = ?1")?;
-    let mut insert =
-        tx.prepare_cached("INSERT INTO contact_grams (rowid, grams) VALUES (?1, ?2)")?;
     let mut dequeue = tx.prepare_cached("DELETE FROM fts_queue WHERE rowid = ?1")?;
     loop {
         let rows: Vec<(i64, bool)> = next
             .query_map([CHUNK], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         if rows.is_empty() {
+            indexer.finish()?;
             return Ok(done);
         }
         for (rowid, reindex) in rows {
-            // Removing first makes (re)indexing idempotent; removing a row that was never
-            // indexed is a no-op for a contentless-delete table.
-            delete.execute([rowid])?;
-            if reindex {
-                let note = match written.as_deref_mut().and_then(|w| w.remove(&rowid)) {
-                    Some(note) => Some(note),
-                    None => match stored
-                        .query_row([rowid], |r| r.get::<_, Vec<u8>>(0))
-                        .optional()?
-                    {
-                        Some(blob) => {
-                            let state: EntityState = codec::decode(&blob, "contact for indexing")?;
-                            Some(note_of(&state))
-                        }
-                        None => None,
-                    },
-                };
-                if let Some(note) = note {
-                    insert.execute(params![rowid, bigram_document(&normalize(&note))])?;
+            let note = if !reindex {
+                None
+            } else if let Some(note) = written.as_deref_mut().and_then(|w| w.remove(&rowid)) {
+                Some(note)
+            } else {
+                match stored
+                    .query_row([rowid], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()?
+                {
+                    Some(blob) => {
+                        let state: EntityState = codec::decode(&blob, "contact for indexing")?;
+                        Some(note_of(&state))
+                    }
+                    None => None,
                 }
-            }
+            };
+            // Setting removes any earlier note of the contact first, so (re)indexing is
+            // idempotent.
+            indexer.set(builder, rowid, note.map(|n| normalize(&n)).as_deref())?;
             dequeue.execute([rowid])?;
             done += 1;
+            if builder.bytes() >= grams::WRITE_AT {
+                builder.write(tx)?;
+            }
             if limit.is_some_and(|l| started.elapsed() > l) {
+                indexer.finish()?;
                 return Ok(done);
             }
         }

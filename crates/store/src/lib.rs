@@ -9,6 +9,7 @@ mod checkpoint;
 pub mod codec;
 mod error;
 mod fts;
+mod grams;
 pub mod keys;
 pub mod migrate;
 mod open;

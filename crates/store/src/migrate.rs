@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_fts_hashsize",
         sql: include_str!("../../../migrations/device/0005_fts_hashsize.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_rust_gram_index",
+        sql: include_str!("../../../migrations/device/0006_rust_gram_index.sql"),
+    },
 ];
 
 /// The schema version this program writes.

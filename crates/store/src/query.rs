@@ -1,6 +1,6 @@
 //! Reads: caseload, a person's timeline and assessments, full-text search.
 
-use rusqlite::{ToSql, params_from_iter};
+use rusqlite::{OptionalExtension, ToSql, params_from_iter};
 use serde::Serialize;
 use tsunagi_core::ids::{ContactId, PersonId};
 use tsunagi_core::merge::EntityState;
@@ -220,42 +220,63 @@ impl Store {
             .query_map(params_from_iter(args.iter()), caseload_row)?
             .collect::<Result<Vec<_>, _>>()?;
 
-        let ids = "SELECT rowid FROM contact_grams WHERE contact_grams MATCH ?1";
-        // Counting every match of a term found in most notes costs as much as the search:
-        // count up to a cap and say when it was reached.
-        let counted = self
-            .conn
-            .query_row(
-                &format!("SELECT count(*) FROM ({ids} LIMIT {})", COUNT_CAP + 1),
-                [&query.grams],
-                |r| r.get::<_, i64>(0),
-            )?
-            .max(0) as u64;
+        let matched = crate::grams::matching(&self.conn, &query.terms)?;
+        let counted = matched.len() as u64;
         let contact_total_capped = counted > COUNT_CAP;
         let contact_total = counted.min(COUNT_CAP);
         // Few matches: sort them by date. Many: walk contacts newest-first and stop at the
-        // limit, probing the (materialized) match set, instead of sorting thousands of rows.
-        let order = if counted <= SORT_MATCHES_UP_TO {
-            ""
+        // limit, probing the match set, instead of sorting thousands of rows.
+        let limit = limit as usize;
+        let chosen: Vec<i64> = if counted <= SORT_MATCHES_UP_TO {
+            let mut at_of = self
+                .conn
+                .prepare_cached("SELECT at FROM contacts WHERE rowid = ?1")?;
+            let mut dated = Vec::with_capacity(matched.len());
+            for rowid in matched {
+                if let Some(at) = at_of
+                    .query_row([rowid], |r| r.get::<_, String>(0))
+                    .optional()?
+                {
+                    dated.push((at, rowid));
+                }
+            }
+            dated.sort_unstable_by(|a, b| b.cmp(a));
+            dated.into_iter().take(limit).map(|(_, r)| r).collect()
         } else {
-            "INDEXED BY contacts_at"
+            let set: std::collections::HashSet<i64> = matched.into_iter().collect();
+            let mut newest = self.conn.prepare_cached(
+                "SELECT rowid FROM contacts INDEXED BY contacts_at ORDER BY at DESC",
+            )?;
+            let mut rows = newest.query([])?;
+            let mut out = Vec::with_capacity(limit);
+            while out.len() < limit
+                && let Some(r) = rows.next()?
+            {
+                let rowid: i64 = r.get(0)?;
+                if set.contains(&rowid) {
+                    out.push(rowid);
+                }
+            }
+            out
         };
-        let sql = format!(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT c.id, c.person, coalesce(p.name, ''), c.at, e.state
-             FROM contacts c {order} JOIN entities e ON e.rowid = c.rowid
+             FROM contacts c JOIN entities e ON e.rowid = c.rowid
              LEFT JOIN persons p ON p.id = c.person
-             WHERE c.rowid IN ({ids}) ORDER BY c.at DESC LIMIT {limit}"
-        );
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map([&query.grams], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Vec<u8>>(4)?,
-            ))
-        })?;
+             WHERE c.rowid = ?1",
+        )?;
+        let mut rows = Vec::with_capacity(chosen.len());
+        for rowid in chosen {
+            rows.push(stmt.query_row([rowid], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                ))
+            }));
+        }
         let mut contacts = Vec::new();
         for row in rows {
             let (id, person, person_name, at, state) = row?;

@@ -1,18 +1,24 @@
-//! Japanese full-text search over notes, inside the encrypted file.
+//! Japanese full-text search over notes, inside the encrypted file: how text and queries are
+//! normalized (the index itself is `grams`).
 //!
-//! One FTS5 index holds every character bigram of the note as a token, with its position
-//! (each character hex-encoded, so no tokenizer rule can split or fold it), plus the
-//! word-final character alone. A query term of 3+ characters is the phrase of its overlapping
-//! bigrams at adjacent positions, which matches exactly the notes that contain the term; a
-//! 2-character term is one token; a 1-character term a token prefix (認知, 児童 and 母 matter in
-//! Japanese). The index stores no text of its own (contentless); text and query are normalized
-//! the same way (NFKC, lower case, runs of whitespace as one break).
+//! The index holds every character bigram of the note with its position, plus the word-final
+//! character alone. A query term of 3+ characters matches where its overlapping bigrams stand
+//! at adjacent positions, which is exactly the notes that contain the term; a 2-character term
+//! is one bigram; a 1-character term any gram starting with it (認知, 児童 and 母 matter in
+//! Japanese). The index stores no text of its own; text and query are normalized the same way
+//! (NFKC, lower case, runs of whitespace as one break).
 
 use unicode_normalization::{IsNormalized, UnicodeNormalization};
 
 /// Text as indexed and queried: NFKC (full-width ASCII and half-width katakana fold to one
 /// form), lower case, whitespace runs collapsed to one space, trimmed.
 pub fn normalize(text: &str) -> String {
+    // Most notes are made only of characters that NFKC and lower case leave alone: checking
+    // that is a range test per character, where the quick check and `to_lowercase` were a
+    // seventh of a fresh device's indexing.
+    if text.chars().all(plain) {
+        return collapse_space(text.chars(), text.len());
+    }
     // Most notes are NFKC already (kanji, kana, ASCII): the quick check (a table lookup per
     // character) proves it, and the decomposition and recomposition are skipped. Where it
     // cannot prove it (full-width ASCII, half-width kana, combining marks) the full NFKC runs.
@@ -21,6 +27,19 @@ pub fn normalize(text: &str) -> String {
     } else {
         collapse_space(text.nfkc().flat_map(char::to_lowercase), text.len())
     }
+}
+
+/// Characters that NFKC and lower case leave as they are, whatever surrounds them, in the
+/// ranges Japanese notes are mostly made of: ASCII other than capitals and control characters
+/// (tab and line breaks included: they are whitespace, collapsed afterwards), the ideographic
+/// comma, full stop and corner brackets, hiragana and katakana letters (precomposed, without
+/// separate voicing marks), the long vowel mark and the unified CJK ideographs.
+fn plain(c: char) -> bool {
+    matches!(c,
+        '\t' | '\n' | '\r' | ' '..='@' | '['..='~'
+        | '\u{3001}'..='\u{3002}' | '\u{300C}'..='\u{300F}'
+        | '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | '\u{30FC}'
+        | '\u{4E00}'..='\u{9FFF}')
 }
 
 /// Whitespace runs as one space, trimmed.
@@ -51,60 +70,24 @@ pub fn hiragana(text: &str) -> String {
         .collect()
 }
 
-/// Appends the character's code point as six lower-case hex digits (every token of the index
-/// is made of these; a hand-written loop, as `write!` cost a few percent of a fresh pull).
-fn hex_char(out: &mut String, c: char) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let v = c as u32;
-    for shift in [20, 16, 12, 8, 4, 0] {
-        out.push(char::from(DIGITS[((v >> shift) & 0xf) as usize]));
-    }
-}
-
-/// The bigram index document for an already normalized text: one token per pair of adjacent
-/// non-space characters, plus a single-character token for a character that ends a word (so a
-/// 1-character prefix query also finds it).
-pub fn bigram_document(normalized: &str) -> String {
-    let chars: Vec<char> = normalized.chars().collect();
-    let mut out = String::with_capacity(chars.len() * 13);
-    for (i, &c) in chars.iter().enumerate() {
-        if c == ' ' {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        hex_char(&mut out, c);
-        match chars.get(i + 1) {
-            Some(&next) if next != ' ' => hex_char(&mut out, next),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// One search query as an FTS5 expression over the bigram index. All terms must match.
+/// One search query: its normalized terms, all of which must match.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Query {
-    /// MATCH expression for the bigram index (empty for an empty query).
-    pub grams: String,
-    /// The normalized terms (for highlighting).
+    /// The normalized terms (what the index looks up, and what is highlighted).
     pub terms: Vec<String>,
 }
 
 impl Query {
-    /// Parses what the user typed. Empty (after normalization) gives an empty query.
+    /// Parses what the user typed. Empty (after normalization) gives an empty query. Every
+    /// character is searched as text: there is no query syntax to escape from.
     pub fn parse(input: &str) -> Query {
         let normalized = normalize(input);
-        let terms: Vec<String> = normalized
-            .split(' ')
-            .filter(|t| !t.is_empty())
-            .map(String::from)
-            .collect();
-        let exprs: Vec<String> = terms.iter().map(|t| term_expr(t)).collect();
         Query {
-            grams: exprs.join(" AND "),
-            terms,
+            terms: normalized
+                .split(' ')
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+                .collect(),
         }
     }
 
@@ -112,32 +95,6 @@ impl Query {
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
     }
-}
-
-/// One term (no spaces) as an FTS5 expression: a token prefix for 1 character, a token for 2,
-/// the phrase of its overlapping bigrams for more. Tokens are hex digits only, so nothing in
-/// the term can escape into FTS5 syntax.
-fn term_expr(term: &str) -> String {
-    let chars: Vec<char> = term.chars().collect();
-    let mut out = String::new();
-    match chars.as_slice() {
-        [c] => {
-            hex_char(&mut out, *c);
-            out.push('*');
-        }
-        _ => {
-            out.push('"');
-            for (i, pair) in chars.windows(2).enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                hex_char(&mut out, pair[0]);
-                hex_char(&mut out, pair[1]);
-            }
-            out.push('"');
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -160,35 +117,16 @@ mod tests {
         /// The quick path gives the same text as full NFKC, for any text: Japanese, wide and
         /// narrow forms, combining marks, and anything else.
         #[test]
-        fn normalize_equals_full_nfkc(text in "[かはカハｶﾊﾞﾟｰAaeＡ１\\u{3099}\\u{309A}\\u{0301}\\u{3000} \\n]{0,20}|[ぁ-んァ-ヶ一-龯A-Za-z0-9、。]{0,40}|\\PC{0,40}") {
+        fn normalize_equals_full_nfkc(text in "[かはカハｶﾊﾞﾟｰAaeＡ１\\u{3099}\\u{309A}\\u{0301}\\u{3000} \\n]{0,20}|[ぁ-んァ-ヶ一-龯A-Za-z0-9、。]{0,40}|[ぁ-ゖァ-ヺー一-鿿 -~\\t\\n\\r、。「」『』]{0,40}|\\PC{0,40}") {
             proptest::prop_assert_eq!(normalize(&text), normalize_in_full(&text));
         }
     }
 
     #[test]
-    fn bigram_document_covers_pairs_and_word_ends() {
-        // 認知症 → 認知, 知症, 症(end)
-        assert_eq!(
-            bigram_document("認知症"),
-            "008a8d0077e5 0077e50075c7 0075c7"
-        );
-        assert_eq!(bigram_document("a b"), "000061 000062");
-        assert_eq!(bigram_document(""), "");
-        // Code points beyond the BMP keep their six digits.
-        assert_eq!(bigram_document("😀\u{10ffff}"), "01f60010ffff 10ffff");
-    }
-
-    #[test]
-    fn query_terms_become_tokens_prefixes_and_phrases() {
-        let q = Query::parse("認知 訪問した 母");
-        assert_eq!(
-            q.grams,
-            "\"008a8d0077e5\" AND \"008a2a00554f 00554f003057 00305700305f\" AND 006bcd*"
-        );
-        assert_eq!(q.terms, ["認知", "訪問した", "母"]);
+    fn queries_are_normalized_terms() {
+        let q = Query::parse("認知 訪問した  ＡＢ 母");
+        assert_eq!(q.terms, ["認知", "訪問した", "ab", "母"]);
         assert!(Query::parse("  　 ").is_empty());
-        assert_eq!(Query::parse("  　 ").grams, "");
-        // A quote is a character like any other: hex-encoded, never FTS5 syntax.
-        assert_eq!(Query::parse("a\"b").grams, "\"000061000022 000022000062\"");
+        assert_eq!(Query::parse("a\"b").terms, ["a\"b"]);
     }
 }

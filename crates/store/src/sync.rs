@@ -567,7 +567,7 @@ impl Store {
         let joined: usize = page.snapshots.iter().map(|(_, _, s)| s.len()).sum();
         let inline = crate::fts::inline_for(page.changes.len() + joined);
         if inline {
-            after.notes = Some(std::collections::HashMap::new());
+            after.index = Some(crate::fts::PageIndex::default());
         }
         for rc in &page.changes {
             if let Some(case) =
@@ -576,7 +576,7 @@ impl Store {
                 applied += 1;
                 *per_case.entry(case).or_default() += 1;
             }
-            crate::fts::index_page_step(&tx, after.notes.as_mut())?;
+            crate::fts::index_page_step(&tx, after.index.as_mut())?;
         }
         for (case, n) in per_case {
             tx.prepare_cached(
@@ -589,7 +589,7 @@ impl Store {
             for s in states {
                 join_in(&tx, s, &mut after)?;
             }
-            crate::fts::index_page_step(&tx, after.notes.as_mut())?;
+            crate::fts::index_page_step(&tx, after.index.as_mut())?;
             tx.prepare_cached(
                 "INSERT INTO case_sync (case_id, snapshot_seq, ops_since) VALUES (?1, ?2, 0)
                  ON CONFLICT (case_id) DO UPDATE SET snapshot_seq = max(snapshot_seq, excluded.snapshot_seq),
@@ -628,11 +628,11 @@ impl Store {
             )?
             .execute(params![key, value.to_string()])?;
         }
-        let notes = after.notes.take();
+        let index = after.index.take();
         after.finish(&tx)?;
         // A large page's notes are searchable as soon as it is.
-        if let Some(mut notes) = notes {
-            crate::fts::index_page_in(&tx, &mut notes)?;
+        if let Some(index) = index {
+            crate::fts::index_page_in(&tx, index)?;
         }
         tx.commit()?;
         Ok(applied)

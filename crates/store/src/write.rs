@@ -150,9 +150,8 @@ pub(crate) struct Deferred {
     /// The greatest HLC written (the `hlc` meta value follows it).
     hlc: Option<String>,
     /// When set (a large pulled page, indexed inside its transaction): the note of each
-    /// contact written, by rowid, so the indexer takes it from here instead of reading,
-    /// inflating and parsing the state just written (see `fts::index_rows`).
-    pub(crate) notes: Option<std::collections::HashMap<i64, String>>,
+    /// contact written and the page's index segment (see `fts::PageIndex`).
+    pub(crate) index: Option<crate::fts::PageIndex>,
 }
 
 impl Deferred {
@@ -304,10 +303,10 @@ fn save_entity(
         }
     };
     project::project(tx, rowid, before, state, &mut after.persons)?;
-    if let Some(notes) = after.notes.as_mut()
+    if let Some(index) = after.index.as_mut()
         && state.kind() == EntityKind::Contact
     {
-        notes.insert(rowid, crate::fts::note_of(state));
+        index.notes.insert(rowid, crate::fts::note_of(state));
     }
     if after.hlc.as_ref().is_none_or(|h| *h < updated) {
         after.hlc = Some(updated);

@@ -3,7 +3,7 @@
 
 use crate::{Device, Fixture, close, contact, person};
 use std::path::Path;
-use tsunagi_store::search::{bigram_document, normalize};
+use tsunagi_store::search::normalize;
 use tsunagi_store::{Encryption, Store};
 
 const ASCII_MARKER: &str = "MARKER-7f3a";
@@ -11,15 +11,20 @@ const JAPANESE_MARKER: &str = "秘密の目印テキスト";
 const NAME_MARKER: &str = "目印太郎NAME-c41d";
 
 /// Every byte string that would betray the records: as written, as normalized for the index,
-/// and as the index's hex tokens.
+/// and as the index's key for the marker's first two characters (an integer, which SQLite
+/// writes big-endian in 6 bytes, or 8 for larger values).
 fn markers() -> Vec<Vec<u8>> {
     let mut m: Vec<Vec<u8>> = [ASCII_MARKER, JAPANESE_MARKER, NAME_MARKER, "c41d"]
         .iter()
         .map(|s| s.as_bytes().to_vec())
         .collect();
     m.push(normalize(ASCII_MARKER).into_bytes());
-    let grams = bigram_document(&normalize(JAPANESE_MARKER));
-    m.push(grams.split(' ').next().unwrap().as_bytes().to_vec());
+    let normalized = normalize(JAPANESE_MARKER);
+    let mut chars = normalized.chars();
+    let (a, b) = (chars.next().unwrap(), chars.next().unwrap());
+    let key = ((u64::from(a) << 32) | u64::from(b)).to_be_bytes();
+    m.push(key[2..].to_vec());
+    m.push(key.to_vec());
     m
 }
 

@@ -87,23 +87,20 @@ fn terms_of_three_or_more_characters_are_phrases_of_bigrams() {
     assert_eq!(n.hits("。次回"), Vec::<usize>::new());
 }
 
-/// A store written by the previous schema (v3: a trigram index and a bigram index without
-/// positions, every note already indexed there) is searchable after the upgrade: the
-/// migration queues every contact for the new index.
-#[test]
-fn notes_indexed_by_the_previous_schema_are_found_after_the_upgrade() {
+/// Drops the current index tables and puts back those of an earlier schema (`old_tables`),
+/// as a store written by that version would have them (every note indexed there, the queue
+/// empty); opening it again must upgrade it and find every note.
+fn upgraded_from(version: i64, old_tables: &str) {
     let Notes { store, _fx: fx, .. } = sample();
     drop(store);
     let raw = fx.raw();
-    raw.execute_batch(
-        "DROP TABLE contact_grams;
-         CREATE VIRTUAL TABLE contact_fts USING fts5 (
-             note, content = '', contentless_delete = 1, tokenize = 'trigram');
-         CREATE VIRTUAL TABLE contact_bigram USING fts5 (
-             grams, content = '', contentless_delete = 1, detail = none);
+    raw.execute_batch(&format!(
+        "DROP TABLE gram_rows; DROP TABLE gram_segs; DROP TABLE gram_docs;
+         DROP TABLE gram_dead; DROP TABLE gram_state;
+         {old_tables}
          DELETE FROM fts_queue;
-         PRAGMA user_version = 3;",
-    )
+         PRAGMA user_version = {version};"
+    ))
     .unwrap();
     drop(raw);
     let store = fx.open();
@@ -115,12 +112,37 @@ fn notes_indexed_by_the_previous_schema_are_found_after_the_upgrade() {
     let tables: i64 = fx
         .raw()
         .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE name IN ('contact_fts', 'contact_bigram')",
+            "SELECT count(*) FROM sqlite_schema
+             WHERE name IN ('contact_fts', 'contact_bigram', 'contact_grams')",
             [],
             |r| r.get(0),
         )
         .unwrap();
     assert_eq!(tables, 0, "the old indexes are gone");
+}
+
+/// A store of schema v3 (a trigram index and a bigram index without positions) is
+/// searchable after the upgrade.
+#[test]
+fn notes_indexed_by_the_two_index_schema_are_found_after_the_upgrade() {
+    upgraded_from(
+        3,
+        "CREATE VIRTUAL TABLE contact_fts USING fts5 (
+             note, content = '', contentless_delete = 1, tokenize = 'trigram');
+         CREATE VIRTUAL TABLE contact_bigram USING fts5 (
+             grams, content = '', contentless_delete = 1, detail = none);",
+    );
+}
+
+/// A store of schema v5 (the FTS5 bigram index with positions) is searchable after the
+/// upgrade to the index the store builds itself.
+#[test]
+fn notes_indexed_by_fts5_are_found_after_the_upgrade() {
+    upgraded_from(
+        5,
+        "CREATE VIRTUAL TABLE contact_grams USING fts5 (
+             grams, content = '', contentless_delete = 1);",
+    );
 }
 
 #[test]
