@@ -62,6 +62,10 @@ pub enum StoreError {
     /// A lower-level SQLite error.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A thread of the store stopped or could not start (the transaction it served is rolled
+    /// back; nothing stored changes).
+    #[error("the store's {0} thread stopped or could not start")]
+    Thread(&'static str),
     /// Filesystem error around the store file.
     #[error("file error on {path}: {source}")]
     Io {
@@ -88,6 +92,7 @@ impl StoreError {
             StoreError::Sqlite(e) if is_corruption(e) => "store_damaged",
             StoreError::Sqlite(_) => "database",
             StoreError::Io { .. } => "io",
+            StoreError::Thread(_) => "thread",
         }
     }
 }

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tsunagi_core::merge::EntityState;
 
-use crate::search::normalize;
 use crate::{StoreError, codec, grams};
 
 /// Queue rows read per query.
@@ -74,11 +73,20 @@ const HOLD_NOTES: usize = 2048;
 
 /// What a large pulled page keeps for the index while it is applied: the note of each contact
 /// it has written (by rowid, so the indexer does not read, inflate and parse the state it has
-/// just written) and the index segment it is building.
+/// just written) and the thread building its index segment (started at its first note).
 #[derive(Debug, Default)]
 pub(crate) struct PageIndex {
     pub(crate) notes: HashMap<i64, String>,
-    builder: grams::Builder,
+    worker: Option<grams::Worker>,
+}
+
+impl PageIndex {
+    fn worker(&mut self) -> Result<&mut grams::Worker, StoreError> {
+        if self.worker.is_none() {
+            self.worker = Some(grams::Worker::start()?);
+        }
+        self.worker.as_mut().ok_or(StoreError::Thread("indexing"))
+    }
 }
 
 /// During a large page: indexes the queue once the page holds [`HOLD_NOTES`] notes.
@@ -89,8 +97,13 @@ pub(crate) fn index_page_step(
     if let Some(page) = page
         && page.notes.len() >= HOLD_NOTES
     {
-        index_rows(tx, None, &mut page.builder, Some(&mut page.notes))?;
-        page.notes.clear();
+        let mut notes = std::mem::take(&mut page.notes);
+        index_rows(
+            tx,
+            None,
+            grams::Sink::Worker(page.worker()?),
+            Some(&mut notes),
+        )?;
     }
     Ok(())
 }
@@ -98,8 +111,17 @@ pub(crate) fn index_page_step(
 /// A large pulled page (see [`inline_for`]), at its end: indexes every queued contact inside
 /// the page's transaction and writes the page's segment.
 pub(crate) fn index_page_in(tx: &Connection, mut page: PageIndex) -> Result<(), StoreError> {
-    index_rows(tx, None, &mut page.builder, Some(&mut page.notes))?;
-    page.builder.write(tx)
+    let mut notes = std::mem::take(&mut page.notes);
+    index_rows(
+        tx,
+        None,
+        grams::Sink::Worker(page.worker()?),
+        Some(&mut notes),
+    )?;
+    match page.worker.take() {
+        Some(w) => w.finish(tx),
+        None => Ok(()),
+    }
 }
 
 /// One short transaction: as many queued contacts as fit in `batch` (at least one chunk), as
@@ -109,7 +131,7 @@ fn index_batch(conn: &Connection, batch: Duration) -> Result<usize, StoreError> 
     // hand, and rolled back unless the batch completes.
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let mut builder = grams::Builder::default();
-    match index_rows(conn, Some(batch), &mut builder, None).and_then(|done| {
+    match index_rows(conn, Some(batch), grams::Sink::Here(&mut builder), None).and_then(|done| {
         builder.write(conn)?;
         Ok(done)
     }) {
@@ -124,15 +146,14 @@ fn index_batch(conn: &Connection, batch: Duration) -> Result<usize, StoreError> 
     }
 }
 
-/// Indexes queued contacts into `builder`, a chunk at a time, until the queue is empty or
-/// `limit` is spent (writing a segment whenever the builder holds [`grams::WRITE_AT`]).
-/// A contact's note is taken from `written` when it is there (written in this transaction:
-/// inflating and parsing its state again cost a fresh device about as much as writing it),
-/// else read from its stored state.
+/// Indexes queued contacts into `sink`, a chunk at a time, until the queue is empty or `limit`
+/// is spent. A contact's note is taken from `written` when it is there (written in this
+/// transaction: inflating and parsing its state again cost a fresh device about as much as
+/// writing it), else read from its stored state.
 fn index_rows(
     tx: &Connection,
     limit: Option<Duration>,
-    builder: &mut grams::Builder,
+    mut sink: grams::Sink<'_>,
     mut written: Option<&mut HashMap<i64, String>>,
 ) -> Result<usize, StoreError> {
     let started = Instant::now();
@@ -169,12 +190,13 @@ fn index_rows(
             };
             // Setting removes any earlier note of the contact first, so (re)indexing is
             // idempotent.
-            indexer.set(builder, rowid, note.map(|n| normalize(&n)).as_deref())?;
+            if let Some(doc) = indexer.set(rowid, note.as_deref())?
+                && let Some(note) = note
+            {
+                sink.add(tx, doc, note)?;
+            }
             dequeue.execute([rowid])?;
             done += 1;
-            if builder.bytes() >= grams::WRITE_AT {
-                builder.write(tx)?;
-            }
             if limit.is_some_and(|l| started.elapsed() > l) {
                 indexer.finish()?;
                 return Ok(done);

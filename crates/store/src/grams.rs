@@ -18,6 +18,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::StoreError;
+use crate::search::normalize;
 
 /// The second half of a word-final character's gram (no character has this code point).
 const END: u64 = 0xFFFF_FFFF;
@@ -181,11 +182,6 @@ impl Builder {
         });
     }
 
-    /// Encoded bytes held.
-    pub(crate) fn bytes(&self) -> usize {
-        self.bytes
-    }
-
     /// Writes what it holds as a new segment (rows in key order) and starts over empty.
     pub(crate) fn write(&mut self, tx: &Connection) -> Result<(), StoreError> {
         if self.lists.is_empty() {
@@ -213,7 +209,122 @@ impl Builder {
 }
 
 /// A builder holding this many bytes of postings is written as a segment (bounds memory).
-pub(crate) const WRITE_AT: usize = 64 << 20;
+const WRITE_AT: usize = 64 << 20;
+
+/// Where the notes of new documents go: a builder on this thread (a short batch), or a
+/// [`Worker`] (a large page).
+pub(crate) enum Sink<'a> {
+    Here(&'a mut Builder),
+    Worker(&'a mut Worker),
+}
+
+impl Sink<'_> {
+    /// Indexes `note` as document `doc`, writing any segment that is full.
+    pub(crate) fn add(
+        &mut self,
+        tx: &Connection,
+        doc: u64,
+        note: String,
+    ) -> Result<(), StoreError> {
+        match self {
+            Sink::Here(b) => {
+                b.add(doc, &normalize(&note));
+                if b.bytes >= WRITE_AT {
+                    b.write(tx)?;
+                }
+                Ok(())
+            }
+            Sink::Worker(w) => {
+                w.add(doc, note)?;
+                w.write_full(tx)
+            }
+        }
+    }
+}
+
+/// Notes sent to the worker and not yet taken (about 2 MB of text).
+const WORKER_QUEUE: usize = 1024;
+
+/// Builds a large page's segment on a second thread (normalizing and tokenizing are most of
+/// indexing), while the page goes on applying its changes on the first. Full builders come
+/// back to be written by the page's transaction.
+pub(crate) struct Worker {
+    send: Option<std::sync::mpsc::SyncSender<(u64, String)>>,
+    full: std::sync::mpsc::Receiver<Builder>,
+    thread: Option<std::thread::JoinHandle<Builder>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker").finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    pub(crate) fn start() -> Result<Worker, StoreError> {
+        let (send, notes) = std::sync::mpsc::sync_channel::<(u64, String)>(WORKER_QUEUE);
+        let (give, full) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("tsunagi-index".into())
+            .spawn(move || {
+                let mut builder = Builder::default();
+                for (doc, note) in notes {
+                    builder.add(doc, &normalize(&note));
+                    if builder.bytes >= WRITE_AT && give.send(std::mem::take(&mut builder)).is_err()
+                    {
+                        break;
+                    }
+                }
+                builder
+            })
+            .map_err(|_| StoreError::Thread("indexing"))?;
+        Ok(Worker {
+            send: Some(send),
+            full,
+            thread: Some(thread),
+        })
+    }
+
+    fn add(&mut self, doc: u64, note: String) -> Result<(), StoreError> {
+        self.send
+            .as_ref()
+            .ok_or(StoreError::Thread("indexing"))?
+            .send((doc, note))
+            .map_err(|_| StoreError::Thread("indexing"))
+    }
+
+    /// Writes the builders the thread has filled so far.
+    fn write_full(&mut self, tx: &Connection) -> Result<(), StoreError> {
+        while let Ok(mut b) = self.full.try_recv() {
+            b.write(tx)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the thread to take every note, and writes what it built, in order.
+    pub(crate) fn finish(mut self, tx: &Connection) -> Result<(), StoreError> {
+        drop(self.send.take());
+        let last = self
+            .thread
+            .take()
+            .ok_or(StoreError::Thread("indexing"))?
+            .join()
+            .map_err(|_| StoreError::Thread("indexing"))?;
+        self.write_full(tx)?;
+        let mut last = last;
+        last.write(tx)
+    }
+}
+
+impl Drop for Worker {
+    /// A page that failed: the thread ends with the channel, and is waited for.
+    fn drop(&mut self) {
+        drop(self.send.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
 
 /// Indexing inside one transaction: allocates document numbers and records which document is
 /// live for which contact.
@@ -231,14 +342,13 @@ impl<'c> Indexer<'c> {
         })
     }
 
-    /// Removes the contact's indexed note (if any) and, when `normalized` has any gram,
-    /// indexes it as a new document into `builder`.
+    /// Removes the contact's indexed note (if any) and, when it has a note that is not all
+    /// whitespace, makes the new note a document: returns its number, for a [`Sink`].
     pub(crate) fn set(
         &mut self,
-        builder: &mut Builder,
         contact: i64,
-        normalized: Option<&str>,
-    ) -> Result<(), StoreError> {
+        note: Option<&str>,
+    ) -> Result<Option<u64>, StoreError> {
         let old: Option<i64> = self
             .conn
             .prepare_cached("DELETE FROM gram_docs WHERE contact = ?1 RETURNING doc")?
@@ -251,15 +361,15 @@ impl<'c> Indexer<'c> {
                 )?
                 .execute(params![old, self.next_doc as i64])?;
         }
-        if let Some(text) = normalized.filter(|t| t.chars().any(|c| c != ' ')) {
-            let doc = self.next_doc;
-            self.next_doc += 1;
-            self.conn
-                .prepare_cached("INSERT INTO gram_docs (doc, contact) VALUES (?1, ?2)")?
-                .execute(params![doc as i64, contact])?;
-            builder.add(doc, text);
+        if !note.is_some_and(|t| t.chars().any(|c| !c.is_whitespace())) {
+            return Ok(None);
         }
-        Ok(())
+        let doc = self.next_doc;
+        self.next_doc += 1;
+        self.conn
+            .prepare_cached("INSERT INTO gram_docs (doc, contact) VALUES (?1, ?2)")?
+            .execute(params![doc as i64, contact])?;
+        Ok(Some(doc))
     }
 
     /// Records the next document number (before the transaction commits).
@@ -706,6 +816,13 @@ mod tests {
         conn
     }
 
+    fn sink<'a>(builder: &'a mut Builder, worker: &'a mut Option<Worker>) -> Sink<'a> {
+        match worker {
+            Some(w) => Sink::Worker(w),
+            None => Sink::Here(builder),
+        }
+    }
+
     /// A small deterministic generator (xorshift), so a failure names its seed.
     struct Rng(u64);
     impl Rng {
@@ -764,20 +881,30 @@ mod tests {
                 conn.execute_batch("BEGIN IMMEDIATE").unwrap();
                 let mut ix = Indexer::new(&conn).unwrap();
                 let mut builder = Builder::default();
+                // Every third transaction builds its segment on a worker thread, as a large
+                // page does.
+                let mut worker = (step % 3 == 0).then(|| Worker::start().unwrap());
                 for _ in 0..1 + rng.next(4) {
                     let contact = 1 + rng.next(120) as i64;
                     if rng.next(6) == 0 {
-                        ix.set(&mut builder, contact, None).unwrap();
+                        assert_eq!(ix.set(contact, None).unwrap(), None);
                         model.remove(&contact);
                     } else {
                         let len = rng.next(40);
-                        let text = crate::search::normalize(&rng.text(len));
-                        ix.set(&mut builder, contact, Some(&text)).unwrap();
-                        model.insert(contact, text);
+                        let text = rng.text(len);
+                        if let Some(doc) = ix.set(contact, Some(&text)).unwrap() {
+                            sink(&mut builder, &mut worker)
+                                .add(&conn, doc, text.clone())
+                                .unwrap();
+                        }
+                        model.insert(contact, crate::search::normalize(&text));
                     }
                 }
                 ix.finish().unwrap();
                 builder.write(&conn).unwrap();
+                if let Some(w) = worker {
+                    w.finish(&conn).unwrap();
+                }
                 conn.execute_batch("COMMIT").unwrap();
                 for _ in 0..rng.next(3) {
                     merge_step(&conn, Duration::ZERO).unwrap();

@@ -441,6 +441,42 @@ fn the_background_thread_indexes_saved_notes() {
     assert_eq!(store.search("訪問記録", 100).unwrap().contact_total, 40);
 }
 
+/// Each search indexes what is queued as a segment of its own; the background thread merges
+/// such segments (eight neighbours of one size at a time) while the store is open, and every
+/// note is still found, once, after the merges.
+#[test]
+fn the_background_thread_merges_small_segments() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut dev = Device::new(1);
+    let p = dev.add_person(&mut store, person("山田 花子", "やまだ はなこ"));
+    for i in 0..40 {
+        let at = format!("2026-11-01T10:{i:02}:00+09:00");
+        dev.add_contact(&mut store, contact(p, &at, &format!("統合する記録その{i}")));
+        // The search indexes the one queued note: one segment per note.
+        assert_eq!(
+            store.search("統合する記録", 100).unwrap().contact_total,
+            i + 1
+        );
+    }
+    let segments = || -> i64 {
+        fx.raw()
+            .query_row("SELECT count(*) FROM gram_segs", [], |r| r.get(0))
+            .unwrap()
+    };
+    // Bounded wait for the background thread (period 250 ms): at most 20 s. Forty one-note
+    // segments merge into five of eight notes.
+    let mut waited = 0;
+    while segments() > 7 && waited < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    assert!(segments() <= 7, "{} segments left unmerged", segments());
+    let r = store.search("統合する記録", 100).unwrap();
+    assert_eq!(r.contact_total, 40);
+    assert_eq!(store.search("その17", 100).unwrap().contact_total, 1);
+}
+
 /// A note saved just before the app stops (its indexing still queued) is found after the
 /// next start: the queue is in the store and the search indexes what remains.
 #[test]
