@@ -625,8 +625,11 @@ fn begin_merge(tx: &Connection) -> Result<Option<Merge>, StoreError> {
     Ok(None)
 }
 
-/// Rows read from each input per round of a merge.
-const MERGE_ROWS: i64 = 64;
+/// Rows read from each input per round of a merge, at most.
+const MERGE_ROWS: usize = 64;
+/// Bytes of postings read from each input per round of a merge, about (a round holds at most
+/// [`FAN`] times this, plus one row per input).
+const MERGE_BYTES: usize = 256 << 10;
 
 /// One short transaction of merging (about `budget`): starts a merge if the index needs one,
 /// moves a range of grams from the inputs into the target, and ends it when all are moved.
@@ -675,18 +678,24 @@ fn merge_in(tx: &Connection, budget: Duration) -> Result<bool, StoreError> {
         {
             let mut next = tx.prepare_cached(
                 "SELECT gram, postings FROM gram_rows WHERE seg = ?1 AND gram >= ?2
-                 ORDER BY gram LIMIT ?3",
+                 ORDER BY gram",
             )?;
             for seg in &merge.inputs {
-                let these: Vec<(i64, Vec<u8>)> = next
-                    .query_map(params![seg, cursor, MERGE_ROWS], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })?
-                    .collect::<Result<_, _>>()?;
-                if these.len() as i64 == MERGE_ROWS {
-                    upto = upto.min(these[these.len() - 1].0);
+                // At least one row, then up to MERGE_ROWS rows or MERGE_BYTES: a common gram's
+                // row in a large segment holds hundreds of kilobytes.
+                let mut found = next.query(params![seg, cursor])?;
+                let (mut n, mut bytes) = (0, 0);
+                while let Some(r) = found.next()? {
+                    let (g, postings): (i64, Vec<u8>) = (r.get(0)?, r.get(1)?);
+                    n += 1;
+                    bytes += postings.len();
+                    rows.push((g, postings));
+                    if n == MERGE_ROWS || bytes >= MERGE_BYTES {
+                        // This input may have more: the grams up to here are complete.
+                        upto = upto.min(g);
+                        break;
+                    }
                 }
-                rows.extend(these);
             }
         }
         done = upto == i64::MAX;
@@ -963,6 +972,51 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Rows larger than a merge round's byte bound (a gram in every position of long notes)
+    /// are merged a few at a time, and every note is still found once.
+    #[test]
+    fn merges_bound_the_bytes_they_read_per_round() {
+        let conn = index_db();
+        for i in 0..FAN as i64 {
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            let mut ix = Indexer::new(&conn).unwrap();
+            let mut builder = Builder::default();
+            let note = format!("{} x{i}", "あ".repeat(300_000));
+            let doc = ix.set(i + 1, Some(&note)).unwrap().unwrap();
+            Sink::Here(&mut builder).add(&conn, doc, note).unwrap();
+            ix.finish().unwrap();
+            builder.write(&conn).unwrap();
+            conn.execute_batch("COMMIT").unwrap();
+        }
+        let big: i64 = conn
+            .query_row("SELECT max(length(postings)) FROM gram_rows", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(big as usize > MERGE_BYTES, "rows of {big} bytes");
+        let mut steps = 0;
+        while merge_step(&conn, Duration::ZERO).unwrap() {
+            steps += 1;
+            assert!(steps < 100, "merging does not end");
+        }
+        // One round per step. Each input's rows, in gram order: "3"+end, "x3", "ああ" (300 KB)
+        // and "あ"+end. The first round stops at "ああ", the second takes the rest; without the
+        // byte bound, one round (well under 64 rows per input) would have read everything.
+        assert_eq!(steps, 2);
+        let segs: i64 = conn
+            .query_row("SELECT count(*) FROM gram_segs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(segs, 1);
+        let mut all = matching(&conn, &["ああああ".into()]).unwrap();
+        all.sort_unstable();
+        assert_eq!(all, (1..=FAN as i64).collect::<Vec<_>>());
+        assert_eq!(
+            matching(&conn, &["あx3".into()]).unwrap(),
+            Vec::<i64>::new()
+        );
+        assert_eq!(matching(&conn, &["x3".into()]).unwrap(), [4]);
     }
 
     #[test]
