@@ -81,11 +81,16 @@ pub(crate) struct PageIndex {
 }
 
 impl PageIndex {
-    fn worker(&mut self) -> Result<&mut grams::Worker, StoreError> {
+    /// Indexes the queue through the page's worker thread (started at the first call), taking
+    /// the notes the page holds; those no queued contact asked for are dropped.
+    fn index_queue(&mut self, tx: &Connection) -> Result<(), StoreError> {
+        let mut notes = std::mem::take(&mut self.notes);
         if self.worker.is_none() {
             self.worker = Some(grams::Worker::start()?);
         }
-        self.worker.as_mut().ok_or(StoreError::Thread("indexing"))
+        let worker = self.worker.as_mut().ok_or(StoreError::Thread("indexing"))?;
+        index_rows(tx, None, grams::Sink::Worker(worker), Some(&mut notes))?;
+        Ok(())
     }
 }
 
@@ -97,13 +102,7 @@ pub(crate) fn index_page_step(
     if let Some(page) = page
         && page.notes.len() >= HOLD_NOTES
     {
-        let mut notes = std::mem::take(&mut page.notes);
-        index_rows(
-            tx,
-            None,
-            grams::Sink::Worker(page.worker()?),
-            Some(&mut notes),
-        )?;
+        page.index_queue(tx)?;
     }
     Ok(())
 }
@@ -111,13 +110,7 @@ pub(crate) fn index_page_step(
 /// A large pulled page (see [`inline_for`]), at its end: indexes every queued contact inside
 /// the page's transaction and writes the page's segment.
 pub(crate) fn index_page_in(tx: &Connection, mut page: PageIndex) -> Result<(), StoreError> {
-    let mut notes = std::mem::take(&mut page.notes);
-    index_rows(
-        tx,
-        None,
-        grams::Sink::Worker(page.worker()?),
-        Some(&mut notes),
-    )?;
+    page.index_queue(tx)?;
     match page.worker.take() {
         Some(w) => w.finish(tx),
         None => Ok(()),
@@ -127,23 +120,13 @@ pub(crate) fn index_page_in(tx: &Connection, mut page: PageIndex) -> Result<(), 
 /// One short transaction: as many queued contacts as fit in `batch` (at least one chunk), as
 /// one segment.
 fn index_batch(conn: &Connection, batch: Duration) -> Result<usize, StoreError> {
-    // Taken on `&Connection` (a search holds only a shared borrow): the transaction is begun by
-    // hand, and rolled back unless the batch completes.
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let mut builder = grams::Builder::default();
-    match index_rows(conn, Some(batch), grams::Sink::Here(&mut builder), None).and_then(|done| {
+    // Taken on `&Connection`: a search holds only a shared borrow.
+    crate::open::immediate(conn, || {
+        let mut builder = grams::Builder::default();
+        let done = index_rows(conn, Some(batch), grams::Sink::Here(&mut builder), None)?;
         builder.write(conn)?;
         Ok(done)
-    }) {
-        Ok(done) => {
-            conn.execute_batch("COMMIT")?;
-            Ok(done)
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
+    })
 }
 
 /// Indexes queued contacts into `sink`, a chunk at a time, until the queue is empty or `limit`

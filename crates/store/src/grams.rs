@@ -635,19 +635,7 @@ const MERGE_BYTES: usize = 256 << 10;
 /// moves a range of grams from the inputs into the target, and ends it when all are moved.
 /// Returns whether there is more to do.
 pub(crate) fn merge_step(conn: &Connection, budget: Duration) -> Result<bool, StoreError> {
-    // Taken on `&Connection` (the background thread's): begun by hand, rolled back unless the
-    // step completes.
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    match merge_in(conn, budget) {
-        Ok(more) => {
-            conn.execute_batch("COMMIT")?;
-            Ok(more)
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
+    crate::open::immediate(conn, || merge_in(conn, budget))
 }
 
 fn merge_in(tx: &Connection, budget: Duration) -> Result<bool, StoreError> {

@@ -222,6 +222,25 @@ pub(crate) fn set_cache(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Runs `f` in a write transaction begun by hand on a shared `&Connection` (a search, the
+/// background thread): committed when `f` succeeds, rolled back when it fails.
+pub(crate) fn immediate<T>(
+    conn: &Connection,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match f() {
+        Ok(v) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
 /// Busy handler: wait in 200 µs steps, up to 10 s. SQLite's default handler sleeps 1, 2, 5,
 /// 10 ... ms, so a save that meets the background thread's short transaction would wait
 /// several milliseconds longer than needed.
