@@ -81,15 +81,16 @@ pub(crate) struct PageIndex {
 }
 
 impl PageIndex {
-    /// Indexes the queue through the page's worker thread (started at the first call), taking
-    /// the notes the page holds; those no queued contact asked for are dropped.
+    /// Indexes the queue through the page's worker thread, taking the notes the page holds;
+    /// those no queued contact asked for are dropped.
     fn index_queue(&mut self, tx: &Connection) -> Result<(), StoreError> {
         let mut notes = std::mem::take(&mut self.notes);
-        if self.worker.is_none() {
-            self.worker = Some(grams::Worker::start()?);
-        }
-        let worker = self.worker.as_mut().ok_or(StoreError::Thread("indexing"))?;
-        index_rows(tx, None, grams::Sink::Worker(worker), Some(&mut notes))?;
+        index_rows(
+            tx,
+            None,
+            grams::Sink::Worker(&mut self.worker),
+            Some(&mut notes),
+        )?;
         Ok(())
     }
 }

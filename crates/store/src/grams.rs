@@ -31,7 +31,7 @@ fn gram(first: char, second: Option<char>) -> u64 {
 /// Every gram of an already normalized text, with its position (in characters): one per pair
 /// of adjacent non-space characters, and one for a character that ends a word, so that every
 /// non-space character starts exactly one gram.
-pub(crate) fn grams_of(normalized: &str, mut each: impl FnMut(u64, u32)) {
+fn grams_of(normalized: &str, mut each: impl FnMut(u64, u32)) {
     let mut chars = normalized.chars().peekable();
     let mut pos = 0u32;
     while let Some(c) = chars.next() {
@@ -43,7 +43,9 @@ pub(crate) fn grams_of(normalized: &str, mut each: impl FnMut(u64, u32)) {
     }
 }
 
-/// Fibonacci hashing of a gram (the standard hasher spent a tenth of indexing on SipHash).
+/// Fibonacci hashing of a gram. A gram is already an integer, and the keys are the device's own
+/// notes, so SipHash's protection against chosen keys buys nothing on this hot path (every
+/// token of every note is one lookup).
 #[derive(Default)]
 struct GramHasher(u64);
 
@@ -211,11 +213,11 @@ impl Builder {
 /// A builder holding this many bytes of postings is written as a segment (bounds memory).
 const WRITE_AT: usize = 64 << 20;
 
-/// Where the notes of new documents go: a builder on this thread (a short batch), or a
-/// [`Worker`] (a large page).
+/// Where the notes of new documents go: a builder on this thread (a short batch), or a large
+/// page's [`Worker`] (started at the page's first note).
 pub(crate) enum Sink<'a> {
     Here(&'a mut Builder),
-    Worker(&'a mut Worker),
+    Worker(&'a mut Option<Worker>),
 }
 
 impl Sink<'_> {
@@ -234,7 +236,11 @@ impl Sink<'_> {
                 }
                 Ok(())
             }
-            Sink::Worker(w) => {
+            Sink::Worker(slot) => {
+                let w = match slot {
+                    Some(w) => w,
+                    None => slot.insert(Worker::start()?),
+                };
                 w.add(doc, note)?;
                 w.write_full(tx)
             }
@@ -813,10 +819,15 @@ mod tests {
         conn
     }
 
-    fn sink<'a>(builder: &'a mut Builder, worker: &'a mut Option<Worker>) -> Sink<'a> {
-        match worker {
-            Some(w) => Sink::Worker(w),
-            None => Sink::Here(builder),
+    fn sink<'a>(
+        builder: &'a mut Builder,
+        worker: &'a mut Option<Worker>,
+        threaded: bool,
+    ) -> Sink<'a> {
+        if threaded {
+            Sink::Worker(worker)
+        } else {
+            Sink::Here(builder)
         }
     }
 
@@ -880,7 +891,8 @@ mod tests {
                 let mut builder = Builder::default();
                 // Every third transaction builds its segment on a worker thread, as a large
                 // page does.
-                let mut worker = (step % 3 == 0).then(|| Worker::start().unwrap());
+                let threaded = step % 3 == 0;
+                let mut worker = None;
                 for _ in 0..1 + rng.next(4) {
                     let contact = 1 + rng.next(120) as i64;
                     if rng.next(6) == 0 {
@@ -890,7 +902,7 @@ mod tests {
                         let len = rng.next(40);
                         let text = rng.text(len);
                         if let Some(doc) = ix.set(contact, Some(&text)).unwrap() {
-                            sink(&mut builder, &mut worker)
+                            sink(&mut builder, &mut worker, threaded)
                                 .add(&conn, doc, text.clone())
                                 .unwrap();
                         }

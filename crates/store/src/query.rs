@@ -265,9 +265,9 @@ impl Store {
              LEFT JOIN persons p ON p.id = c.person
              WHERE c.rowid = ?1",
         )?;
-        let mut rows = Vec::with_capacity(chosen.len());
+        let mut contacts = Vec::with_capacity(chosen.len());
         for rowid in chosen {
-            rows.push(stmt.query_row([rowid], |r| {
+            let (id, person, person_name, at, state) = stmt.query_row([rowid], |r| {
                 Ok((
                     r.get::<_, Vec<u8>>(0)?,
                     r.get::<_, Vec<u8>>(1)?,
@@ -275,11 +275,7 @@ impl Store {
                     r.get::<_, String>(3)?,
                     r.get::<_, Vec<u8>>(4)?,
                 ))
-            }));
-        }
-        let mut contacts = Vec::new();
-        for row in rows {
-            let (id, person, person_name, at, state) = row?;
+            })?;
             let state = decode_state(&state, "contact")?;
             let note = state
                 .value("note")

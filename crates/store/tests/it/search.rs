@@ -419,14 +419,9 @@ proptest! {
 /// the thread empties the queue by itself.
 #[test]
 fn the_background_thread_indexes_saved_notes() {
-    let fx = Fixture::new();
-    let mut store = fx.create();
-    let mut dev = Device::new(1);
-    let p = dev.add_person(&mut store, person("山田 花子", "やまだ はなこ"));
-    for i in 0..40 {
-        let at = format!("2026-11-01T10:{i:02}:00+09:00");
-        dev.add_contact(&mut store, contact(p, &at, &format!("訪問記録その{i}")));
-    }
+    let texts: Vec<String> = (0..40).map(|i| format!("訪問記録その{i}")).collect();
+    // `_fx` keeps the store's folder for the whole test.
+    let Notes { store, _fx, .. } = notes(&texts.iter().map(String::as_str).collect::<Vec<_>>());
     // Bounded wait for the background thread (period 250 ms): at most 20 s.
     let mut waited = 0;
     while store.index_pending().unwrap() > 0 && waited < 200 {
