@@ -346,6 +346,28 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
     assert!(south.store().entity(after.into()).unwrap().is_none());
     sync(&mut lead).await;
     assert!(lead.store().entity(after.into()).unwrap().is_some());
+    // A consent withdrawn leaves sharing on another basis: q's case goes on reaching the team
+    // that attended the 支援会議, though q also consented to it and withdrew.
+    let q_consent = w1
+        .record_consent(&ConsentInput {
+            person: q.to_string(),
+            scope: vec!["csw-south".into()],
+            method: "oral".into(),
+            ..ConsentInput::default()
+        })
+        .unwrap();
+    w1.withdraw_consent(&q_consent.to_string(), None, &ks)
+        .await
+        .unwrap();
+    let q_later = w1
+        .add_contact(&contact(q, "会議に基づく共有は続く"))
+        .unwrap();
+    sync(&mut w1).await;
+    sync(&mut south).await;
+    assert!(
+        south.store().entity(q_later.into()).unwrap().is_some(),
+        "the withdrawal ended sharing decided by the 支援会議"
+    );
 
     // Revocation: worker 2 is cut off; the team key rotates.
     let w2_id = w2.id().as_uuid().to_string();

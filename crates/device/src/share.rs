@@ -10,6 +10,7 @@ use tsunagi_core::DomainError;
 use tsunagi_core::change::EntityKind;
 use tsunagi_core::consent::{
     Consent, ConsentFields, ConsentId, ConsentMethod, Disclosure, DisclosureRequest, Evidence,
+    LegalBasis,
 };
 use tsunagi_core::contact::{Contact, ContactOutcome};
 use tsunagi_core::ids::{ContactId, DisclosureId, EntityId};
@@ -23,6 +24,22 @@ use tsunagi_sync::wire::{Aux, Envelope, Kind};
 use uuid::Uuid;
 
 use crate::{Device, DeviceError, SyncReport};
+
+/// A case's bases for sharing that outlive the withdrawal of one consent.
+#[derive(Debug, Default)]
+struct OtherBases {
+    /// The person's other consents, active on the day.
+    consents: Vec<Consent>,
+    /// Teams the case was disclosed to on a 支援会議 decision.
+    meetings: Vec<ShortText>,
+}
+
+impl OtherBases {
+    /// Whether sharing with `team` still has a basis.
+    fn allows(&self, team: &ShortText) -> bool {
+        self.meetings.contains(team) || self.consents.iter().any(|c| c.covers(team))
+    }
+}
 
 /// A new 同意.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -307,6 +324,8 @@ impl Device {
     /// Withdraws a consent from `on` (default today): the consent record says so, every team
     /// in its scope that holds a grant on the case loses it from a new case-key epoch on, and
     /// the next changes are sealed under that epoch only. What was shared before stays shared.
+    /// A team keeps its grant where another basis allows it: another of the person's consents
+    /// active that day that covers it, or a disclosure to it on a 支援会議 decision.
     pub async fn withdraw_consent<K: Keystore>(
         &mut self,
         consent: &str,
@@ -323,10 +342,12 @@ impl Device {
         self.refresh_keys(keystore).await?;
         let epoch = self.current_team_epoch(&enrollment)?;
         let latest = self.store.case_keys_of(case)?.last().map_or(0, |k| k.epoch);
+        let kept = self.other_bases(case, eid, day)?;
         let mut grants = Vec::new();
         let mut queued = Vec::new();
         for g in self.store.grants_of(case)? {
-            if g.until_epoch == 0 && c.covers(&ShortText::parse("scope", &g.team)?) {
+            let team = ShortText::parse("scope", &g.team)?;
+            if g.until_epoch == 0 && c.covers(&team) && !kept.allows(&team) {
                 let ended = GrantRow {
                     until_epoch: latest + 1,
                     ..g
@@ -353,6 +374,39 @@ impl Device {
             Err(DeviceError::Server(tsunagi_sync::client::ClientError::Unreachable(_))) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// What else allows sharing the case on `day` besides the consent `withdrawn`: the
+    /// person's other consents active that day, and the teams it was disclosed to on a 支援会議
+    /// decision (art. 106-6 needs no consent, so a withdrawal does not end that sharing).
+    fn other_bases(
+        &self,
+        case: EntityId,
+        withdrawn: EntityId,
+        day: chrono::NaiveDate,
+    ) -> Result<OtherBases, DeviceError> {
+        let mut kept = OtherBases::default();
+        for s in self.store.case_states(case)? {
+            if s.is_deleted() || s.id() == withdrawn {
+                continue;
+            }
+            match s.kind() {
+                EntityKind::Consent => {
+                    let c: Consent = crate::view::decode(&s)?;
+                    if EntityId::from(c.person()) == case && c.is_active(day) {
+                        kept.consents.push(c);
+                    }
+                }
+                EntityKind::Disclosure => {
+                    let d: Disclosure = crate::view::decode(&s)?;
+                    if let LegalBasis::SupportMeeting(_) = d.basis() {
+                        kept.meetings.push(d.request().to.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(kept)
     }
 
     fn grant_envelope(
