@@ -368,6 +368,48 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
         south.store().entity(q_later.into()).unwrap().is_some(),
         "the withdrawal ended sharing decided by the 支援会議"
     );
+    // Two consents cover the team: withdrawing one leaves the other's sharing; withdrawing
+    // the other ends it.
+    let r = w1.add_person(&person("小林 トシ")).unwrap();
+    sync(&mut w1).await;
+    let consent_of_r = |w1: &mut Device, method: &str| {
+        w1.record_consent(&ConsentInput {
+            person: r.to_string(),
+            scope: vec!["csw-south".into()],
+            method: method.into(),
+            ..ConsentInput::default()
+        })
+        .unwrap()
+    };
+    let (first, second) = (
+        consent_of_r(&mut w1, "written"),
+        consent_of_r(&mut w1, "oral"),
+    );
+    w1.share_case(
+        &r.to_string(),
+        "csw-south",
+        ShareBasis::Consent(&first.to_string()),
+        &ks,
+    )
+    .await
+    .unwrap();
+    let mut seen_by_south = Vec::new();
+    for c in [first, second] {
+        w1.withdraw_consent(&c.to_string(), None, &ks)
+            .await
+            .unwrap();
+        let note = w1
+            .add_contact(&contact(r, "同意の一つを撤回した後"))
+            .unwrap();
+        sync(&mut w1).await;
+        sync(&mut south).await;
+        seen_by_south.push(south.store().entity(note.into()).unwrap().is_some());
+    }
+    assert_eq!(
+        seen_by_south,
+        [true, false],
+        "shared while one consent stood, not after both were withdrawn"
+    );
 
     // Revocation: worker 2 is cut off; the team key rotates.
     let w2_id = w2.id().as_uuid().to_string();
