@@ -337,9 +337,12 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
     );
 
     // Withdrawal: later changes are sealed under an epoch the other team cannot read.
-    w1.withdraw_consent(&consent.to_string(), None, &ks)
+    let r = w1
+        .withdraw_consent(&consent.to_string(), None, &ks)
         .await
         .unwrap();
+    assert_eq!(r.ended, ["csw-south"]);
+    assert!(r.kept.is_empty() && r.sync.is_some(), "{r:?}");
     let after = w1.add_contact(&contact(p, "同意撤回後の記録")).unwrap();
     sync(&mut w1).await;
     sync(&mut south).await;
@@ -356,9 +359,11 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
             ..ConsentInput::default()
         })
         .unwrap();
-    w1.withdraw_consent(&q_consent.to_string(), None, &ks)
+    let r = w1
+        .withdraw_consent(&q_consent.to_string(), None, &ks)
         .await
         .unwrap();
+    assert_eq!((r.ended, r.kept), (vec![], vec!["csw-south".to_owned()]));
     let q_later = w1
         .add_contact(&contact(q, "会議に基づく共有は続く"))
         .unwrap();
@@ -394,10 +399,14 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
     .await
     .unwrap();
     let mut seen_by_south = Vec::new();
-    for c in [first, second] {
-        w1.withdraw_consent(&c.to_string(), None, &ks)
+    for (c, ends) in [(first, false), (second, true)] {
+        let report = w1
+            .withdraw_consent(&c.to_string(), None, &ks)
             .await
             .unwrap();
+        let team = vec!["csw-south".to_owned()];
+        let expected = if ends { (team, vec![]) } else { (vec![], team) };
+        assert_eq!((report.ended, report.kept), expected);
         let note = w1
             .add_contact(&contact(r, "同意の一つを撤回した後"))
             .unwrap();

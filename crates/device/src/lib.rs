@@ -16,7 +16,9 @@ pub use enroll::{ApproveReport, EnrollReport, Enrollment, KeysReport, PeerReport
 pub use error::DeviceError;
 pub use input::{AssessmentInput, ContactInput, PersonInput};
 pub use settings::Settings;
-pub use share::{ConsentInput, ContactEdit, MeetingInput, PersonEdit, ShareBasis, ShareReport};
+pub use share::{
+    ConsentInput, ContactEdit, MeetingInput, PersonEdit, ShareBasis, ShareReport, WithdrawReport,
+};
 pub use sync::{Backoff, SNAPSHOT_MIN_OPS, SyncErrorView, SyncReport, SyncStatus, SyncSteps};
 pub use tsunagi_store::keys::{KeyError, Keystore, OsKeystore, Pin};
 pub use tsunagi_store::{CaseloadFilter, SearchResults};

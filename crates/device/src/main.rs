@@ -584,8 +584,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let r = block_on(device.withdraw_consent(&id, on.as_deref(), &OsKeystore::new()))?;
             print(
                 json,
-                &serde_json::json!({ "withdrawn": id, "sync": r }),
-                |_| format!("consent {id} withdrawn; sharing stops for new records"),
+                &serde_json::json!({
+                    "withdrawn": id, "ended": r.ended, "kept": r.kept, "sync": r.sync
+                }),
+                |_| {
+                    let mut out = format!("consent {id} withdrawn");
+                    if !r.ended.is_empty() {
+                        out.push_str(&format!(
+                            "; sharing with {} stops for new records",
+                            r.ended.join(", ")
+                        ));
+                    }
+                    if !r.kept.is_empty() {
+                        out.push_str(&format!(
+                            "; {} still receive the case on another basis (a 支援会議, or another consent)",
+                            r.kept.join(", ")
+                        ));
+                    }
+                    out
+                },
             )
         }
         Command::Meeting(MeetingCmd::Add {

@@ -121,6 +121,19 @@ pub struct ShareReport {
     pub sync: Option<SyncReport>,
 }
 
+/// What withdrawing a consent did.
+#[derive(Debug, Clone, Serialize)]
+pub struct WithdrawReport {
+    /// Teams that stop receiving the case's new changes (their grant ends).
+    pub ended: Vec<String>,
+    /// Teams in the consent's scope that go on receiving the case on another basis (a 支援会議
+    /// disclosure, or another active consent).
+    pub kept: Vec<String>,
+    /// The sync that sent the ended grants (None when none ended, or when the server could not
+    /// be reached: they go next time).
+    pub sync: Option<SyncReport>,
+}
+
 /// The non-blank entries of a repeated text field.
 fn short_texts(field: &'static str, values: &[String]) -> Result<Vec<ShortText>, DomainError> {
     values
@@ -331,49 +344,67 @@ impl Device {
         consent: &str,
         on: Option<&str>,
         keystore: &K,
-    ) -> Result<Option<SyncReport>, DeviceError> {
+    ) -> Result<WithdrawReport, DeviceError> {
         let (eid, mut c): (EntityId, Consent) =
             self.load(EntityKind::Consent, consent, "consent id")?;
         let day = date_or_today("on", on)?;
         c.withdraw(day)?;
         self.write_entity(EntityKind::Consent, eid, crate::device::to_fields(&c))?;
         let case: EntityId = c.person().into();
+        // Which open grants end is the store's to say; a device that shared nothing under this
+        // consent (most of them) records the withdrawal offline and is done.
+        let kept = self.other_bases(case, eid, day)?;
+        let mut report = WithdrawReport {
+            ended: Vec::new(),
+            kept: Vec::new(),
+            sync: None,
+        };
+        let mut ending = Vec::new();
+        for g in self.store.grants_of(case)? {
+            let team = ShortText::parse("scope", &g.team)?;
+            if g.until_epoch != 0 || !c.covers(&team) {
+                continue;
+            }
+            if kept.allows(&team) {
+                report.kept.push(g.team);
+            } else {
+                report.ended.push(g.team.clone());
+                ending.push(g);
+            }
+        }
+        if ending.is_empty() {
+            return Ok(report);
+        }
         let (client, enrollment, identity) = self.signed_client(keystore)?;
         self.refresh_keys(keystore).await?;
         let epoch = self.current_team_epoch(&enrollment)?;
         let latest = self.store.case_keys_of(case)?.last().map_or(0, |k| k.epoch);
-        let kept = self.other_bases(case, eid, day)?;
         let mut grants = Vec::new();
         let mut queued = Vec::new();
-        for g in self.store.grants_of(case)? {
-            let team = ShortText::parse("scope", &g.team)?;
-            if g.until_epoch == 0 && c.covers(&team) && !kept.allows(&team) {
-                let ended = GrantRow {
-                    until_epoch: latest + 1,
-                    ..g
-                };
-                queued.push(self.grant_envelope(
-                    &enrollment,
-                    &identity,
-                    &ended,
-                    latest.max(1),
-                    "consent",
-                    *eid.as_uuid().as_bytes(),
-                )?);
-                grants.push(ended);
-            }
-        }
-        if grants.is_empty() {
-            return Ok(None);
+        for g in ending {
+            let ended = GrantRow {
+                until_epoch: latest + 1,
+                ..g
+            };
+            queued.push(self.grant_envelope(
+                &enrollment,
+                &identity,
+                &ended,
+                latest.max(1),
+                "consent",
+                *eid.as_uuid().as_bytes(),
+            )?);
+            grants.push(ended);
         }
         self.store.add_local_keys(&[], &grants, &queued)?;
         self.usable_key(&client, &enrollment, &identity, case, epoch, true)
             .await?;
-        match self.sync(keystore).await {
-            Ok(r) => Ok(Some(r)),
-            Err(DeviceError::Server(tsunagi_sync::client::ClientError::Unreachable(_))) => Ok(None),
-            Err(e) => Err(e),
-        }
+        report.sync = match self.sync(keystore).await {
+            Ok(r) => Some(r),
+            Err(DeviceError::Server(tsunagi_sync::client::ClientError::Unreachable(_))) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(report)
     }
 
     /// What else allows sharing the case on `day` besides the consent `withdrawn`: the

@@ -803,4 +803,22 @@ fn sync_status_before_enrollment_says_so_and_sync_is_refused_clearly() {
             .contains("支援会議"),
         "{e}"
     );
+    // A consent shared under nothing is withdrawn offline, before enrollment: recorded, no
+    // grant ended, no network needed.
+    let c = dev.ok(&[
+        "consent",
+        "add",
+        "--person",
+        &p,
+        "--scope",
+        "csw-south",
+        "--method",
+        "written",
+    ]);
+    let c = c["id"].as_str().unwrap();
+    let w = dev.ok(&["consent", "withdraw", c]);
+    assert_eq!(w["withdrawn"], c, "{w}");
+    assert_eq!(w["ended"], serde_json::json!([]), "{w}");
+    assert_eq!(w["kept"], serde_json::json!([]), "{w}");
+    dev.fails(&["consent", "withdraw", "not-an-id"], 2, "invalid_id");
 }
