@@ -188,7 +188,8 @@ enum ConsentCmd {
         #[arg(long)]
         expires_on: Option<String>,
     },
-    /// Withdraw a consent: sharing stops for changes made from now on.
+    /// Withdraw a consent: sharing with the teams it covers stops for changes made from now
+    /// on, except with a team that has another basis (a 支援会議 disclosure, another consent).
     Withdraw {
         /// The consent's id.
         id: String,
