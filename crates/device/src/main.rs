@@ -598,7 +598,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                     if !r.kept.is_empty() {
                         out.push_str(&format!(
-                            "; {} still receive the case on another basis (a 支援会議, or another consent)",
+                            "; still shared with {} on another basis (a 支援会議, or another consent)",
                             r.kept.join(", ")
                         ));
                     }

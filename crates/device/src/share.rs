@@ -353,23 +353,28 @@ impl Device {
         let case: EntityId = c.person().into();
         // Which open grants end is the store's to say; a device that shared nothing under this
         // consent (most of them) records the withdrawal offline and is done.
-        let kept = self.other_bases(case, eid, day)?;
         let mut report = WithdrawReport {
             ended: Vec::new(),
             kept: Vec::new(),
             sync: None,
         };
-        let mut ending = Vec::new();
+        let mut covered = Vec::new();
         for g in self.store.grants_of(case)? {
             let team = ShortText::parse("scope", &g.team)?;
-            if g.until_epoch != 0 || !c.covers(&team) {
-                continue;
+            if g.until_epoch == 0 && c.covers(&team) {
+                covered.push((g, team));
             }
-            if kept.allows(&team) {
-                report.kept.push(g.team);
-            } else {
-                report.ended.push(g.team.clone());
-                ending.push(g);
+        }
+        let mut ending = Vec::new();
+        if !covered.is_empty() {
+            let kept = self.other_bases(case, eid, day)?;
+            for (g, team) in covered {
+                if kept.allows(&team) {
+                    report.kept.push(g.team);
+                } else {
+                    report.ended.push(g.team.clone());
+                    ending.push(g);
+                }
             }
         }
         if ending.is_empty() {
@@ -416,25 +421,25 @@ impl Device {
         withdrawn: EntityId,
         day: chrono::NaiveDate,
     ) -> Result<OtherBases, DeviceError> {
+        let live = |kind| -> Result<Vec<_>, DeviceError> {
+            Ok(self
+                .store
+                .case_states_of(case, kind)?
+                .into_iter()
+                .filter(|s| !s.is_deleted() && s.id() != withdrawn)
+                .collect())
+        };
         let mut kept = OtherBases::default();
-        for s in self.store.case_states(case)? {
-            if s.is_deleted() || s.id() == withdrawn {
-                continue;
+        for s in live(EntityKind::Consent)? {
+            let c: Consent = crate::view::decode(&s)?;
+            if EntityId::from(c.person()) == case && c.is_active(day) {
+                kept.consents.push(c);
             }
-            match s.kind() {
-                EntityKind::Consent => {
-                    let c: Consent = crate::view::decode(&s)?;
-                    if EntityId::from(c.person()) == case && c.is_active(day) {
-                        kept.consents.push(c);
-                    }
-                }
-                EntityKind::Disclosure => {
-                    let d: Disclosure = crate::view::decode(&s)?;
-                    if let LegalBasis::SupportMeeting(_) = d.basis() {
-                        kept.meetings.push(d.request().to.clone());
-                    }
-                }
-                _ => {}
+        }
+        for s in live(EntityKind::Disclosure)? {
+            let d: Disclosure = crate::view::decode(&s)?;
+            if let LegalBasis::SupportMeeting(_) = d.basis() {
+                kept.meetings.push(d.request().to.clone());
             }
         }
         Ok(kept)

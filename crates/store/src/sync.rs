@@ -5,6 +5,7 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::BTreeMap;
+use tsunagi_core::change::EntityKind;
 use tsunagi_core::ids::{EntityId, OpId};
 use tsunagi_core::merge::EntityState;
 use tsunagi_crypto::case::CaseKey;
@@ -716,10 +717,32 @@ impl Store {
 
     /// Every entity state of a case (what a snapshot carries).
     pub fn case_states(&self, case: EntityId) -> Result<Vec<EntityState>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, state FROM entities WHERE case_id = ?1 ORDER BY rowid")?;
-        let rows = stmt.query_map([case.as_uuid().as_bytes()], |r| {
+        self.states_where(
+            "SELECT id, state FROM entities WHERE case_id = ?1 ORDER BY rowid",
+            rusqlite::params![case.as_uuid().as_bytes()],
+        )
+    }
+
+    /// A case's entity states of one kind (its consents, say), without inflating the others.
+    pub fn case_states_of(
+        &self,
+        case: EntityId,
+        kind: EntityKind,
+    ) -> Result<Vec<EntityState>, StoreError> {
+        self.states_where(
+            "SELECT id, state FROM entities WHERE case_id = ?1 AND kind = ?2 ORDER BY rowid",
+            rusqlite::params![case.as_uuid().as_bytes(), kind.key()],
+        )
+    }
+
+    /// The states of the rows (id, state) that `sql` selects.
+    fn states_where(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<EntityState>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, |r| {
             Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
         })?;
         let mut out = Vec::new();
