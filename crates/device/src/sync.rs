@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tsunagi_core::ids::{EntityId, OpId};
-use tsunagi_core::merge::EntityState;
 use tsunagi_crypto::case::{
     CaseKey, CaseKeyContext, open_case_key, open_payload, seal_case_key, seal_payload, team_kem,
 };
@@ -21,7 +20,7 @@ use tsunagi_crypto::identity::{KemPublic, SealedKey, SigKey, SigPublic, Signatur
 use tsunagi_crypto::random_array;
 use tsunagi_store::keys::Keystore;
 use tsunagi_store::{CaseKeyRow, GrantRow, PageWrite, QueuedEnvelope};
-use tsunagi_store::{codec, payload};
+use tsunagi_store::{payload, snapshot};
 use tsunagi_sync::api::{DeviceCert, Head, TeamKem, TeamKemAnswer};
 use tsunagi_sync::client::{Client, ClientError};
 use tsunagi_sync::wire::{self, Aux, Envelope, Kind, PullPage, PushResponse, PushResult};
@@ -878,11 +877,11 @@ impl Device {
                     ));
                 };
                 if let Aux::Snapshot { .. } = env.aux {
-                    let states: Vec<EntityState> = match codec::decode(&plain, "snapshot") {
+                    let states = match snapshot::decode(&plain) {
                         Ok(s) => s,
                         Err(e) => return Ok(refused("malformed", e.to_string())),
                     };
-                    if states.iter().any(|s| s.case_id() != case) {
+                    if states.iter().any(|s| s.state.case_id() != case) {
                         return Ok(refused(
                             "wrong_case",
                             format!("snapshot {seq} holds records of another case"),

@@ -17,6 +17,7 @@ pub mod payload;
 mod project;
 mod query;
 pub mod search;
+pub mod snapshot;
 mod sync;
 mod teamkeys;
 mod write;

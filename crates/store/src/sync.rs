@@ -12,6 +12,7 @@ use tsunagi_crypto::case::CaseKey;
 use uuid::Uuid;
 
 use crate::payload::{self, ReceivedChange};
+use crate::snapshot::SnapshotState;
 use crate::write::{Deferred, Origin, apply_in, decode_state, join_in};
 use crate::{Store, StoreError, codec};
 
@@ -85,7 +86,7 @@ pub struct PageWrite {
     /// Change sets opened and checked.
     pub changes: Vec<ReceivedChange>,
     /// Snapshots opened and checked: case, server seq, entity states.
-    pub snapshots: Vec<(EntityId, u64, Vec<EntityState>)>,
+    pub snapshots: Vec<(EntityId, u64, Vec<SnapshotState>)>,
     /// Envelopes that cannot be opened yet: seq, bytes, reason.
     pub hold: Vec<(u64, Vec<u8>, String)>,
     /// Held envelopes now applied (or refused).
@@ -588,7 +589,7 @@ impl Store {
         }
         for (case, seq, states) in &page.snapshots {
             for s in states {
-                join_in(&tx, s, &mut after)?;
+                join_in(&tx, &s.state, s.json.as_deref(), &mut after)?;
             }
             crate::fts::index_page_step(&tx, after.index.as_mut())?;
             tx.prepare_cached(

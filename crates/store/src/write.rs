@@ -216,7 +216,7 @@ pub(crate) fn apply_in(
         origin == Origin::Local,
         case.as_uuid().as_bytes(),
     ])?;
-    save_entity(tx, rowid, &before, &state, after)?;
+    save_entity(tx, rowid, &before, &state, None, after)?;
     Ok(Some(case))
 }
 
@@ -226,6 +226,7 @@ pub(crate) fn apply_in(
 pub(crate) fn join_in(
     tx: &Transaction<'_>,
     other: &EntityState,
+    json: Option<&[u8]>,
     after: &mut Deferred,
 ) -> Result<(), StoreError> {
     let (rowid, before) = load_entity(tx, other.kind(), other.id())?;
@@ -234,7 +235,14 @@ pub(crate) fn join_in(
     if rowid.is_some() && state == before {
         return Ok(());
     }
-    save_entity(tx, rowid, &before, &state, after)
+    // A record this store lacked, or held an older part of, now exactly the snapshot's state:
+    // the JSON it was parsed from is compressed as it came, instead of printing the same
+    // state again (12 % of the instructions of opening and committing snapshots).
+    let encoded = match json.filter(|_| state == *other) {
+        Some(json) => Some(codec::encode_json(json, &format!("entity {}", state.id()))?),
+        None => None,
+    };
+    save_entity(tx, rowid, &before, &state, encoded, after)
 }
 
 fn load_entity(
@@ -257,10 +265,14 @@ fn save_entity(
     rowid: Option<i64>,
     before: &EntityState,
     state: &EntityState,
+    encoded: Option<Vec<u8>>,
     after: &mut Deferred,
 ) -> Result<(), StoreError> {
     let id = state.id();
-    let json = codec::encode(state, &format!("entity {id}"))?;
+    let json = match encoded {
+        Some(blob) => blob,
+        None => codec::encode(state, &format!("entity {id}"))?,
+    };
     let updated = state
         .latest()
         .map(|v| v.hlc)

@@ -453,3 +453,121 @@ fn a_case_snapshot_holds_exactly_the_states_of_its_case() {
         codec::decode(&store.case_snapshot(none).unwrap(), "snapshot").unwrap();
     assert!(empty.is_empty());
 }
+
+/// The stored bytes of an entity's state (to tell a state stored as it came from one encoded
+/// here).
+fn stored_bytes(fx: &Fixture, id: EntityId) -> Vec<u8> {
+    fx.raw()
+        .query_row(
+            "SELECT state FROM entities WHERE id = ?1",
+            [id.as_uuid().as_bytes()],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// A case's snapshot payload as another implementation might write it: the JSON array of its
+/// states pretty-printed, so each state's text differs from what this store prints. Also the
+/// text of each element, in order.
+fn foreign_snapshot(store: &tsunagi_store::Store, case: EntityId) -> (Vec<u8>, Vec<String>) {
+    let states = store.case_states(case).unwrap();
+    let texts: Vec<String> = states
+        .iter()
+        .map(|s| {
+            serde_json::to_string_pretty(s)
+                .unwrap()
+                .replace('\n', "\n  ")
+        })
+        .collect();
+    let array = format!("[\n  {}\n]", texts.join(",\n  "));
+    let value: serde_json::Value = serde_json::from_str(&array).unwrap();
+    assert_eq!(serde_json::to_value(&states).unwrap(), value);
+    let payload = [
+        vec![2u8],
+        zstd::bulk::compress(array.as_bytes(), 1).unwrap(),
+    ]
+    .concat();
+    (payload, texts)
+}
+
+/// The JSON text of an entity's state as stored.
+fn stored_text(fx: &Fixture, id: EntityId) -> String {
+    let blob = stored_bytes(fx, id);
+    assert_eq!(blob[0], 2, "zstd");
+    String::from_utf8(zstd::bulk::decompress(&blob[1..], 1 << 24).unwrap()).unwrap()
+}
+
+fn snapshot_page(case: EntityId, seq: u64, payload: &[u8]) -> tsunagi_store::PageWrite {
+    tsunagi_store::PageWrite {
+        snapshots: vec![(case, seq, tsunagi_store::snapshot::decode(payload).unwrap())],
+        ..Default::default()
+    }
+}
+
+/// A received snapshot's state is stored as the JSON text it came in where it is the whole of
+/// what the store then holds (a record new here, or one the store held an older part of); a
+/// record edited here concurrently is merged, keeps both writes as a conflict, and is printed
+/// here. Either way the store reads back the merge, and the notes are searchable.
+#[test]
+fn a_received_snapshot_stores_its_states_as_they_came_unless_merged_with_more() {
+    let (fa, fb) = (Fixture::new(), Fixture::new());
+    let (mut a, mut b) = (fa.create(), fb.create());
+    let mut dev_a = Device::new(1);
+    let mut dev_b = Device::new(2);
+    let p = dev_a.add_person(&mut a, person("佐藤 一郎", "さとう いちろう"));
+    let c: Vec<EntityId> = (0..3)
+        .map(|i| {
+            let at = format!("2026-11-0{}T10:00:00+09:00", i + 1);
+            dev_a
+                .add_contact(&mut a, contact(p, &at, &format!("見守り訪問 {i}回目")))
+                .into()
+        })
+        .collect();
+    let case = EntityId::from(p);
+
+    // A fresh store: every state stored exactly as sent.
+    let (payload, sent) = foreign_snapshot(&a, case);
+    b.commit_page(&snapshot_page(case, 1, &payload), "now")
+        .unwrap();
+    for (id, text) in [case, c[0], c[1], c[2]].into_iter().zip(&sent) {
+        assert_eq!(b.entity(id).unwrap(), a.entity(id).unwrap());
+        assert_eq!(&stored_text(&fb, id), text, "{id}");
+    }
+
+    // Then A edits contacts 0 and 1, and B edits contact 1 without having seen A's edit.
+    dev_a.edit(&mut a, EntityKind::Contact, c[0], json!({"outcome": "met"}));
+    dev_a.edit(
+        &mut a,
+        EntityKind::Contact,
+        c[1],
+        json!({"note": "会えた。"}),
+    );
+    dev_b.edit(&mut b, EntityKind::Contact, c[1], json!({"note": "不在。"}));
+    let local = b.entity(c[1]).unwrap().unwrap();
+    let (payload, sent) = foreign_snapshot(&a, case);
+    b.commit_page(&snapshot_page(case, 2, &payload), "now")
+        .unwrap();
+    // Contact 0: B held an older part of it; now it holds exactly A's state, as sent.
+    assert_eq!(b.entity(c[0]).unwrap(), a.entity(c[0]).unwrap());
+    assert_eq!(stored_text(&fb, c[0]), sent[1]);
+    // Contact 1: both notes stand, the conflict is visible, and the state is B's merge.
+    let theirs = a.entity(c[1]).unwrap().unwrap();
+    let mut merged = local.clone();
+    merged.join(&theirs).unwrap();
+    let got = b.entity(c[1]).unwrap().unwrap();
+    assert_eq!(got, merged);
+    assert_ne!(got, theirs);
+    assert_eq!(
+        got.conflicts()
+            .iter()
+            .map(|f| f.field.as_str())
+            .collect::<Vec<_>>(),
+        ["note"]
+    );
+    assert_eq!(
+        stored_text(&fb, c[1]),
+        serde_json::to_string(&merged).unwrap()
+    );
+    assert_eq!(b.search("会えた", 10).unwrap().contacts.len(), 1);
+    assert_eq!(b.search("見守り訪問", 10).unwrap().contacts.len(), 2);
+}

@@ -1,0 +1,180 @@
+//! Opening the plaintext of a snapshot envelope (docs/protocol.md, "Payloads"): the JSON array
+//! of a case's entity states, compressed as one value ([`crate::codec`], tag 2 or 1). Each
+//! state comes with the JSON text it was parsed from, so a store that then holds exactly that
+//! state compresses the text as it came instead of printing the state again.
+
+use tsunagi_core::merge::EntityState;
+
+use crate::{StoreError, codec};
+
+/// One entity state of a received snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotState {
+    /// The state, parsed and checked.
+    pub state: EntityState,
+    /// The JSON text `state` was parsed from (`None`: the store prints the state itself).
+    pub json: Option<Vec<u8>>,
+}
+
+fn malformed(detail: impl ToString) -> StoreError {
+    StoreError::Unreadable {
+        what: "snapshot".into(),
+        detail: detail.to_string(),
+    }
+}
+
+/// Opens a snapshot payload. Strict: anything but an array of entity states (with JSON's
+/// whitespace) refuses the whole snapshot, never a part of it.
+pub fn decode(plain: &[u8]) -> Result<Vec<SnapshotState>, StoreError> {
+    let json = codec::json_of(plain, "snapshot")?;
+    let skip_ws = |mut at: usize| {
+        while json.get(at).is_some_and(|b| b" \t\n\r".contains(b)) {
+            at += 1;
+        }
+        at
+    };
+    let mut at = skip_ws(0);
+    if json.get(at) != Some(&b'[') {
+        return Err(malformed("not an array"));
+    }
+    at = skip_ws(at + 1);
+    let mut out = Vec::new();
+    if json.get(at) == Some(&b']') {
+        at += 1;
+    } else {
+        loop {
+            // Each element is parsed once, where it stands; the parser says where it ended, so
+            // the element's text is known without a second pass over it.
+            let mut one = serde_json::Deserializer::from_slice(&json[at..]).into_iter();
+            let state: EntityState = match one.next() {
+                Some(Ok(state)) => state,
+                Some(Err(e)) => return Err(malformed(format!("state {}: {e}", out.len()))),
+                None => return Err(malformed(format!("state {}: missing", out.len()))),
+            };
+            let end = at + one.byte_offset();
+            out.push(SnapshotState {
+                state,
+                json: Some(json[at..end].to_vec()),
+            });
+            at = skip_ws(end);
+            match json.get(at) {
+                Some(b',') => at = skip_ws(at + 1),
+                Some(b']') => {
+                    at += 1;
+                    break;
+                }
+                _ => return Err(malformed(format!("after state {}", out.len() - 1))),
+            }
+        }
+    }
+    if skip_ws(at) != json.len() {
+        return Err(malformed("text after the array"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tsunagi_core::change::{ChangeBody, ChangeSet, EntityKind, FieldWrite};
+    use tsunagi_core::hlc::Hlc;
+    use tsunagi_core::ids::{DeviceId, EntityId, OpId};
+    use uuid::Uuid;
+
+    fn state(n: u128, note: &str) -> EntityState {
+        let id = EntityId::from_uuid(Uuid::from_u128(n));
+        let mut s = EntityState::new(EntityKind::Contact, id);
+        let mut fields = std::collections::BTreeMap::new();
+        for (k, v) in [("note", json!(note)), ("person", json!(Uuid::from_u128(7)))] {
+            fields.insert(
+                k.to_owned(),
+                FieldWrite {
+                    value: v,
+                    supersedes: Vec::new(),
+                },
+            );
+        }
+        s.apply(&ChangeSet {
+            op: OpId::from_uuid(Uuid::from_u128(100 + n)),
+            kind: EntityKind::Contact,
+            entity: id,
+            hlc: Hlc::ZERO,
+            device: DeviceId::from_uuid(Uuid::from_u128(9)),
+            body: ChangeBody::Set(fields),
+        })
+        .unwrap();
+        s
+    }
+
+    /// Each state comes with exactly the text of its element (here pretty-printed, as
+    /// another implementation might write it), which parses to it; zstd and deflate both read.
+    #[test]
+    fn each_state_comes_with_its_own_text() {
+        let states = vec![
+            state(1, "不在のため置き手紙を残した。"),
+            state(2, "会えた。"),
+        ];
+        let pretty = serde_json::to_string_pretty(&states).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&pretty).unwrap();
+        let compact = serde_json::to_string(&value).unwrap();
+        for (plain, source) in [
+            (codec::encode_json(pretty.as_bytes(), "x").unwrap(), &pretty),
+            (codec::deflated(&value), &compact),
+        ] {
+            let got = decode(&plain).unwrap();
+            assert_eq!(got.len(), 2);
+            for (g, s) in got.iter().zip(&states) {
+                assert_eq!(&g.state, s);
+                let text = std::str::from_utf8(g.json.as_deref().unwrap()).unwrap();
+                assert!(text.contains('\n') == (source == &pretty), "{text}");
+                assert!(source.contains(text), "{text}");
+                assert_eq!(&serde_json::from_str::<EntityState>(text).unwrap(), s);
+            }
+        }
+        assert!(
+            decode(&codec::encode(&json!([]), "x").unwrap())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_payload_is_refused_whole() {
+        let good = codec::encode(&vec![state(1, "訪問")], "x").unwrap();
+        assert!(decode(&good).is_ok());
+        let mut flipped = good.clone();
+        let n = flipped.len();
+        flipped[n / 2] ^= 0xff;
+        assert!(decode(&flipped).is_err());
+        assert!(decode(&good[..good.len() - 2]).is_err());
+        assert!(decode(&[]).is_err());
+        // Not an array; an array with one element that is not an entity state.
+        assert!(decode(&codec::encode(&json!({"a": 1}), "x").unwrap()).is_err());
+        let mixed = codec::encode(&json!([state(1, "訪問"), {"a": 1}]), "x").unwrap();
+        let err = decode(&mixed).unwrap_err().to_string();
+        assert!(err.contains("state 1"), "{err}");
+        // Broken arrays: no separator, a trailing comma, no end, text after the end, a number.
+        let one = serde_json::to_string(&state(1, "訪問")).unwrap();
+        for text in [
+            format!("[{one} {one}]"),
+            format!("[{one},]"),
+            format!("[{one}"),
+            format!("[{one}] x"),
+            format!("[{one}]]"),
+            "[1]".to_owned(),
+            "[".to_owned(),
+            " ".to_owned(),
+        ] {
+            let plain = codec::encode_json(text.as_bytes(), "x").unwrap();
+            assert!(decode(&plain).is_err(), "{text}");
+        }
+        let spaced = format!(" [ {one} ,\n{one} ] \n");
+        let got = decode(&codec::encode_json(spaced.as_bytes(), "x").unwrap()).unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(
+            got.iter()
+                .all(|g| g.json.as_deref() == Some(one.as_bytes()))
+        );
+    }
+}
