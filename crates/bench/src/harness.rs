@@ -263,6 +263,21 @@ fn open_device(variant: Variant, dir: &Path) -> Result<Device, BenchError> {
     Ok(Device::with_store(dir, store, device_id, "bench")?)
 }
 
+/// A SQLCipher device in `dir` holding the 500 persons and the first n workload records as
+/// contacts (untimed; what `tsunagi-snapbench` seals snapshots from), with the persons' ids.
+pub fn captured_device(
+    prepared: &Prepared,
+    dir: &Path,
+) -> Result<(Device, Vec<PersonId>), BenchError> {
+    let mut device = open_device(Variant::Sqlcipher, dir)?;
+    let persons = add_persons(&mut device, prepared)?;
+    for i in 0..prepared.n {
+        let r = prepared.workload.record(i);
+        device.add_contact(&contact_input(&r, &persons))?;
+    }
+    Ok((device, persons))
+}
+
 fn peak_rss(out: &mut Vec<Metric>, phase: &str) {
     if let Some(kb) = rss::peak_kb() {
         out.push(Metric {
