@@ -24,8 +24,8 @@ struct Args {
     /// Repetitions of each format.
     #[arg(long, default_value_t = 3)]
     reps: u32,
-    /// Only this mode (`text` or `print`; for counting instructions under callgrind).
-    #[arg(long)]
+    /// Only this mode (for counting instructions under callgrind).
+    #[arg(long, value_parser = ["text", "print"])]
     only: Option<String>,
     /// Bytes of payload per committed page (a pull page is about 4 MiB).
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
