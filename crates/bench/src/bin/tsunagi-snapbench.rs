@@ -3,13 +3,13 @@
 //! the way, so that a change to that path can be measured alone, in one process, interleaved.
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use std::time::{Duration, Instant};
 use tsunagi_bench::Prepared;
 use tsunagi_bench::harness::captured_device;
 use tsunagi_core::ids::EntityId;
 use tsunagi_crypto::StoreKey;
-use tsunagi_store::{Encryption, PageWrite, Store, codec, snapshot};
+use tsunagi_store::{Encryption, PageWrite, Store, snapshot};
 
 /// Seals one snapshot per case (the 500 persons) from a device holding N workload records,
 /// then applies them into a fresh store `--reps` times in each mode, alternating which goes
@@ -21,15 +21,24 @@ struct Args {
     /// Workload records in the source device.
     #[arg(long, default_value_t = 20_000)]
     n: u32,
-    /// Repetitions of each format.
+    /// Repetitions of each mode.
     #[arg(long, default_value_t = 3)]
     reps: u32,
     /// Only this mode (for counting instructions under callgrind).
-    #[arg(long, value_parser = ["text", "print"])]
-    only: Option<String>,
+    #[arg(long, value_enum)]
+    only: Option<Mode>,
     /// Bytes of payload per committed page (a pull page is about 4 MiB).
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     page_bytes: usize,
+}
+
+/// How a fresh store writes a snapshot's state that is new to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// Compress the JSON text the state came in (what a device does).
+    Text,
+    /// Print the state again, then compress it (what a device did before).
+    Print,
 }
 
 /// Time spent opening payloads and committing pages.
@@ -43,7 +52,7 @@ struct Times {
 fn apply_all(
     payloads: &[(EntityId, Vec<u8>)],
     page_bytes: usize,
-    keep_text: bool,
+    mode: Mode,
 ) -> anyhow::Result<Times> {
     let dir = tempfile::tempdir()?;
     let key = StoreKey::generate()?;
@@ -68,7 +77,7 @@ fn apply_all(
         for (case, plain) in page {
             seq += 1;
             let mut states = snapshot::decode(plain).context("decode")?;
-            if !keep_text {
+            if mode == Mode::Print {
                 states.iter_mut().for_each(|s| s.json = None);
             }
             write.snapshots.push((*case, seq, states));
@@ -109,27 +118,18 @@ fn main() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64(),
         bytes as f64 / 1e6
     );
-    // Format 2 as a device sealed it before it reused stored JSON: parse and print each state.
-    let t = Instant::now();
-    for c in &cases {
-        codec::encode(&store.case_states(*c)?, "snapshot")?;
-    }
-    println!(
-        "sealing by parsing and printing each state: {:.3} s",
-        t.elapsed().as_secs_f64()
-    );
     for rep in 0..args.reps {
         let order = if rep % 2 == 0 {
-            [true, false]
+            [Mode::Text, Mode::Print]
         } else {
-            [false, true]
+            [Mode::Print, Mode::Text]
         };
-        for keep_text in order {
-            let name = if keep_text { "text" } else { "print" };
-            if args.only.as_deref().is_some_and(|m| m != name) {
+        for mode in order {
+            if args.only.is_some_and(|m| m != mode) {
                 continue;
             }
-            let t = apply_all(&payloads, args.page_bytes, keep_text)?;
+            let t = apply_all(&payloads, args.page_bytes, mode)?;
+            let name = format!("{mode:?}").to_lowercase();
             println!(
                 "{name:5} rep={rep} decode_s={:.3} commit_s={:.3} close_s={:.3} total_s={:.3}",
                 t.decode.as_secs_f64(),
