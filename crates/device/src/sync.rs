@@ -259,6 +259,9 @@ impl Device {
     /// attempt, and its success or its error in plain words, for the status.
     pub async fn sync<K: Keystore>(&mut self, keystore: &K) -> Result<SyncReport, DeviceError> {
         let started = now_rfc3339();
+        // The store's background indexing and index merges wait for the round: they are
+        // housekeeping, and on a tablet's two cores they slowed the sync the worker waits for.
+        let _hold = self.store.hold_background_work();
         self.store.set_meta(LAST_ATTEMPT, &started)?;
         let result = self.sync_round(keystore).await;
         match &result {

@@ -3,16 +3,19 @@
 //! worker waits on the save button. Here a second connection does that work on its own thread
 //! (PASSIVE: it never blocks writers or readers); the write path only appends to the log.
 //! The same thread indexes saved notes for full-text search (crate::fts) and merges the
-//! indexes' segments in small steps, for the same reason.
+//! indexes' segments in small steps, for the same reason, except while the device syncs
+//! ([`BackgroundHold`]).
 
 use rusqlite::Connection;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::StoreError;
-use crate::open::{Encryption, set_cache, set_key, short_waits};
+use crate::open::{Encryption, background_waits, set_cache, set_key};
 
 /// Check the log this often.
 const PERIOD: Duration = Duration::from_millis(250);
@@ -33,6 +36,25 @@ const MERGE_BUDGET: Duration = Duration::from_millis(150);
 pub(crate) struct Checkpointer {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    holds: Arc<AtomicUsize>,
+}
+
+/// While one is alive, the store's background thread neither indexes queued notes nor merges
+/// index segments (it still checkpoints the log): a sync then has both cores and the write
+/// lock to itself. What was left waits for the next period after the last hold ends;
+/// searches index what is queued themselves, so results stay complete.
+#[derive(Debug)]
+#[must_use = "the background work resumes when the hold is dropped"]
+pub struct BackgroundHold(Arc<AtomicUsize>);
+
+impl Drop for BackgroundHold {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
+
+fn held(holds: &AtomicUsize) -> bool {
+    holds.load(Ordering::Acquire) > 0
 }
 
 impl Checkpointer {
@@ -41,11 +63,13 @@ impl Checkpointer {
         let mut conn = Connection::open(path)?;
         set_key(&conn, enc)?;
         set_cache(&conn)?;
-        conn.busy_handler(Some(short_waits))?;
+        conn.busy_handler(Some(background_waits))?;
         let (stop, rx) = channel();
+        let holds = Arc::new(AtomicUsize::new(0));
+        let held_by = Arc::clone(&holds);
         let thread = std::thread::Builder::new()
             .name("tsunagi-checkpoint".into())
-            .spawn(move || run(&conn, &rx))
+            .spawn(move || run(&conn, &rx, &held_by))
             .map_err(|e| StoreError::Io {
                 path: path.to_owned(),
                 source: e,
@@ -53,20 +77,29 @@ impl Checkpointer {
         Ok(Checkpointer {
             stop: Some(stop),
             thread: Some(thread),
+            holds,
         })
+    }
+
+    /// Holds the background work (indexing, merges) until the hold is dropped.
+    pub(crate) fn hold(&self) -> BackgroundHold {
+        self.holds.fetch_add(1, Ordering::AcqRel);
+        BackgroundHold(Arc::clone(&self.holds))
     }
 }
 
-fn run(conn: &Connection, stop: &Receiver<()>) {
+fn run(conn: &Connection, stop: &Receiver<()>, holds: &AtomicUsize) {
     loop {
         match stop.recv_timeout(PERIOD) {
             Err(RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
         }
-        // A failure (e.g. the disk is full) is retried next period; searches index the
-        // queue themselves, so results never miss a note.
-        let _ = crate::fts::index_pending(conn, INDEX_BUDGET, INDEX_BATCH);
-        merge_segments(conn);
+        if !held(holds) {
+            // A failure (e.g. the disk is full) is retried next period; searches index the
+            // queue themselves, so results never miss a note.
+            let _ = crate::fts::index_pending(conn, INDEX_BUDGET, INDEX_BATCH);
+            merge_segments(conn, holds);
+        }
         // (busy, log pages, checkpointed pages); a failure is retried next period, and the
         // closing connection checkpoints whatever is left.
         let log: rusqlite::Result<(i64, i64, i64)> =
@@ -88,9 +121,9 @@ fn run(conn: &Connection, stop: &Receiver<()>) {
 /// Merges full-text index segments (`grams`) in short steps (a save waits at most for one)
 /// until none needs merging or the period's time budget is spent. Every indexing batch writes
 /// a segment; left alone, a search would read hundreds of them.
-fn merge_segments(conn: &Connection) {
+fn merge_segments(conn: &Connection, holds: &AtomicUsize) {
     let started = std::time::Instant::now();
-    while started.elapsed() < MERGE_BUDGET {
+    while started.elapsed() < MERGE_BUDGET && !held(holds) {
         // A failure (e.g. the disk is full) is retried next period; the merge resumes where
         // its last committed step left it.
         match crate::grams::merge_step(conn, MERGE_STEP) {

@@ -23,6 +23,7 @@ mod teamkeys;
 mod write;
 
 pub use access::{AccessEntry, AccessEvent, AccessLogReport, AccessTicket};
+pub use checkpoint::BackgroundHold;
 pub use error::StoreError;
 pub use open::{Encryption, Store};
 pub use query::{CaseloadFilter, CaseloadRow, ContactHit, PersonHit, SearchResults};

@@ -472,6 +472,51 @@ fn the_background_thread_merges_small_segments() {
     assert_eq!(store.search("その17", 100).unwrap().contact_total, 1);
 }
 
+/// While a hold is alive (the device holds one while it syncs) the background thread neither
+/// indexes queued notes nor merges segments; both resume when the hold is dropped.
+#[test]
+fn a_background_hold_pauses_indexing_and_merges_until_dropped() {
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let hold = store.hold_background_work();
+    let mut dev = Device::new(1);
+    let p = dev.add_person(&mut store, person("山田 花子", "やまだ はなこ"));
+    for i in 0..16 {
+        let at = format!("2026-11-01T10:{i:02}:00+09:00");
+        dev.add_contact(&mut store, contact(p, &at, &format!("保留中の記録その{i}")));
+        // The search indexes the one queued note: one segment per note.
+        store.search("保留中", 1).unwrap();
+    }
+    for i in 16..18 {
+        let at = format!("2026-11-01T10:{i:02}:00+09:00");
+        dev.add_contact(&mut store, contact(p, &at, &format!("保留中の記録その{i}")));
+    }
+    let segments = || -> i64 {
+        fx.raw()
+            .query_row("SELECT count(*) FROM gram_segs", [], |r| r.get(0))
+            .unwrap()
+    };
+    // Six periods of the background thread (250 ms each).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(store.index_pending().unwrap(), 2, "indexed while held");
+    assert_eq!(segments(), 16, "merged while held");
+    drop(hold);
+    // Bounded wait: at most 20 s. Sixteen one-note segments merge into two of eight; the two
+    // queued notes make a third.
+    let mut waited = 0;
+    while (store.index_pending().unwrap() > 0 || segments() > 3) && waited < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    assert_eq!(
+        store.index_pending().unwrap(),
+        0,
+        "not indexed after the hold"
+    );
+    assert!(segments() <= 3, "{} segments left unmerged", segments());
+    assert_eq!(store.search("保留中", 100).unwrap().contact_total, 18);
+}
+
 /// A note saved just before the app stops (its indexing still queued) is found after the
 /// next start: the queue is in the store and the search indexes what remains.
 #[test]
