@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::StoreError;
-use crate::open::{Encryption, background_waits, set_cache, set_key};
+use crate::open::{Encryption, set_cache, set_key, short_waits};
 
 /// Check the log this often.
 const PERIOD: Duration = Duration::from_millis(250);
@@ -63,7 +63,7 @@ impl Checkpointer {
         let mut conn = Connection::open(path)?;
         set_key(&conn, enc)?;
         set_cache(&conn)?;
-        conn.busy_handler(Some(background_waits))?;
+        conn.busy_handler(Some(short_waits))?;
         let (stop, rx) = channel();
         let holds = Arc::new(AtomicUsize::new(0));
         let held_by = Arc::clone(&holds);

@@ -258,21 +258,6 @@ pub(crate) fn short_waits(attempt: i32) -> bool {
     true
 }
 
-/// Busy handler of the store's background thread (checkpoints, indexing, merges), which gives
-/// way to saves and pulled pages: 200 µs steps for its first 2 ms, then 5 ms steps, up to about
-/// 10 s. A fresh device's pulled page holds the write lock for hundreds of milliseconds; at
-/// 200 µs steps throughout, the thread woke about 7,000 times during a 20,000-record pull,
-/// taking turns on the cores with the page's own threads.
-pub(crate) fn background_waits(attempt: i32) -> bool {
-    let step = match attempt {
-        0..10 => 200,
-        10..2010 => 5_000,
-        _ => return false,
-    };
-    std::thread::sleep(std::time::Duration::from_micros(step));
-    true
-}
-
 /// A file shorter than its header says was truncated (a WAL may legitimately hold pages that
 /// are not in the main file yet, so the check only runs without one).
 fn check_length(conn: &Connection, path: &Path, file_len: u64) -> Result<(), StoreError> {
