@@ -40,9 +40,9 @@ pub(crate) struct Checkpointer {
 }
 
 /// While one is alive, the store's background thread neither indexes queued notes nor merges
-/// index segments (it still checkpoints the log): a sync then has both cores and the write
-/// lock to itself. What was left waits for the next period after the last hold ends;
-/// searches index what is queued themselves, so results stay complete.
+/// index segments (it still checkpoints the log): a sync then does not share the cores or the
+/// write lock with that work. What was left waits for the next period after the last hold
+/// ends; searches index what is queued themselves, so results stay complete.
 #[derive(Debug)]
 #[must_use = "the background work resumes when the hold is dropped"]
 pub struct BackgroundHold(Arc<AtomicUsize>);
