@@ -17,9 +17,29 @@ function woff2Only(): Plugin {
   };
 }
 
+// The app runs with Tauri's `freezePrototype`: Object.prototype is frozen, so assigning an
+// inherited read-only name on a plain object throws. ECharts' scheduler copies every name of a
+// class prototype (including `constructor`) onto plain objects when its module loads; skipping
+// `constructor` there is the one change it needs (checked with a frozen prototype in a browser).
+function echartsFrozenPrototype(): Plugin {
+  return {
+    name: 'tsunagi-echarts-frozen-prototype',
+    enforce: 'pre',
+    transform(code, id) {
+      if (!/echarts[\\/]lib[\\/]core[\\/]Scheduler\.js$/.test(id)) return null;
+      const fixed = code.replace(
+        /for \(var (\w+) in Clz\.prototype\) \{/,
+        (m, v: string) => `${m} if (${v} === 'constructor') continue;`,
+      );
+      if (fixed === code) this.error('ECharts Scheduler.js changed: review the frozen-prototype fix');
+      return { code: fixed, map: null };
+    },
+  };
+}
+
 export default defineConfig(({ mode }) => ({
   base: './',
-  plugins: [woff2Only(), svelte()],
+  plugins: [woff2Only(), echartsFrozenPrototype(), svelte()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,
