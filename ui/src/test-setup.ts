@@ -1,1 +1,10 @@
-// Test setup: nothing global yet beyond jsdom; kept so tests share one place for it.
+// Test setup shared by every unit test: a clean DOM and session between tests.
+import { afterEach } from 'vitest';
+import { cleanup } from '@testing-library/svelte';
+import { resetSession } from './lib/session.svelte';
+
+afterEach(() => {
+  cleanup();
+  resetSession();
+  localStorage.clear();
+});
