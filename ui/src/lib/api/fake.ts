@@ -233,7 +233,7 @@ export class FakeBackend {
   private failures = new Map<Command, ApiError[]>();
   private seq = 0;
 
-  /** The next call of `command` rejects with `error`. */
+  /** The next call of `command` rejects with `error` (a wrong PIN also counts as a try). */
   failNext(command: Command, error: ApiError): void {
     const list = this.failures.get(command) ?? [];
     list.push(error);
@@ -247,7 +247,11 @@ export class FakeBackend {
   private async run<T>(command: Command, req: unknown, fn: () => T): Promise<T> {
     this.calls.push({ command, req });
     const f = this.failures.get(command);
-    if (f && f.length > 0) throw f.shift();
+    if (f && f.length > 0) {
+      const e = f.shift()!;
+      if (e.code === 'wrong_pin') this.status = { ...this.status, failures: this.status.failures + 1, attempts_left: Math.max(0, this.status.attempts_left - 1) };
+      throw e;
+    }
     return structuredClone(fn());
   }
 
