@@ -6,8 +6,9 @@ import { mount } from 'svelte';
 import App from './App.svelte';
 import { setBackend } from './lib/api/backend';
 import { tauriBackend } from './lib/api/tauri';
+import { watchLocked } from './lib/session.svelte';
 
-setBackend(tauriBackend());
+setBackend(watchLocked(tauriBackend()));
 
 const target = document.getElementById('app');
 if (!target) throw new Error('#app is missing from index.html');

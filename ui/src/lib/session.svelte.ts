@@ -1,6 +1,7 @@
 // The app's session: its status (phase), locking (closing open records and flushing drafts
 // first), and the reference vocabulary loaded after unlock.
-import { backend } from './api/backend';
+import { backend, type Backend } from './api/backend';
+import { isApiError } from './api/errors';
 import { toApiError } from './api/errors';
 import type { ApiError, AppStatus, Reference } from './api/types';
 import { flushAllDrafts } from './drafts';
@@ -75,6 +76,29 @@ export function lockNow(): Promise<void> {
     locking = null;
   });
   return locking;
+}
+
+/**
+ * The backend, watched: a command refused because the store locked itself (`app_locked`, e.g.
+ * another window or the backend's own timer) brings the lock screen instead of an error.
+ */
+export function watchLocked(b: Backend): Backend {
+  const watched: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(b) as [string, (req?: unknown) => Promise<unknown>][]) {
+    watched[name] = (req?: unknown) =>
+      fn.call(b, req).catch((e: unknown) => {
+        if (isApiError(e) && e.code === 'app_locked' && name !== 'status') void refreshStatus();
+        throw e;
+      });
+  }
+  return watched as unknown as Backend;
+}
+
+// Closing the app (or the webview reloading) closes open records, as far as it can.
+if (typeof window !== 'undefined') {
+  window.addEventListener('pagehide', () => {
+    for (const p of [...openPages]) void closePage(p);
+  });
 }
 
 /** For tests: forget everything. */

@@ -110,6 +110,7 @@ export const en: Record<keyof typeof ja, string> = {
   'today.due_today': 'Due today',
   'today.in_days': 'in {n} days',
   'today.empty': 'Nothing due today.',
+  'today.conflicts': 'Conflicting edits need review ({n})',
 
   'cases.title': 'Caseload',
   'cases.add': 'Add a person',
@@ -224,6 +225,9 @@ export const en: Record<keyof typeof ja, string> = {
   'contact.title': 'Visit note',
   'contact.observations.hint': 'Kept apart from the note, for review.',
   'contact.stage.hint': 'Leave it empty when you cannot judge.',
+  'contact.edit': 'Correct',
+  'contact.edit.title': 'Correct the record ({at})',
+  'contact.edit.hint': 'Only the fields you change are recorded as a new version; the earlier one stays in the history.',
 
   'assess.pick': 'Choose an assessment',
   'assess.title': 'Assessment',
@@ -303,6 +307,7 @@ export const en: Record<keyof typeof ja, string> = {
   'draft.kept': 'What you typed is kept as a draft on this device.',
   'draft.discard': 'Discard draft',
   'draft.label.contact': 'Visit note for {name}',
+  'draft.label.contact_edit': 'Correction of a record of {name}',
   'draft.label.letter': 'Not home · letter for {name}',
   'draft.label.person_new': 'New person ({name})',
   'draft.label.person_edit': 'Profile of {name}',

@@ -108,6 +108,7 @@ export const ja = {
   'today.due_today': '今日まで',
   'today.in_days': 'あと{n}日',
   'today.empty': '今日の予定はありません。',
+  'today.conflicts': '食い違いの確認が必要な記録があります（{n}件）',
 
   'cases.title': '担当ケース',
   'cases.add': '対象者を登録',
@@ -222,6 +223,9 @@ export const ja = {
   'contact.title': '訪問記録',
   'contact.observations.hint': '本文とは分けて記録します（振り返りに使います）。',
   'contact.stage.hint': '判断できないときは選ばなくてかまいません。',
+  'contact.edit': '訂正',
+  'contact.edit.title': '記録の訂正（{at}）',
+  'contact.edit.hint': '変更した項目だけが新しい版として記録されます。元の内容は履歴に残ります。',
 
   'assess.pick': '評価票を選ぶ',
   'assess.title': '評価票',
@@ -301,6 +305,7 @@ export const ja = {
   'draft.kept': '入力内容は下書きとして端末に保存されています。',
   'draft.discard': '下書きを破棄',
   'draft.label.contact': '{name}さんの訪問記録',
+  'draft.label.contact_edit': '{name}さんの記録の訂正',
   'draft.label.letter': '{name}さんの不在・置き手紙',
   'draft.label.person_new': '対象者の登録（{name}）',
   'draft.label.person_edit': '{name}さんの基本情報',
