@@ -35,7 +35,7 @@ describe('sync indicator states', () => {
     }));
     expect(d.tone).toBe('running');
     expect(d.canSync).toBe(false);
-    expect(d.progress).toEqual({ done: 250, total: 1000, percent: 25, eta: 90, phase: 'pull' });
+    expect(d.progress).toEqual({ done: 250, total: 1000, percent: 25, eta: 90, phase: 'pull', ownCasesReady: false });
   });
 
   it('running without a known total or pace', () => {

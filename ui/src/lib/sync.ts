@@ -1,5 +1,5 @@
 // What the sync indicator shows, derived from the backend's SyncView.
-import type { SyncView } from './api/types';
+import type { SyncProgress, SyncView } from './api/types';
 
 /** The indicator's look: one tone at a time, most urgent first. */
 export type SyncTone = 'running' | 'error' | 'offline' | 'pending' | 'synced' | 'never' | 'not_enrolled';
@@ -13,7 +13,15 @@ export interface SyncDisplay {
   /** The plain-Japanese error, when the last attempt failed. */
   error: string | null;
   /** A running sync's progress, when it reports one. */
-  progress: { done: number; total: number; percent: number | null; eta: number | null; phase: string } | null;
+  progress: {
+    done: number;
+    total: number;
+    percent: number | null;
+    eta: number | null;
+    phase: SyncProgress['phase'];
+    /** First sync, and the worker's own cases are already usable. */
+    ownCasesReady: boolean;
+  } | null;
   /** Records refused (kept aside). */
   refused: number;
   lastSuccess: string | null;
@@ -48,6 +56,7 @@ export function describeSync(v: SyncView): SyncDisplay {
           percent: p.total > 0 ? Math.min(100, Math.round((p.done / p.total) * 100)) : null,
           eta: p.eta_seconds ?? null,
           phase: p.phase,
+          ownCasesReady: p.first_sync && p.own_cases_ready,
         }
       : null,
     refused: v.refused,

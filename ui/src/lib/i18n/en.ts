@@ -100,6 +100,13 @@ export const en: Record<keyof typeof ja, string> = {
   'sync.progress.count': '{done} / {total}',
   'sync.progress.done': '{done} done',
   'sync.eta': '{time} left',
+  'sync.own_ready': 'Your own cases are ready to use',
+  'sync.phase.keys': 'Checking keys',
+  'sync.phase.own_cases': 'Your cases',
+  'sync.phase.pull': 'Receiving',
+  'sync.phase.snapshots': 'Receiving cases',
+  'sync.phase.push': 'Sending',
+  'sync.phase.compact': 'Tidying up',
 
   'today.title': 'Today',
   'today.to_cases': 'Caseload',

@@ -98,6 +98,13 @@ export const ja = {
   'sync.progress.count': '{done} / {total}件',
   'sync.progress.done': '{done}件',
   'sync.eta': '残り{time}',
+  'sync.own_ready': '自分の担当ケースは使えます',
+  'sync.phase.keys': '鍵の確認',
+  'sync.phase.own_cases': '担当ケースの受信',
+  'sync.phase.pull': '受信',
+  'sync.phase.snapshots': 'ケースの受信',
+  'sync.phase.push': '送信',
+  'sync.phase.compact': '整理',
 
   'today.title': '今日の予定',
   'today.to_cases': '担当ケースへ',
