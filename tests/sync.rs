@@ -11,10 +11,8 @@ use std::collections::BTreeMap;
 use tsunagi_core::change::EntityKind;
 use tsunagi_core::ids::{EntityId, PersonId};
 use tsunagi_core::merge::EntityState;
-use tsunagi_device::{
-    ConsentInput, ContactInput, Device, DeviceError, MeetingInput, OsKeystore, PersonEdit,
-    PersonInput, ShareBasis,
-};
+use tsunagi_device::api::{ConsentForm, ContactForm, MeetingForm, PersonEditForm, PersonForm};
+use tsunagi_device::{Device, DeviceError, OsKeystore, ShareBasis};
 use tsunagi_e2e::{Kind, World, new_device};
 use tsunagi_sync::client::ClientError;
 
@@ -66,23 +64,23 @@ async fn member(
     dev
 }
 
-fn person(name: &str) -> PersonInput {
-    PersonInput {
+fn person(name: &str) -> PersonForm {
+    PersonForm {
         name: name.into(),
         district: "辻堂".into(),
         programs: vec!["csw".into()],
         phone: Some("0466-00-0001".into()),
-        ..PersonInput::default()
+        ..PersonForm::default()
     }
 }
 
-fn contact(person: PersonId, note: &str) -> ContactInput {
-    ContactInput {
+fn contact(person: PersonId, note: &str) -> ContactForm {
+    ContactForm {
         person: person.to_string(),
         channel: "visit".into(),
         outcome: "met".into(),
         note: note.into(),
-        ..ContactInput::default()
+        ..ContactForm::default()
     }
 }
 
@@ -165,14 +163,13 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
     );
 
     // Both workers edit the same field offline, and add contacts.
-    let edit = |phone: &str| PersonEdit {
+    let edit = |phone: &str| PersonEditForm {
+        id: p.to_string(),
         phone: Some(phone.into()),
-        ..PersonEdit::default()
+        ..PersonEditForm::default()
     };
-    w1.update_person(&p.to_string(), &edit("0466-11-1111"))
-        .unwrap();
-    w2.update_person(&p.to_string(), &edit("0466-22-2222"))
-        .unwrap();
+    w1.edit_person(&edit("0466-11-1111")).unwrap();
+    w2.edit_person(&edit("0466-22-2222")).unwrap();
     w2.add_contact(&contact(p, &format!("{} 玄関先で話せた", marker("BRAVO"))))
         .unwrap();
     w1.add_contact(&contact(p, "電話で近況を聞いた")).unwrap();
@@ -213,11 +210,11 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
 
     // Sharing without a basis that covers the team is refused.
     let wrong = w1
-        .record_consent(&ConsentInput {
+        .record_consent(&ConsentForm {
             person: p.to_string(),
             scope: vec!["地域包括支援センター".into()],
             method: "written".into(),
-            ..ConsentInput::default()
+            ..ConsentForm::default()
         })
         .unwrap();
     match w1
@@ -237,11 +234,11 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
 
     // With the person's consent, the case is shared and the other team sees it.
     let consent = w1
-        .record_consent(&ConsentInput {
+        .record_consent(&ConsentForm {
             person: p.to_string(),
             scope: vec!["csw-south".into()],
             method: "written".into(),
-            ..ConsentInput::default()
+            ..ConsentForm::default()
         })
         .unwrap();
     let shared = w1
@@ -273,7 +270,7 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
         other => panic!("wrote to a read-only shared case: {other:?}"),
     }
     assert!(matches!(
-        south.update_person(&p.to_string(), &edit("0466-33-3333")),
+        south.edit_person(&edit("0466-33-3333")),
         Err(DeviceError::ReadOnlyCase { .. })
     ));
     assert_eq!(south.sync_status().unwrap().pending, pending);
@@ -284,12 +281,12 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
     let q = w1.add_person(&person("伊藤 ハル")).unwrap();
     let qc = w1.add_contact(&contact(q, "民生委員から相談")).unwrap();
     sync(&mut w1).await;
-    let meeting = |kind: &str, agencies: &[&str]| MeetingInput {
+    let meeting = |kind: &str, agencies: &[&str]| MeetingForm {
         kind: kind.into(),
         agencies: agencies.iter().map(|a| a.to_string()).collect(),
         persons: vec![q.to_string()],
         decisions: "早期に情報を共有し、訪問を分担する".into(),
-        ..MeetingInput::default()
+        ..MeetingForm::default()
     };
     for (kind, agencies) in [
         ("community_care", &["csw-south"][..]),
@@ -352,11 +349,11 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
     // A consent withdrawn leaves sharing on another basis: q's case goes on reaching the team
     // that attended the 支援会議, though q also consented to it and withdrew.
     let q_consent = w1
-        .record_consent(&ConsentInput {
+        .record_consent(&ConsentForm {
             person: q.to_string(),
             scope: vec!["csw-south".into()],
             method: "oral".into(),
-            ..ConsentInput::default()
+            ..ConsentForm::default()
         })
         .unwrap();
     let r = w1
@@ -378,11 +375,11 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
     let r = w1.add_person(&person("小林 トシ")).unwrap();
     sync(&mut w1).await;
     let consent_of_r = |w1: &mut Device, method: &str| {
-        w1.record_consent(&ConsentInput {
+        w1.record_consent(&ConsentForm {
             person: r.to_string(),
             scope: vec!["csw-south".into()],
             method: method.into(),
-            ..ConsentInput::default()
+            ..ConsentForm::default()
         })
         .unwrap()
     };

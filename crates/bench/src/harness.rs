@@ -10,7 +10,8 @@ use tsunagi_core::config::Config;
 use tsunagi_core::contact::Contact;
 use tsunagi_core::ids::{DeviceId, PersonId};
 use tsunagi_crypto::{CryptoError, StoreKey};
-use tsunagi_device::{CaseloadFilter, ContactInput, Device, DeviceError, PersonInput};
+use tsunagi_device::api::{ContactForm, PersonForm};
+use tsunagi_device::{CaseloadFilter, Device, DeviceError};
 use tsunagi_store::{Encryption, Store, StoreError};
 
 use crate::rss;
@@ -205,8 +206,8 @@ fn decode_contact(state: &tsunagi_core::merge::EntityState) -> Result<Contact, B
     })
 }
 
-pub(crate) fn contact_input(r: &VisitRecord, persons: &[PersonId]) -> ContactInput {
-    ContactInput {
+pub(crate) fn contact_input(r: &VisitRecord, persons: &[PersonId]) -> ContactForm {
+    ContactForm {
         person: persons[r.client].to_string(),
         at: Some(r.visited_at_iso()),
         channel: "visit".into(),
@@ -214,7 +215,7 @@ pub(crate) fn contact_input(r: &VisitRecord, persons: &[PersonId]) -> ContactInp
         outcome: OUTCOMES[r.outcome].into(),
         note: r.note.clone(),
         next_step: Some(r.tag_names().join(" ")),
-        ..ContactInput::default()
+        ..ContactForm::default()
     }
 }
 
@@ -234,12 +235,12 @@ pub(crate) fn add_persons(
     let mut ids = Vec::with_capacity(CLIENTS);
     for (k, first) in prepared.first_use.iter().enumerate() {
         let (program, district) = first.unwrap_or((0, k % DISTRICTS.len()));
-        let input = PersonInput {
+        let input = PersonForm {
             name: format!("対象者{k}"),
             kana: Some("たいしょうしゃ".into()),
             district: codes[district % codes.len()].clone(),
             programs: vec![PROGRAMS[program].into()],
-            ..PersonInput::default()
+            ..PersonForm::default()
         };
         ids.push(device.add_person(&input)?);
     }

@@ -182,6 +182,7 @@ pub struct ProgramInfo {
     label_ja: String,
     label_en: String,
     aliases: Vec<String>,
+    follow_up_days: Option<u32>,
     deadlines: Vec<Deadline>,
 }
 
@@ -201,6 +202,11 @@ impl ProgramInfo {
     /// Other names [`Config::program`] accepts.
     pub fn aliases(&self) -> &[String] {
         &self.aliases
+    }
+    /// The program's cadence: days after a contact when the next one is due if the contact
+    /// planned none (`None`: the program has no regular follow-up).
+    pub fn follow_up_days(&self) -> Option<u32> {
+        self.follow_up_days
     }
     /// The program's deadlines (e.g. the dementia team's first visit within 4 days).
     pub fn deadlines(&self) -> &[Deadline] {
@@ -263,6 +269,7 @@ impl Deadline {
 pub struct TrustStageInfo {
     stage: TrustStage,
     label_ja: String,
+    label_en: String,
 }
 
 impl TrustStageInfo {
@@ -273,6 +280,10 @@ impl TrustStageInfo {
     /// The Japanese label, e.g. 短い会話ができる.
     pub fn label_ja(&self) -> &str {
         &self.label_ja
+    }
+    /// The English label (may be empty).
+    pub fn label_en(&self) -> &str {
+        &self.label_en
     }
 }
 
@@ -316,6 +327,8 @@ struct RawProgram {
     #[serde(default)]
     aliases: Vec<String>,
     #[serde(default)]
+    follow_up_days: Option<u32>,
+    #[serde(default)]
     deadlines: Vec<RawDeadline>,
 }
 
@@ -334,6 +347,8 @@ struct RawDeadline {
 struct RawStage {
     level: u8,
     label_ja: String,
+    #[serde(default)]
+    label_en: String,
 }
 
 fn non_empty(what: impl FnOnce() -> String, s: &str) -> Result<String, ConfigError> {
@@ -453,11 +468,17 @@ impl Config {
                     period,
                 });
             }
+            if p.follow_up_days == Some(0) {
+                return Err(ConfigError::Empty {
+                    what: format!("follow_up_days of program {key} (0 days)"),
+                });
+            }
             programs.push(ProgramInfo {
                 program: Program(key),
                 label_ja,
                 label_en: p.label_en.trim().to_owned(),
                 aliases,
+                follow_up_days: p.follow_up_days,
                 deadlines,
             });
         }
@@ -488,6 +509,7 @@ impl Config {
             trust_stages.push(TrustStageInfo {
                 stage: TrustStage(s.level),
                 label_ja,
+                label_en: s.label_en.trim().to_owned(),
             });
         }
 

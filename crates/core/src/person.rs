@@ -345,9 +345,33 @@ pub struct PersonFields {
     pub risk_flags: Vec<ShortText>,
     /// Free memo.
     pub memo: Note,
+    /// Day of referral (相談受付日): anchors deadlines such as the dementia team's first visit.
+    #[serde(default)]
+    pub referred_on: Option<NaiveDate>,
+    /// Day support started (集中支援の開始).
+    #[serde(default)]
+    pub support_started_on: Option<NaiveDate>,
+    /// Day support was handed over to ongoing services (引き継ぎ).
+    #[serde(default)]
+    pub handed_over_on: Option<NaiveDate>,
 }
 
 impl PersonFields {
+    /// The date of a deadline's anchor event (`referral`, `support_start`, `handover`,
+    /// `birth`) for this person, if recorded.
+    pub fn anchor_date(&self, anchor: &str) -> Option<NaiveDate> {
+        match anchor {
+            "referral" => self.referred_on,
+            "support_start" => self.support_started_on,
+            "handover" => self.handed_over_on,
+            "birth" => match &self.birth {
+                Some(BirthInfo::Date(d)) => Some(*d),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// The minimal intake: name, district, one program; status 受付, everything else empty.
     pub fn new(name: PersonName, district: District, program: Program) -> PersonFields {
         PersonFields {
@@ -363,6 +387,9 @@ impl PersonFields {
             status: PersonStatus::Intake,
             risk_flags: Vec::new(),
             memo: Note::empty(),
+            referred_on: None,
+            support_started_on: None,
+            handed_over_on: None,
         }
     }
 }

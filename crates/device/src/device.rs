@@ -24,7 +24,7 @@ use tsunagi_store::{CaseloadFilter, Encryption, Origin, SearchResults, Store, St
 use uuid::Uuid;
 
 use crate::DeviceError;
-use crate::input::{AssessmentInput, ContactInput, PersonInput};
+use crate::api::{AssessmentForm, ContactForm, PersonForm};
 use crate::settings::{SETTINGS_FORMAT, Settings, hex, read_file_salt};
 use crate::view::{CaseloadView, PersonPage};
 
@@ -36,7 +36,9 @@ pub struct Device {
     pub(crate) store: Store,
     config: Config,
     catalog: InstrumentCatalog,
-    pub(crate) clock: Hlc,
+    /// The device clock, shared with the device's other connections ([`Device::sibling`]), so
+    /// a save made while a sync merges received changes still comes after them.
+    pub(crate) clock: std::sync::Arc<std::sync::Mutex<Hlc>>,
     /// The unlocked store key: derives the key that seals this device's identity keys.
     pub(crate) key: StoreKey,
     /// HTTP connections to the server, made on first use (see `signed_client`).
@@ -263,11 +265,49 @@ impl Device {
             store,
             config: Config::fujisawa(),
             catalog: InstrumentCatalog::builtin(),
-            clock,
+            clock: std::sync::Arc::new(std::sync::Mutex::new(clock)),
             key,
             http: std::sync::OnceLock::new(),
             team: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The same device on a second connection to its store, for a sync that runs beside the
+    /// worker's reads and saves (the clock is shared; SQLite serializes the writes).
+    pub fn sibling(&self) -> Result<Device, DeviceError> {
+        let store = self.store.sibling(Encryption::Key(&self.key))?;
+        Ok(Device {
+            dir: self.dir.clone(),
+            settings: self.settings.clone(),
+            store,
+            config: self.config.clone(),
+            catalog: self.catalog.clone(),
+            clock: std::sync::Arc::clone(&self.clock),
+            key: self.key.clone(),
+            http: std::sync::OnceLock::new(),
+            team: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Advances the clock for a local write.
+    fn tick(&self) -> Hlc {
+        let mut clock = self
+            .clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *clock = clock.tick(now_ms());
+        *clock
+    }
+
+    /// Moves the clock past the greatest time recorded in the store (after receiving changes).
+    pub(crate) fn observe_clock(&self) -> Result<(), DeviceError> {
+        let last = self.store.last_hlc()?;
+        let mut clock = self
+            .clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *clock = clock.observe(last, now_ms());
+        Ok(())
     }
 
     /// This device's id.
@@ -318,12 +358,12 @@ impl Device {
         if writes.is_empty() {
             return Ok(());
         }
-        self.clock = self.clock.tick(now_ms());
+        let hlc = self.tick();
         let cs = ChangeSet {
             op: OpId::from_uuid(Uuid::now_v7()),
             kind,
             entity: id,
-            hlc: self.clock,
+            hlc,
             device: self.settings.device_id,
             body: ChangeBody::Set(writes),
         };
@@ -333,7 +373,7 @@ impl Device {
 
     /// Refuses a write to a case another team owns (shared with this team to read only), so
     /// that the note is not saved here only to be refused by the server at the next sync.
-    fn ensure_writable(&self, case: EntityId) -> Result<(), DeviceError> {
+    pub(crate) fn ensure_writable(&self, case: EntityId) -> Result<(), DeviceError> {
         let Some(owner) = self.store.case_owner(case)? else {
             return Ok(());
         };
@@ -367,7 +407,7 @@ impl Device {
     }
 
     /// Records a new person (対象者の登録).
-    pub fn add_person(&mut self, input: &PersonInput) -> Result<PersonId, DeviceError> {
+    pub fn add_person(&mut self, input: &PersonForm) -> Result<PersonId, DeviceError> {
         let today = Local::now().date_naive();
         let mut programs = input.programs.iter().filter(|p| !p.trim().is_empty());
         let first = programs.next().ok_or_else(|| DomainError::UnknownProgram {
@@ -399,6 +439,9 @@ impl Device {
         if let Some(memo) = opt(&input.memo, |s| Note::parse("memo", s))? {
             fields.memo = memo;
         }
+        fields.referred_on = opt(&input.referred_on, |s| {
+            tsunagi_core::person::parse_date("referred_on", s)
+        })?;
         let person = Person::new(fields)?;
         person.check_config(&self.config)?;
         let id = PersonId::from_uuid(Uuid::now_v7());
@@ -407,7 +450,7 @@ impl Device {
     }
 
     /// Records a contact (接触・訪問記録).
-    pub fn add_contact(&mut self, input: &ContactInput) -> Result<ContactId, DeviceError> {
+    pub fn add_contact(&mut self, input: &ContactForm) -> Result<ContactId, DeviceError> {
         let person = self.parse_person_id(&input.person)?;
         let at = match input.at.as_deref().map(str::trim) {
             None | Some("") => local_now(),
@@ -433,7 +476,10 @@ impl Device {
         if let Some(o) = opt(&input.observations, |s| Note::parse("observations", s))? {
             fields.observations = o;
         }
-        fields.stage = opt(&input.stage, |s| self.config.parse_trust_stage(s))?;
+        fields.stage = input
+            .stage
+            .map(|level| self.config.trust_stage(level))
+            .transpose()?;
         fields.letter_text = opt(&input.letter_text, |s| Note::parse("letter_text", s))?;
         fields.next_step = opt(&input.next_step, |s| ShortText::parse("next_step", s))?;
         fields.next_due = opt(&input.next_due, |s| {
@@ -449,11 +495,11 @@ impl Device {
     /// Records an assessment, scored now with the current instrument definition.
     pub fn add_assessment(
         &mut self,
-        input: &AssessmentInput,
+        input: &AssessmentForm,
     ) -> Result<(AssessmentId, Assessment), DeviceError> {
         let person = self.parse_person_id(&input.person)?;
         let instrument = self.catalog.get(input.instrument.trim())?;
-        let answers = instrument.parse_answers(&input.answers)?;
+        let answers = tsunagi_core::instrument::Answers::new(input.answers.clone());
         let at = match input.at.as_deref().map(str::trim) {
             None | Some("") => local_now(),
             Some(s) => parse_time("at", s)?,

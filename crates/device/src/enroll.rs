@@ -154,6 +154,48 @@ fn untrusted(what: impl Into<String>) -> DeviceError {
     DeviceError::Untrusted(what.into())
 }
 
+/// Reads an enrollment bundle without using it: what it is for and which keys it pins. The
+/// same checks as [`Device::enroll`] makes before any request (format, version, keys, expiry).
+pub(crate) fn inspect_bundle(bundle_json: &str) -> Result<crate::api::BundleInfo, DeviceError> {
+    let bundle = parse_bundle(bundle_json)?;
+    let server_pub = SigPublic::from_bytes(&bundle.server_pub)
+        .map_err(|e| DeviceError::Bundle(format!("server key: {e}")))?;
+    let admin_pub = SigPublic::from_bytes(&bundle.admin_pub)
+        .map_err(|e| DeviceError::Bundle(format!("admin key: {e}")))?;
+    KemPublic::from_bytes(&bundle.org_recovery_pub)
+        .map_err(|e| DeviceError::Bundle(format!("org recovery key: {e}")))?;
+    Ok(crate::api::BundleInfo {
+        server_url: bundle.server_url,
+        user_name: bundle.user_name,
+        team: bundle.team,
+        role: bundle.role.key().to_owned(),
+        expires_at: bundle.expires_at,
+        server_fingerprint: server_pub.fingerprint(),
+        admin_fingerprint: admin_pub.fingerprint(),
+    })
+}
+
+/// Parses a bundle and refuses an unknown version or an expired code.
+fn parse_bundle(bundle_json: &str) -> Result<EnrollmentBundle, DeviceError> {
+    let bundle: EnrollmentBundle = serde_json::from_str(bundle_json.trim())
+        .map_err(|e| DeviceError::Bundle(format!("not an enrollment bundle: {e}")))?;
+    if bundle.v != 1 {
+        return Err(DeviceError::Bundle(format!(
+            "bundle version {} is not supported",
+            bundle.v
+        )));
+    }
+    if let Ok(exp) = chrono::DateTime::parse_from_rfc3339(&bundle.expires_at)
+        && exp < Utc::now()
+    {
+        return Err(DeviceError::Bundle(format!(
+            "the enrollment code expired at {}",
+            bundle.expires_at
+        )));
+    }
+    Ok(bundle)
+}
+
 impl Device {
     /// The identity keys, if this device has enrolled.
     pub(crate) fn load_identity<K: Keystore>(
@@ -247,28 +289,13 @@ impl Device {
         if self.enrollment()?.is_some() {
             return Err(DeviceError::AlreadyEnrolled);
         }
-        let bundle: EnrollmentBundle = serde_json::from_str(bundle_json)
-            .map_err(|e| DeviceError::Bundle(format!("not an enrollment bundle: {e}")))?;
-        if bundle.v != 1 {
-            return Err(DeviceError::Bundle(format!(
-                "bundle version {} is not supported",
-                bundle.v
-            )));
-        }
+        let bundle = parse_bundle(bundle_json)?;
         let server_pub = SigPublic::from_bytes(&bundle.server_pub)
             .map_err(|e| DeviceError::Bundle(format!("server key: {e}")))?;
         let admin_pub = SigPublic::from_bytes(&bundle.admin_pub)
             .map_err(|e| DeviceError::Bundle(format!("admin key: {e}")))?;
         let ork = KemPublic::from_bytes(&bundle.org_recovery_pub)
             .map_err(|e| DeviceError::Bundle(format!("org recovery key: {e}")))?;
-        if let Ok(exp) = chrono::DateTime::parse_from_rfc3339(&bundle.expires_at)
-            && exp < Utc::now()
-        {
-            return Err(DeviceError::Bundle(format!(
-                "the enrollment code expired at {}",
-                bundle.expires_at
-            )));
-        }
 
         // Keys are made (and kept) before the request, so a lost answer can be retried with
         // the same keys; a stale identity from an earlier failed attempt is replaced.

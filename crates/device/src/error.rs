@@ -68,6 +68,21 @@ pub enum DeviceError {
     /// The server could not be reached or refused.
     #[error(transparent)]
     Server(#[from] tsunagi_sync::client::ClientError),
+    /// A plan step that waits for a meeting was asked for, but none waits.
+    #[error("no step of this plan is waiting for a meeting")]
+    NothingPending,
+    /// A conflict resolution for a field that has no conflict (resolved elsewhere already).
+    #[error("the field {field} has no conflicting values (already resolved?)")]
+    NoConflict {
+        /// The field.
+        field: String,
+    },
+    /// A draft whose body is not JSON.
+    #[error("the draft is not JSON: {0}")]
+    BadDraft(String),
+    /// A value that does not fit the record's field.
+    #[error("the value does not fit the record: {0}")]
+    BadValue(String),
     /// A file could not be read or written.
     #[error("file error on {path}: {source}")]
     Io {
@@ -104,6 +119,10 @@ impl DeviceError {
             DeviceError::Untrusted(_) => "untrusted",
             DeviceError::NotAllowed(_) => "not_allowed",
             DeviceError::ReadOnlyCase { .. } => "read_only_case",
+            DeviceError::NothingPending => "nothing_pending",
+            DeviceError::NoConflict { .. } => "no_conflict",
+            DeviceError::BadDraft(_) => "bad_draft",
+            DeviceError::BadValue(_) => "bad_value",
             DeviceError::Server(e) => match e {
                 tsunagi_sync::client::ClientError::Unreachable(_) => "unreachable",
                 _ => "server_refused",
@@ -122,6 +141,10 @@ impl DeviceError {
                 | DeviceError::Bundle(_)
                 | DeviceError::NotAllowed(_)
                 | DeviceError::ReadOnlyCase { .. }
+                | DeviceError::NothingPending
+                | DeviceError::NoConflict { .. }
+                | DeviceError::BadDraft(_)
+                | DeviceError::BadValue(_)
                 | DeviceError::AlreadyEnrolled
                 | DeviceError::NotEnrolled
                 | DeviceError::Key(
@@ -198,6 +221,24 @@ impl DeviceError {
                 "この端末は無効化されています。情報システム担当に連絡してください（未送信の記録は端末に残っています）。".into()
             }
             DeviceError::Server(_) => "サーバーが要求を受け付けませんでした。".into(),
+            DeviceError::NothingPending => {
+                "このプランに会議の記録を待っている段階はありません。".into()
+            }
+            DeviceError::NoConflict { .. } => {
+                "この項目の食い違いはすでに解消されています。画面を開き直してください。".into()
+            }
+            DeviceError::BadDraft(_) => "下書きを保存できませんでした（形式が正しくありません）。".into(),
+            DeviceError::BadValue(_) => "選んだ値はこの記録に使えません。".into(),
+        }
+    }
+
+    /// The form field the error concerns, when there is one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            DeviceError::Domain(_) | DeviceError::Instrument(_) => None,
+            DeviceError::Key(KeyError::WrongPin { .. } | KeyError::InvalidPin(_)) => Some("pin"),
+            DeviceError::UnknownPerson(_) => Some("person"),
+            _ => None,
         }
     }
 }

@@ -1,24 +1,27 @@
-//! The application front door: every use case of a Tsunagi device (initialize, unlock, record
-//! persons, contacts and assessments, show a person, search), shared by the Tauri app and the
-//! headless `tsunagi-device` CLI, which only translate to and from it.
+//! The application front door: every use case of a Tsunagi device (set up, unlock, record
+//! persons, contacts, assessments, plans, households, meetings and consents, show a person,
+//! search, plan the day, sync), shared by the Tauri app and the headless `tsunagi-device`
+//! CLI, which only translate to and from it. [`App`] is the door; [`api`] holds what passes
+//! through it.
 
+pub mod api;
+mod app;
 mod device;
 mod enroll;
 mod error;
-mod input;
+mod records;
+mod schedule;
 mod settings;
 mod share;
 mod sync;
 mod view;
 
+pub use app::{App, IDLE_LOCK_MINUTES, MIN_APP_PIN};
 pub use device::{Device, InitReport, VaultInfo};
 pub use enroll::{ApproveReport, EnrollReport, Enrollment, KeysReport, PeerReport};
 pub use error::DeviceError;
-pub use input::{AssessmentInput, ContactInput, PersonInput};
 pub use settings::Settings;
-pub use share::{
-    ConsentInput, ContactEdit, MeetingInput, PersonEdit, ShareBasis, ShareReport, WithdrawReport,
-};
+pub use share::{ShareBasis, ShareReport, WithdrawReport};
 pub use sync::{Backoff, SNAPSHOT_MIN_OPS, SyncErrorView, SyncReport, SyncStatus, SyncSteps};
 pub use tsunagi_store::keys::{KeyError, Keystore, OsKeystore, Pin};
 pub use tsunagi_store::{CaseloadFilter, SearchResults};

@@ -7,10 +7,11 @@ use serde::Serialize;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tsunagi_device::{
-    AssessmentInput, CaseloadFilter, ContactInput, Device, DeviceError, KeyError, OsKeystore,
-    PersonInput, Pin,
+use tsunagi_device::api::{
+    AssessmentForm, ConsentForm, ContactEditForm, ContactForm, MeetingForm, PersonEditForm,
+    PersonForm,
 };
+use tsunagi_device::{CaseloadFilter, Device, DeviceError, KeyError, OsKeystore, Pin};
 use zeroize::Zeroizing;
 
 #[derive(Parser, Debug)]
@@ -259,6 +260,9 @@ struct PersonAdd {
     /// Status (intake, active, watching, closed, interrupted).
     #[arg(long)]
     status: Option<String>,
+    /// Day of referral, 相談受付日 (YYYY-MM-DD): starts program deadlines such as the first visit.
+    #[arg(long)]
+    referred_on: Option<String>,
     /// Memo.
     #[arg(long)]
     memo: Option<String>,
@@ -297,7 +301,7 @@ struct ContactAdd {
     note: String,
     /// つながりの段階 after the contact (0–4).
     #[arg(long)]
-    stage: Option<String>,
+    stage: Option<u8>,
     /// When (RFC 3339 or YYYY-MM-DDTHH:MM local); default now.
     #[arg(long)]
     at: Option<String>,
@@ -571,7 +575,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             expires_on,
         }) => {
             let mut device = open(&dir)?;
-            let id = device.record_consent(&tsunagi_device::ConsentInput {
+            let id = device.record_consent(&ConsentForm {
                 person,
                 scope,
                 method,
@@ -614,7 +618,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             decisions,
         }) => {
             let mut device = open(&dir)?;
-            let id = device.record_meeting(&tsunagi_device::MeetingInput {
+            let id = device.record_meeting(&MeetingForm {
                 kind,
                 date,
                 agencies,
@@ -661,23 +665,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             memo,
         }) => {
             let mut device = open(&dir)?;
-            device.update_person(
-                &id,
-                &tsunagi_device::PersonEdit {
-                    phone,
-                    address,
-                    status,
-                    memo,
-                },
-            )?;
+            device.edit_person(&PersonEditForm {
+                id: id.clone(),
+                phone,
+                address,
+                status,
+                memo,
+                ..PersonEditForm::default()
+            })?;
             print(json, &serde_json::json!({ "updated": id }), |_| {
                 format!("updated {id}")
             })
         }
         Command::Contact(ContactCmd::Edit { id, outcome, note }) => {
             let mut device = open(&dir)?;
-            let cid = tsunagi_core::ids::ContactId::parse(&id).map_err(DeviceError::from)?;
-            device.edit_contact(cid, &tsunagi_device::ContactEdit { outcome, note })?;
+            device.edit_contact(&ContactEditForm {
+                id: id.clone(),
+                outcome,
+                note,
+                ..ContactEditForm::default()
+            })?;
             print(json, &serde_json::json!({ "updated": id }), |_| {
                 format!("updated {id}")
             })
@@ -685,7 +692,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Person(PersonCmd::Add(a)) => {
             let a = *a;
             let mut device = open(&dir)?;
-            let id = device.add_person(&PersonInput {
+            let id = device.add_person(&PersonForm {
                 name: a.name,
                 kana: a.kana,
                 district: a.district,
@@ -695,6 +702,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 address: a.address,
                 phone: a.phone,
                 status: a.status,
+                referred_on: a.referred_on,
                 memo: a.memo,
             })?;
             print(json, &serde_json::json!({ "id": id }), |_| id.to_string())
@@ -708,7 +716,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Contact(ContactCmd::Add(c)) => {
             let mut device = open(&dir)?;
-            let id = device.add_contact(&ContactInput {
+            let id = device.add_contact(&ContactForm {
                 person: c.person,
                 at: c.at,
                 channel: c.channel,
@@ -730,7 +738,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             at,
         }) => {
             let mut device = open(&dir)?;
-            let (id, a) = device.add_assessment(&AssessmentInput {
+            let typed = device
+                .instruments()
+                .get(instrument.trim())
+                .map_err(DeviceError::from)?;
+            let answers = typed
+                .parse_answers(&answers)
+                .map_err(DeviceError::from)?
+                .as_slice()
+                .to_vec();
+            let (id, a) = device.add_assessment(&AssessmentForm {
                 person,
                 instrument,
                 answers,

@@ -2,10 +2,10 @@
 //! sharing a person's case with another team on the basis of a consent or of a 支援会議 (the
 //! case keys sealed to the other team's key, a grant, and a 情報提供記録 in the person's
 //! history), withdrawing consent (a new case-key epoch the other team cannot read), and
-//! correcting a contact or a person (new versions; old ones stay).
+//! correcting a contact (a new version; the old one stays).
 
 use chrono::Local;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tsunagi_core::DomainError;
 use tsunagi_core::change::EntityKind;
 use tsunagi_core::consent::{
@@ -13,9 +13,9 @@ use tsunagi_core::consent::{
     LegalBasis,
 };
 use tsunagi_core::contact::{Contact, ContactOutcome};
-use tsunagi_core::ids::{ContactId, DisclosureId, EntityId};
+use tsunagi_core::ids::{DisclosureId, EntityId};
 use tsunagi_core::meeting::{Meeting, MeetingFields, MeetingId, MeetingKind};
-use tsunagi_core::person::{Person, PersonStatus, Phone, parse_date};
+use tsunagi_core::person::parse_date;
 use tsunagi_core::text::{Note, ShortText};
 use tsunagi_crypto::random_array;
 use tsunagi_store::keys::Keystore;
@@ -23,6 +23,7 @@ use tsunagi_store::{GrantRow, QueuedEnvelope};
 use tsunagi_sync::wire::{Aux, Envelope, Kind};
 use uuid::Uuid;
 
+use crate::api::{ConsentForm, ContactEditForm, MeetingForm};
 use crate::{Device, DeviceError, SyncReport};
 
 /// A case's bases for sharing that outlive the withdrawal of one consent.
@@ -41,39 +42,6 @@ impl OtherBases {
     }
 }
 
-/// A new 同意.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct ConsentInput {
-    /// Whose consent (person id).
-    pub person: String,
-    /// Teams or agencies it covers (team ids for sharing in Tsunagi).
-    pub scope: Vec<String>,
-    /// `written`/`oral` or 書面/口頭.
-    pub method: String,
-    /// Day given (YYYY-MM-DD); default today.
-    pub given_on: Option<String>,
-    /// Last valid day (YYYY-MM-DD).
-    pub expires_on: Option<String>,
-}
-
-/// A new 会議記録.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct MeetingInput {
-    /// Which meeting: a key (`shien`, `jushoteki`, `team`, `case_response`, `community_care`)
-    /// or its label (支援会議, ...).
-    pub kind: String,
-    /// Day held (YYYY-MM-DD); default today.
-    pub date: Option<String>,
-    /// Attending agencies (for sharing in Tsunagi: team ids), at least one.
-    pub agencies: Vec<String>,
-    /// Ids of the persons discussed.
-    pub persons: Vec<String>,
-    /// What was decided.
-    pub decisions: String,
-}
-
 /// The legal basis offered for sharing a case: the id of a recorded consent, or of a
 /// recorded 支援会議 that discussed the person and that the receiving team attended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,30 +50,6 @@ pub enum ShareBasis<'a> {
     Consent(&'a str),
     /// A 支援会議 under Social Welfare Act art. 106-6 (meeting id).
     Meeting(&'a str),
-}
-
-/// A correction of a contact: a new version of the fields given.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct ContactEdit {
-    /// New outcome (key or label).
-    pub outcome: Option<String>,
-    /// New note.
-    pub note: Option<String>,
-}
-
-/// A change to a person's record (the fields given).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct PersonEdit {
-    /// 電話番号.
-    pub phone: Option<String>,
-    /// 住所.
-    pub address: Option<String>,
-    /// Status key or label.
-    pub status: Option<String>,
-    /// Free memo.
-    pub memo: Option<String>,
 }
 
 /// What sharing did.
@@ -173,7 +117,7 @@ impl Device {
     }
 
     /// Records a person's consent (同意).
-    pub fn record_consent(&mut self, input: &ConsentInput) -> Result<ConsentId, DeviceError> {
+    pub fn record_consent(&mut self, input: &ConsentForm) -> Result<ConsentId, DeviceError> {
         let person = self.parse_person_id(&input.person)?;
         let scope = short_texts("scope", &input.scope)?;
         let given_on = date_or_today("given_on", input.given_on.as_deref())?;
@@ -199,7 +143,7 @@ impl Device {
     }
 
     /// Records a meeting (会議記録). Every person discussed must be known to this device.
-    pub fn record_meeting(&mut self, input: &MeetingInput) -> Result<MeetingId, DeviceError> {
+    pub fn record_meeting(&mut self, input: &MeetingForm) -> Result<MeetingId, DeviceError> {
         let persons = input
             .persons
             .iter()
@@ -482,9 +426,9 @@ impl Device {
     }
 
     /// Corrects a contact: a new version of the fields given (the old one stays in history).
-    pub fn edit_contact(&mut self, id: ContactId, edit: &ContactEdit) -> Result<(), DeviceError> {
+    pub fn edit_contact(&mut self, edit: &ContactEditForm) -> Result<(), DeviceError> {
         let (eid, contact): (EntityId, Contact) =
-            self.load(EntityKind::Contact, &id.to_string(), "contact id")?;
+            self.load(EntityKind::Contact, &edit.id, "contact id")?;
         let mut f = contact.fields().clone();
         if let Some(o) = edit.outcome.as_deref().filter(|s| !s.trim().is_empty()) {
             f.outcome = ContactOutcome::parse(o)?;
@@ -492,40 +436,24 @@ impl Device {
         if let Some(n) = &edit.note {
             f.note = Note::parse("note", n)?;
         }
+        if let Some(o) = &edit.observations {
+            f.observations = Note::parse("observations", o)?;
+        }
+        if let Some(level) = edit.stage {
+            f.stage = Some(self.config().trust_stage(level)?);
+        }
+        match edit.next_step.as_deref().map(str::trim) {
+            None => {}
+            Some("") => f.next_step = None,
+            Some(s) => f.next_step = Some(ShortText::parse("next_step", s)?),
+        }
+        match edit.next_due.as_deref().map(str::trim) {
+            None => {}
+            Some("") => f.next_due = None,
+            Some(s) => f.next_due = Some(parse_date("next_due", s)?),
+        }
         let contact = Contact::new(f)?;
         contact.check_config(self.config())?;
         self.write_entity(EntityKind::Contact, eid, crate::device::to_fields(&contact))
-    }
-
-    /// Changes fields of a person's record (a new version; concurrent edits on two devices
-    /// stay visible as a conflict until someone edits the field again).
-    pub fn update_person(&mut self, id: &str, edit: &PersonEdit) -> Result<(), DeviceError> {
-        let pid = self.parse_person_id(id)?;
-        let (eid, person): (EntityId, Person) =
-            self.load(EntityKind::Person, &pid.to_string(), "person id")?;
-        let mut f = person.fields().clone();
-        if let Some(p) = &edit.phone {
-            f.phone = if p.trim().is_empty() {
-                None
-            } else {
-                Some(Phone::parse(p)?)
-            };
-        }
-        if let Some(a) = &edit.address {
-            f.address = if a.trim().is_empty() {
-                None
-            } else {
-                Some(ShortText::parse("address", a)?)
-            };
-        }
-        if let Some(s) = edit.status.as_deref().filter(|s| !s.trim().is_empty()) {
-            f.status = PersonStatus::parse(s)?;
-        }
-        if let Some(m) = &edit.memo {
-            f.memo = Note::parse("memo", m)?;
-        }
-        let person = Person::new(f)?;
-        person.check_config(self.config())?;
-        self.write_entity(EntityKind::Person, eid, crate::device::to_fields(&person))
     }
 }

@@ -431,12 +431,6 @@ impl Device {
             .unwrap_or(0))
     }
 
-    fn observe_clock(&mut self) -> Result<(), DeviceError> {
-        let last = self.store.last_hlc()?;
-        self.clock = self.clock.observe(last, crate::device::now_ms());
-        Ok(())
-    }
-
     pub(crate) fn current_team_epoch(&self, enrollment: &Enrollment) -> Result<u32, DeviceError> {
         self.store
             .team_key_epochs(&enrollment.team)?

@@ -51,6 +51,8 @@ pub struct AccessEntry {
     pub at: String,
     /// For a close: how long the record was open.
     pub duration_ms: Option<i64>,
+    /// For a close: the `seq` of the opening it closes.
+    pub opened_seq: Option<i64>,
 }
 
 /// Result of verifying the chain.
@@ -174,7 +176,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<AccessEntry>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT seq, event, person, actor, at, duration_ms FROM access_log
+            "SELECT seq, event, person, actor, at, duration_ms, opened_seq FROM access_log
              WHERE ?1 IS NULL OR person = ?1 ORDER BY seq DESC LIMIT ?2",
         )?;
         let filter = person.map(|p| p.as_uuid().as_bytes().to_vec());
@@ -192,6 +194,7 @@ impl Store {
                 actor: r.get(3)?,
                 at: r.get(4)?,
                 duration_ms: r.get(5)?,
+                opened_seq: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -66,6 +66,14 @@ pub enum StoreError {
     /// back; nothing stored changes).
     #[error("the store's {0} thread stopped or could not start")]
     Thread(&'static str),
+    /// A value larger than the store keeps (a draft of more than 256 KiB).
+    #[error("the {what} is larger than the {limit} bytes kept")]
+    TooLarge {
+        /// What.
+        what: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// Filesystem error around the store file.
     #[error("file error on {path}: {source}")]
     Io {
@@ -93,6 +101,7 @@ impl StoreError {
             StoreError::Sqlite(_) => "database",
             StoreError::Io { .. } => "io",
             StoreError::Thread(_) => "thread",
+            StoreError::TooLarge { .. } => "too_large",
         }
     }
 }

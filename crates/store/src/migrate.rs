@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_rust_gram_index",
         sql: include_str!("../../../migrations/device/0006_rust_gram_index.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_app",
+        sql: include_str!("../../../migrations/device/0007_app.sql"),
+    },
 ];
 
 /// The schema version this program writes.

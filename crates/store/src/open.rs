@@ -24,7 +24,7 @@ pub enum Encryption<'a> {
 pub struct Store {
     // Fields drop in order: the checkpointer's thread is joined (and its connection closed)
     // before `conn`, the last connection, closes and checkpoints whatever is left.
-    _checkpointer: Checkpointer,
+    _checkpointer: std::sync::Arc<Checkpointer>,
     pub(crate) conn: Connection,
     path: PathBuf,
 }
@@ -131,7 +131,7 @@ impl Store {
         migrate::apply(&mut conn, migrations)?;
         let checkpointer = Checkpointer::start(path, enc)?;
         let mut store = Store {
-            _checkpointer: checkpointer,
+            _checkpointer: std::sync::Arc::new(checkpointer),
             conn,
             path: path.to_owned(),
         };
@@ -139,6 +139,40 @@ impl Store {
             store.backfill_cases()?;
         }
         Ok(store)
+    }
+
+    /// Another connection to the same open store, for work that must not wait for this one's
+    /// (the app's sync runs on its own connection while the worker reads and saves on the
+    /// first). It shares the background thread; SQLite serializes the two connections'
+    /// writes, and each reads the last committed state. `enc` must be the key this store was
+    /// opened with.
+    pub fn sibling(&self, enc: Encryption<'_>) -> Result<Store, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(&self.path, flags)?;
+        set_key(&conn, enc)?;
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| {
+            if is_corruption(&e) {
+                StoreError::WrongKey
+            } else {
+                StoreError::Sqlite(e)
+            }
+        })?;
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA wal_autocheckpoint = 0;",
+        )?;
+        set_cache(&conn)?;
+        conn.busy_handler(Some(short_waits))?;
+        Ok(Store {
+            _checkpointer: std::sync::Arc::clone(&self._checkpointer),
+            conn,
+            path: self.path.clone(),
+        })
     }
 
     /// Holds the background thread's indexing and index merges until the returned value is

@@ -2,7 +2,8 @@
 //! round, what is still to send, and a contact correction.
 
 use tsunagi_core::ids::ContactId;
-use tsunagi_device::{ContactEdit, Device, Keystore, SyncReport, SyncSteps};
+use tsunagi_device::api::ContactEditForm;
+use tsunagi_device::{Device, Keystore, SyncReport, SyncSteps};
 
 /// What one or more sync rounds did (the sum of their [`SyncReport`]s).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -92,9 +93,11 @@ pub fn edit_contact(
     outcome: &str,
     note: &str,
 ) -> anyhow::Result<()> {
-    let edit = ContactEdit {
+    let edit = ContactEditForm {
+        id: id.to_string(),
         outcome: Some(outcome.to_owned()),
         note: Some(note.to_owned()),
+        ..ContactEditForm::default()
     };
-    Ok(device.edit_contact(id, &edit)?)
+    Ok(device.edit_contact(&edit)?)
 }

@@ -97,6 +97,7 @@ fn upgraded_from(version: i64, old_tables: &str) {
     raw.execute_batch(&format!(
         "DROP TABLE gram_rows; DROP TABLE gram_segs; DROP TABLE gram_docs;
          DROP TABLE gram_dead; DROP TABLE gram_state;
+         DROP TABLE drafts; DROP INDEX entities_conflicted;
          {old_tables}
          DELETE FROM fts_queue;
          PRAGMA user_version = {version};"

@@ -1,0 +1,65 @@
+//! What the app shows about sync: an honest status (offline, pending, last sync, a plain
+//! Japanese error) and the progress of a running sync with an estimate of the time left.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+/// The step a running sync is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPhase {
+    /// Checking keys with the server.
+    Keys,
+    /// First sync: the worker's own cases.
+    OwnCases,
+    /// Receiving changes.
+    Pull,
+    /// Receiving case snapshots (first sync).
+    Snapshots,
+    /// Sending this device's changes.
+    Push,
+    /// Compacting case histories.
+    Compact,
+}
+
+/// A running sync.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SyncProgress {
+    /// The step.
+    pub phase: SyncPhase,
+    /// Records done in this step.
+    pub done: u32,
+    /// Records this step expects (0 when unknown).
+    pub total: u32,
+    /// Seconds left, estimated from the pace so far (null until there is a pace).
+    pub eta_seconds: Option<u32>,
+    /// Whether this is the device's first sync (the worker's own cases come first).
+    pub first_sync: bool,
+    /// The worker's own cases are on the device and usable.
+    pub own_cases_ready: bool,
+}
+
+/// The sync indicator.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SyncView {
+    /// Enrolled with a server.
+    pub enrolled: bool,
+    /// `synced`, `pending`, `offline`, `error`, `never`, `not_enrolled`.
+    pub state: String,
+    /// One line for the screen, in Japanese.
+    pub message_ja: String,
+    /// Records not yet on the server.
+    pub pending: u32,
+    /// Last successful sync (RFC 3339).
+    pub last_success: Option<String>,
+    /// The last error's code, if the last attempt failed.
+    pub error_code: Option<String>,
+    /// The last error in Japanese.
+    pub error_ja: Option<String>,
+    /// Records the server refused or that were refused on arrival (kept aside).
+    pub refused: u32,
+    /// A sync is running.
+    pub running: bool,
+    /// Its progress.
+    pub progress: Option<SyncProgress>,
+}
