@@ -124,7 +124,7 @@ fn district_lookup() {
             "江の島",
             "err unknown_district: unknown district \"江の島\" (known: 片瀬, 鵠沼, 辻堂",
         ),
-        ("", "err unknown_district"),
+        ("", "err choice_empty: invalid district: nothing chosen"),
     ];
     for (input, expected) in cases {
         check(dom(c.district(input), |d| d.code().to_owned()), expected);
@@ -359,11 +359,11 @@ fn text_fields() {
         ),
         (
             Note::parse("note", &"あ".repeat(20_001)).map(|_| String::new()),
-            "err invalid_text: invalid note: 20001 characters",
+            "err text_too_long: invalid note: 20001 characters, at most 20000 allowed",
         ),
         (
             Note::parse("note", "ベル\u{7}").map(|_| String::new()),
-            "err invalid_text: invalid note: contains the control character U+0007",
+            "err text_forbidden_char: invalid note: contains the control character U+0007",
         ),
         (
             ShortText::parse("address", "藤沢市朝日町１－１").map(|t| t.to_string()),
@@ -371,19 +371,19 @@ fn text_fields() {
         ),
         (
             ShortText::parse("address", "").map(|t| t.to_string()),
-            "err invalid_text: invalid address: must not be empty",
+            "err text_empty: invalid address: must not be empty",
         ),
         (
             ShortText::parse("address", "一行\n二行").map(|t| t.to_string()),
-            "err invalid_text: invalid address: must be a single line",
+            "err text_multiline: invalid address: must be a single line",
         ),
         (
             ShortText::parse("address", &"a".repeat(201)).map(|t| t.to_string()),
-            "err invalid_text",
+            "err text_too_long: invalid address: 201 characters, at most 200 allowed",
         ),
         (
             ShortText::parse("address", "abc\u{202E}def").map(|t| t.to_string()),
-            "err invalid_text",
+            "err text_forbidden_char: invalid address: contains the direction override U+202E",
         ),
     ];
     for (r, expected) in cases {
@@ -405,31 +405,31 @@ fn dates() {
         ("2024-02-29", "ok 2024-02-29"),
         (
             "2024-02-30",
-            "err invalid_date: invalid date: \"2024-02-30\" (2024-02 has 29 days, there is no day 30)",
+            "err date_no_such_day: invalid date: \"2024-02-30\" (2024-02 has 29 days, there is no day 30)",
         ),
         (
             "2023-02-29",
-            "err invalid_date: invalid date: \"2023-02-29\" (2023-02 has 28 days",
+            "err date_no_such_day: invalid date: \"2023-02-29\" (2023-02 has 28 days",
         ),
         (
             "2024-04-31",
-            "err invalid_date: invalid date: \"2024-04-31\" (2024-04 has 30 days",
+            "err date_no_such_day: invalid date: \"2024-04-31\" (2024-04 has 30 days",
         ),
         (
             "2024-13-01",
-            "err invalid_date: invalid date: \"2024-13-01\" (there is no month 13)",
+            "err date_no_such_month: invalid date: \"2024-13-01\" (there is no month 13)",
         ),
         (
             "2024-00-10",
-            "err invalid_date: invalid date: \"2024-00-10\" (there is no month 0)",
+            "err date_no_such_month: invalid date: \"2024-00-10\" (there is no month 0)",
         ),
         (
             "24-04-01",
-            "err invalid_date: invalid date: \"24-04-01\" (expected YYYY-MM-DD)",
+            "err date_malformed: invalid date: \"24-04-01\" (expected YYYY-MM-DD)",
         ),
-        ("2024-04-01x", "err invalid_date"),
-        ("", "err invalid_date"),
-        ("昨日", "err invalid_date"),
+        ("2024-04-01x", "err date_malformed"),
+        ("", "err date_malformed"),
+        ("昨日", "err date_malformed"),
     ];
     for (input, expected) in cases {
         check(dom(parse_date("date", input), |d| d.to_string()), expected);
@@ -443,18 +443,18 @@ fn birth_info() {
         ("2025-06-01", "ok Date(2025-06-01)"),
         (
             "2025-06-02",
-            "err invalid_date: invalid birth date: \"2025-06-02\" (is in the future (today is 2025-06-01))",
+            "err birth_in_future: invalid birth date: \"2025-06-02\" (is in the future (today is 2025-06-01))",
         ),
         (
             "1899-12-31",
-            "err invalid_date: invalid birth date: \"1899-12-31\" (is before 1900-01-01)",
+            "err birth_too_early: invalid birth date: \"1899-12-31\" (is before 1900-01-01)",
         ),
         ("80代", "ok AgeBand(AgeBand(80))"),
         ("80s", "ok AgeBand(AgeBand(80))"),
         ("８０代", "ok AgeBand(AgeBand(80))"),
-        ("85代", "err invalid_choice"),
-        ("130s", "err invalid_choice"),
-        ("代", "err invalid_choice"),
+        ("85代", "err age_band_invalid: invalid age band: \"85代\""),
+        ("130s", "err age_band_invalid: invalid age band: \"130s\""),
+        ("代", "err age_band_invalid"),
     ];
     for (input, expected) in cases {
         check(
@@ -481,23 +481,23 @@ fn names_kana_phone() {
         (PersonName::parse("ﾔﾏﾀﾞ").map(|n| n.to_string()), "ok ヤマダ"),
         (
             PersonName::parse("").map(|n| n.to_string()),
-            "err invalid_text: invalid name: must not be empty",
+            "err text_empty: invalid name: must not be empty",
         ),
         (
             PersonName::parse("　").map(|n| n.to_string()),
-            "err invalid_text",
+            "err text_empty",
         ),
         (
             PersonName::parse("山田\n太郎").map(|n| n.to_string()),
-            "err invalid_text",
+            "err text_multiline",
         ),
         (
             PersonName::parse("山田\u{0}").map(|n| n.to_string()),
-            "err invalid_text",
+            "err text_forbidden_char",
         ),
         (
             PersonName::parse(&"山".repeat(101)).map(|n| n.to_string()),
-            "err invalid_text",
+            "err text_too_long",
         ),
         (
             Kana::parse("やまだ たろう").map(|k| k.to_string()),
@@ -514,17 +514,17 @@ fn names_kana_phone() {
         ),
         (
             Kana::parse("山田").map(|k| k.to_string()),
-            "err invalid_text: invalid kana: '山' is not kana",
+            "err not_kana: invalid kana: '山' is not kana",
         ),
         (
             Kana::parse("やまだ太郎").map(|k| k.to_string()),
-            "err invalid_text",
+            "err not_kana: invalid kana: '太' is not kana",
         ),
         (
             Kana::parse("yamada").map(|k| k.to_string()),
-            "err invalid_text",
+            "err not_kana: invalid kana: 'y' is not kana",
         ),
-        (Kana::parse("").map(|k| k.to_string()), "err invalid_text"),
+        (Kana::parse("").map(|k| k.to_string()), "err text_empty"),
         (
             Phone::parse("0466-25-1111").map(|p| p.to_string()),
             "ok 0466-25-1111",
@@ -539,15 +539,15 @@ fn names_kana_phone() {
         ),
         (
             Phone::parse("0466-25-1111 内線3").map(|p| p.to_string()),
-            "err invalid_text",
+            "err phone_invalid_char: invalid phone: '内' is not allowed",
         ),
         (
             Phone::parse("81+466").map(|p| p.to_string()),
-            "err invalid_text",
+            "err phone_plus_not_first",
         ),
         (
             Phone::parse("--").map(|p| p.to_string()),
-            "err invalid_text",
+            "err phone_too_few_digits",
         ),
     ];
     for (r, expected) in cases {
@@ -702,12 +702,12 @@ fn person_rules() {
         (
             "no program",
             Box::new(|f| f.programs.clear()),
-            "err rule: a person needs at least one program",
+            "err person_without_program: a person needs at least one program",
         ),
         (
             "duplicate program",
             Box::new(|f| f.programs.push(f.programs[0].clone())),
-            "err rule: programs: csw appears more than once",
+            "err duplicate_value: programs: csw appears more than once",
         ),
         (
             "two programs",
@@ -720,7 +720,7 @@ fn person_rules() {
         (
             "duplicate flag",
             Box::new(|f| f.risk_flags.push(short("セルフネグレクト"))),
-            "err rule",
+            "err duplicate_value: risk flags: セルフネグレクト appears more than once",
         ),
     ];
     for (name, edit, expected) in cases {
@@ -798,14 +798,17 @@ fn household_rules() {
             "ok 2",
         ),
         (vec![m(2, Relation::Parent)], "ok 1"),
-        (vec![], "err rule: a household needs at least one member"),
+        (
+            vec![],
+            "err household_without_member: a household needs at least one member",
+        ),
         (
             vec![m(1, Relation::Principal), m(1, Relation::Child)],
-            "err rule",
+            "err household_member_twice",
         ),
         (
             vec![m(1, Relation::Principal), m(2, Relation::Principal)],
-            "err rule: a household has at most one 本人",
+            "err household_two_principals: a household has at most one 本人",
         ),
     ];
     for (members, expected) in cases {
@@ -849,21 +852,21 @@ fn contact_rules() {
         (Box::new(|_| {}), "ok"),
         (
             Box::new(|f| f.staff.clear()),
-            "err rule: a contact needs at least one staff member",
+            "err contact_without_staff: a contact needs at least one staff member",
         ),
         (
             Box::new(|f| f.staff.push(short("佐藤"))),
-            "err rule: staff: 佐藤 appears more than once",
+            "err duplicate_value: staff: 佐藤 appears more than once",
         ),
         (Box::new(|f| f.staff.push(short("鈴木"))), "ok"),
         (Box::new(|f| f.next_due = Some(date("2025-06-01"))), "ok"),
         (
             Box::new(|f| f.next_due = Some(date("2025-05-31"))),
-            "err invalid_date: invalid next due: \"2025-05-31\" (is before the contact's date 2025-06-01)",
+            "err next_due_before_contact: invalid next due: \"2025-05-31\" (is before the contact's date 2025-06-01)",
         ),
         (
             Box::new(|f| f.letter_text = Some(Note::parse("letter", "また来ます").unwrap())),
-            "err rule: a letter text",
+            "err letter_text_without_letter: a letter text",
         ),
         (
             Box::new(|f| {
@@ -885,21 +888,21 @@ fn contact_rules() {
                 f.channel = ContactChannel::Phone;
                 f.outcome = ContactOutcome::ThroughDoor;
             }),
-            "err rule: outcome through_door does not fit channel phone",
+            "err through_door_needs_visit: outcome through_door does not fit channel phone",
         ),
         (
             Box::new(|f| {
                 f.channel = ContactChannel::Phone;
                 f.outcome = ContactOutcome::LetterLeft;
             }),
-            "err rule: outcome letter_left does not fit channel phone",
+            "err letter_left_needs_visit_or_letter: outcome letter_left does not fit channel phone",
         ),
         (
             Box::new(|f| {
                 let a = AssessmentId::from_uuid(Uuid::from_u128(9));
                 f.assessments = vec![a, a];
             }),
-            "err rule",
+            "err duplicate_value: assessments: 00000000-0000-0000-0000-000000000009 appears more than once",
         ),
     ];
     for (edit, expected) in cases {
@@ -990,7 +993,7 @@ fn plan_lifecycle_tracks_meetings() {
             empty.transition(PlanState::Active, date("2025-04-01")),
             |_| String::new(),
         ),
-        "err rule: a plan needs at least one goal",
+        "err plan_without_goal: a plan needs at least one goal",
     );
 
     let mut p = Plan::draft(pid(1), goal, vec![], Some(date("2025-07-01")));
@@ -1001,13 +1004,13 @@ fn plan_lifecycle_tracks_meetings() {
         dom(p.record_meeting(0, MeetingKind::Shien, mid(1)), |_| {
             String::new()
         }),
-        "err rule: draft → active needs a 重層的支援会議",
+        "err plan_wrong_meeting_kind: draft → active needs a 重層的支援会議",
     );
     check(
         dom(p.record_meeting(5, MeetingKind::Jushoteki, mid(1)), |_| {
             String::new()
         }),
-        "err rule: the plan has no transition number 5",
+        "err plan_no_such_transition: the plan has no transition number 5",
     );
     p.record_meeting(0, MeetingKind::Jushoteki, mid(1)).unwrap();
     p.record_meeting(0, MeetingKind::Jushoteki, mid(1)).unwrap();
@@ -1022,7 +1025,7 @@ fn plan_lifecycle_tracks_meetings() {
         dom(p.transition(PlanState::Closed, date("2025-09-30")), |_| {
             String::new()
         }),
-        "err invalid_date",
+        "err transition_before_previous: invalid transition date: \"2025-09-30\" (is before the previous transition on 2025-10-01)",
     );
     check(
         dom(p.transition(PlanState::Active, date("2025-12-01")), |_| {
@@ -1099,12 +1102,18 @@ fn meeting_rules() {
     type Edit = Box<dyn Fn(&mut MeetingFields)>;
     let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|_| {}), "ok"),
-        (Box::new(|f| f.agencies.clear()), "err rule"),
+        (
+            Box::new(|f| f.agencies.clear()),
+            "err meeting_without_agency",
+        ),
         (
             Box::new(|f| f.agencies.push(short("地域包括支援センター"))),
-            "err rule",
+            "err duplicate_value: agencies: 地域包括支援センター appears more than once",
         ),
-        (Box::new(|f| f.persons.push(pid(1))), "err rule"),
+        (
+            Box::new(|f| f.persons.push(pid(1))),
+            "err duplicate_value: persons:",
+        ),
         (
             Box::new(|f| {
                 f.follow_ups.push(FollowUp {
@@ -1113,7 +1122,7 @@ fn meeting_rules() {
                     due: Some(date("2025-05-19")),
                 })
             }),
-            "err invalid_date",
+            "err follow_up_due_before_meeting",
         ),
         (
             Box::new(|f| {
@@ -1165,14 +1174,19 @@ fn consent_activity() {
             Some("2025-04-01"),
             None,
             "2025-04-01",
-            "err invalid_date: invalid expires on",
+            "err consent_expiry_not_after_given: invalid expires on",
         ),
-        (Some("2025-03-01"), None, "2025-04-01", "err invalid_date"),
+        (
+            Some("2025-03-01"),
+            None,
+            "2025-04-01",
+            "err consent_expiry_not_after_given",
+        ),
         (
             None,
             Some("2025-03-31"),
             "2025-04-01",
-            "err invalid_date: invalid withdrawn on",
+            "err consent_withdrawn_before_given: invalid withdrawn on",
         ),
     ];
     for (expires, withdrawn, on, expected) in cases {
@@ -1230,7 +1244,7 @@ fn disclosure_needs_a_basis() {
         (
             req("地域包括支援センター", "2025-06-01T10:00:00+09:00"),
             None,
-            "err disclosure_refused: disclosure refused: no legal basis",
+            "err disclosure_without_basis: disclosure refused: no legal basis",
         ),
         (
             req("地域包括支援センター", "2025-06-01T10:00:00+09:00"),
@@ -1240,17 +1254,17 @@ fn disclosure_needs_a_basis() {
         (
             req("保健所", "2025-06-01T10:00:00+09:00"),
             Some(Evidence::Consent(cid, &c)),
-            "err disclosure_refused: disclosure refused: the consent does not cover 保健所",
+            "err disclosure_consent_not_covering: disclosure refused: the consent does not cover 保健所",
         ),
         (
             req("地域包括支援センター", "2026-04-01T10:00:00+09:00"),
             Some(Evidence::Consent(cid, &c)),
-            "err disclosure_refused: disclosure refused: the consent is not active",
+            "err disclosure_consent_not_active: disclosure refused: the consent is not active",
         ),
         (
             req("地域包括支援センター", "2025-06-01T10:00:00+09:00"),
             Some(Evidence::Consent(cid, &other)),
-            "err disclosure_refused: disclosure refused: the consent is another person's",
+            "err disclosure_consent_of_another_person: disclosure refused: the consent is another person's",
         ),
         (
             req("保健所", "2025-06-01T10:00:00+09:00"),
@@ -1260,17 +1274,17 @@ fn disclosure_needs_a_basis() {
         (
             req("保健所", "2025-05-19T10:00:00+09:00"),
             Some(Evidence::SupportMeeting(mid(3), &shien)),
-            "err disclosure_refused: disclosure refused: the meeting on 2025-05-20 had not been held yet",
+            "err disclosure_meeting_not_yet_held: disclosure refused: the meeting on 2025-05-20 had not been held yet",
         ),
         (
             req("警察", "2025-06-01T10:00:00+09:00"),
             Some(Evidence::SupportMeeting(mid(3), &shien)),
-            "err disclosure_refused: disclosure refused: 警察 is not a member",
+            "err disclosure_recipient_not_member: disclosure refused: 警察 is not a member",
         ),
         (
             req("保健所", "2025-06-01T10:00:00+09:00"),
             Some(Evidence::SupportMeeting(mid(3), &jushoteki)),
-            "err disclosure_refused: disclosure refused: a 重層的支援会議 (jushoteki) shares only with consent",
+            "err disclosure_meeting_needs_consent: disclosure refused: a 重層的支援会議 (jushoteki) shares only with consent",
         ),
         (
             DisclosureRequest {
@@ -1278,7 +1292,7 @@ fn disclosure_needs_a_basis() {
                 ..req("保健所", "2025-06-01T10:00:00+09:00")
             },
             Some(Evidence::SupportMeeting(mid(3), &shien)),
-            "err disclosure_refused: disclosure refused: the meeting did not discuss this person",
+            "err disclosure_meeting_other_person: disclosure refused: the meeting did not discuss this person",
         ),
     ];
     for (request, evidence, expected) in cases {

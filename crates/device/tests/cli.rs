@@ -282,7 +282,7 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
                 "--program",
                 "csw",
             ],
-            "invalid_text",
+            "text_empty",
         ),
         (
             &[
@@ -297,7 +297,7 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
                 "--program",
                 "csw",
             ],
-            "invalid_text",
+            "not_kana",
         ),
         (
             &[
@@ -312,7 +312,7 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
                 "--program",
                 "csw",
             ],
-            "invalid_date",
+            "date_no_such_day",
         ),
         (
             &[
@@ -327,7 +327,7 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
                 "--program",
                 "csw",
             ],
-            "invalid_date",
+            "birth_in_future",
         ),
         (
             &[
@@ -370,7 +370,7 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
                 "--at",
                 "2026-13-01T10:00",
             ],
-            "invalid_date",
+            "datetime_malformed",
         ),
         (
             &[
@@ -387,7 +387,7 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
                 "--next-due",
                 "2026-11-01",
             ],
-            "invalid_date",
+            "next_due_before_contact",
         ),
         (
             &[
@@ -794,7 +794,7 @@ fn sync_status_before_enrollment_says_so_and_sync_is_refused_clearly() {
             m["id"].as_str().unwrap(),
         ],
         2,
-        "disclosure_refused",
+        "disclosure_meeting_needs_consent",
     );
     assert!(
         e["error"]["message_ja"]
