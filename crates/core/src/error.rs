@@ -1,18 +1,18 @@
 //! The error every domain validation returns: one variant, and one stable code, per way input
-//! can be wrong, with structured details; an English message for logs and the CLI, and the
-//! input field it concerns.
+//! can be wrong, with structured details; an English message for logs and the CLI, a Japanese
+//! one for the app ([`DomainError::message_ja`]), and the input field it concerns.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use thiserror::Error;
 
-use crate::contact::ContactChannel;
+use crate::contact::{ContactChannel, ContactOutcome};
 use crate::ids::{MeetingId, PersonId};
 use crate::meeting::MeetingKind;
 use crate::plan::PlanState;
 
-/// Why a value was refused at the domain boundary. The UI decides by [`DomainError::code`] and
-/// marks the input named by [`DomainError::field`]; the English `Display` is for logs and the
-/// CLI.
+/// Why a value was refused at the domain boundary. The UI decides by [`DomainError::code`],
+/// marks the input named by [`DomainError::field`] and shows [`DomainError::message_ja`]; the
+/// English `Display` is for logs and the CLI.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum DomainError {
@@ -430,7 +430,286 @@ impl DomainError {
             | E::DisclosureWithoutBasis => None,
         }
     }
+
+    /// The message in whole Japanese, for the app's screens: it names the field by its label,
+    /// says what to do, and quotes the user's own input in 「」 where that helps.
+    pub fn message_ja(&self) -> String {
+        use DomainError as E;
+        let label = |field: &str| field_label_ja(field).unwrap_or("入力内容");
+        match self {
+            E::InvalidId { what, value } => format!(
+                "{}の指定「{value}」が正しくありません。一覧から選び直してください。",
+                id_field(what).and_then(field_label_ja).unwrap_or("記録")
+            ),
+            E::UnknownDistrict { value, known } => format!(
+                "地区「{value}」は登録されていません（選べる地区: {}）。",
+                known.join("、")
+            ),
+            E::UnknownProgram { value, known } => format!(
+                "事業「{value}」は登録されていません（選べる事業: {}）。",
+                known
+                    .iter()
+                    .map(|(_, l)| l.as_str())
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ),
+            E::UnknownTrustStage { value, known } => format!(
+                "つながりの段階「{value}」はありません（選べる段階: {}）。",
+                known
+                    .iter()
+                    .map(|(n, l)| format!("{n} {l}"))
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ),
+            E::InvalidChoice {
+                field,
+                value,
+                allowed,
+            } => format!(
+                "{}「{value}」は選べません（選べるもの: {}）。",
+                label(field),
+                allowed
+                    .iter()
+                    .map(|(_, l)| *l)
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ),
+            E::ChoiceEmpty { field } => format!("{}を選んでください。", label(field)),
+            E::UnknownEntityKind { value } => format!(
+                "同期データの記録の種類「{value}」に対応していません。アプリを更新してください。"
+            ),
+            E::InvalidTransition { from, to } => format!(
+                "支援プランを「{}」から「{}」に変えることはできません。",
+                from.label_ja(),
+                to.label_ja()
+            ),
+            E::TextEmpty { field } => format!("{}を入力してください。", label(field)),
+            E::TextTooLong { field, len, max } => format!(
+                "{}が長すぎます（{len}文字あります。{max}文字までにしてください）。",
+                label(field)
+            ),
+            E::TextForbiddenChar { field, .. } => format!(
+                "{}に使えない特殊な文字（制御文字など、画面に見えない文字）が含まれています。貼り付けた部分を入力し直してください。",
+                label(field)
+            ),
+            E::TextMultiline { field } => format!(
+                "{}は1行で入力してください（改行やタブは使えません）。",
+                label(field)
+            ),
+            E::NotKana { ch } => format!(
+                "ふりがなはひらがなかカタカナで入力してください（「{ch}」は使えません）。"
+            ),
+            E::PhoneInvalidChar { ch } => format!(
+                "電話番号は数字と「-」「+」「(」「)」だけで入力してください（「{ch}」は使えません）。"
+            ),
+            E::PhonePlusNotFirst => "電話番号の「+」は先頭にだけ付けられます。".into(),
+            E::PhoneTooFewDigits => {
+                "電話番号の数字が足りません（3桁以上入力してください）。".into()
+            }
+            E::HlcMalformed { value } => format!(
+                "同期データの時刻情報「{value}」が読み取れません。情報システム担当に連絡してください。"
+            ),
+            E::DateMalformed { field, value } => format!(
+                "{}「{value}」を日付として読み取れません。2024-04-01 や 2024年4月1日 の形で入力してください。",
+                label(field)
+            ),
+            E::DateNoSuchMonth {
+                field,
+                value,
+                month,
+            } => format!(
+                "{}「{value}」は存在しない日付です（{month}月という月はありません）。",
+                label(field)
+            ),
+            E::DateNoSuchDay {
+                field,
+                value,
+                year,
+                month,
+                days_in_month,
+                ..
+            } => format!(
+                "{}「{value}」は存在しない日付です（{year}年{month}月は{days_in_month}日までです）。",
+                label(field)
+            ),
+            E::DateTimeMalformed { field, value } => format!(
+                "{}「{value}」を日時として読み取れません。2024-04-01 10:30 の形で入力してください。",
+                label(field)
+            ),
+            E::LocalTimeMissing { field, value } => format!(
+                "{}「{value}」は、この端末の時間帯では存在しない時刻です。時刻を確認してください。",
+                label(field)
+            ),
+            E::BirthInFuture { date, today } => format!(
+                "生年月日（{}）が今日（{}）より後になっています。",
+                ja_date(*date),
+                ja_date(*today)
+            ),
+            E::BirthTooEarly { date, earliest } => format!(
+                "生年月日（{}）が{}より前になっています。",
+                ja_date(*date),
+                ja_date(*earliest)
+            ),
+            E::AgeBandInvalid { value } => format!(
+                "年代「{value}」は「80代」のように、0代から120代までの10年単位で入力してください。"
+            ),
+            E::NextDueBeforeContact { due, contact_date } => format!(
+                "次回予定日（{}）が訪問・接触の日（{}）より前になっています。",
+                ja_date(*due),
+                ja_date(*contact_date)
+            ),
+            E::ConsentExpiryNotAfterGiven {
+                expires_on,
+                given_on,
+            } => format!(
+                "有効期限（{}）は同意日（{}）より後の日にしてください。",
+                ja_date(*expires_on),
+                ja_date(*given_on)
+            ),
+            E::ConsentWithdrawnBeforeGiven {
+                withdrawn_on,
+                given_on,
+            } => format!(
+                "撤回日（{}）が同意日（{}）より前になっています。",
+                ja_date(*withdrawn_on),
+                ja_date(*given_on)
+            ),
+            E::FollowUpDueBeforeMeeting { due, meeting_date } => format!(
+                "今後の対応の期限（{}）が会議の日（{}）より前になっています。",
+                ja_date(*due),
+                ja_date(*meeting_date)
+            ),
+            E::TransitionBeforePrevious { date, previous } => format!(
+                "支援プランの変更日（{}）が前回の変更日（{}）より前になっています。",
+                ja_date(*date),
+                ja_date(*previous)
+            ),
+            E::DuplicateValue { field, value } => format!(
+                "{}に「{value}」が2回入っています。1回だけにしてください。",
+                label(field)
+            ),
+            E::PersonWithoutProgram => "事業を1つ以上選んでください。".into(),
+            E::HouseholdWithoutMember => {
+                "世帯には世帯員が1人以上必要です（最後の1人は外せません）。".into()
+            }
+            E::HouseholdMemberTwice { .. } => "同じ人が世帯に2回入っています。".into(),
+            E::HouseholdTwoPrincipals => {
+                "世帯の「本人」は1人だけです。ほかの世帯員の続柄を選び直してください。".into()
+            }
+            E::ContactWithoutStaff => "担当者を1人以上入力してください。".into(),
+            E::LetterTextWithoutLetter => format!(
+                "置き手紙の内容は、接触方法が「{}」か、結果が「{}」のときだけ記録できます。",
+                ContactChannel::Letter.label_ja(),
+                ContactOutcome::LetterLeft.label_ja()
+            ),
+            E::ThroughDoorNeedsVisit { channel } => format!(
+                "結果「{}」は接触方法が「{}」のときだけ選べます（今は「{}」）。",
+                ContactOutcome::ThroughDoor.label_ja(),
+                ContactChannel::Visit.label_ja(),
+                channel.label_ja()
+            ),
+            E::LetterLeftNeedsVisitOrLetter { channel } => format!(
+                "結果「{}」は接触方法が「{}」か「{}」のときだけ選べます（今は「{}」）。",
+                ContactOutcome::LetterLeft.label_ja(),
+                ContactChannel::Visit.label_ja(),
+                ContactChannel::Letter.label_ja(),
+                channel.label_ja()
+            ),
+            E::ConsentWithoutScope => {
+                "同意の範囲（情報を提供してよい機関）を1つ以上入力してください。".into()
+            }
+            E::MeetingWithoutAgency => "参加機関を1つ以上入力してください。".into(),
+            E::PlanWithoutGoal => {
+                "目標を1つ以上入力してください（作成中でない支援プランには目標が必要です）。"
+                    .into()
+            }
+            E::PlanNotEditable { state } => format!(
+                "「{}」になった支援プランは変更できません。支援を再開するときは新しいプランを作ってください。",
+                state.label_ja()
+            ),
+            E::PlanNoSuchTransition { index } => {
+                format!("この支援プランには{index}番の状態変更がありません。")
+            }
+            E::PlanStepNeedsNoMeeting { from, to } => format!(
+                "「{}」から「{}」への変更には会議は必要ありません。",
+                from.label_ja(),
+                to.label_ja()
+            ),
+            E::PlanWrongMeetingKind {
+                from,
+                to,
+                needed,
+                given,
+            } => format!(
+                "「{}」から「{}」への変更に必要なのは{}です（{}ではありません）。",
+                from.label_ja(),
+                to.label_ja(),
+                needed.label_ja(),
+                given.label_ja()
+            ),
+            E::PlanMeetingAlreadyRecorded { from, to, .. } => format!(
+                "「{}」から「{}」への変更には、すでに別の会議記録が登録されています。",
+                from.label_ja(),
+                to.label_ja()
+            ),
+            E::PlanHistoryOutOfStep { from, after } => format!(
+                "支援プランの履歴が食い違っています（「{}」の次に「{}」からの変更があります）。{STORED_DATA}",
+                after.label_ja(),
+                from.label_ja()
+            ),
+            E::PlanHistoryWrongMeetingRequirement { from, to } => format!(
+                "支援プランの履歴で、「{}」から「{}」への変更に必要な会議が正しく記録されていません。{STORED_DATA}",
+                from.label_ja(),
+                to.label_ja()
+            ),
+            E::PlanHistoryUnneededMeeting { from, to } => format!(
+                "支援プランの履歴で、会議の要らない「{}」から「{}」への変更に会議が記録されています。{STORED_DATA}",
+                from.label_ja(),
+                to.label_ja()
+            ),
+            E::PlanHistoryNotInDateOrder => {
+                format!("支援プランの履歴が日付順になっていません。{STORED_DATA}")
+            }
+            E::PlanHistoryStateMismatch { state, history } => format!(
+                "支援プランの状態「{}」が履歴（「{}」）と合っていません。{STORED_DATA}",
+                state.label_ja(),
+                history.label_ja()
+            ),
+            E::DisclosureWithoutBasis => {
+                "情報提供には根拠が必要です。本人の同意か、支援会議（社会福祉法第106条の6）の記録を選んでください。"
+                    .into()
+            }
+            E::DisclosureConsentOfAnotherPerson => {
+                "選んだ同意は別の対象者のものです。この対象者の同意を選んでください。".into()
+            }
+            E::DisclosureConsentNotActive { on } => format!(
+                "選んだ同意は{}の時点で有効ではありません（同意日より前、有効期限切れ、または撤回済みです）。",
+                ja_date(*on)
+            ),
+            E::DisclosureConsentNotCovering { to } => format!(
+                "選んだ同意の範囲に「{to}」が含まれていません。範囲に含む同意を選ぶか、新しく同意を記録してください。"
+            ),
+            E::DisclosureMeetingNeedsConsent { kind } => format!(
+                "{}では本人の同意なしに情報を提供できません（同意なしで提供できるのは{}だけです）。",
+                kind.label_ja(),
+                MeetingKind::Shien.label_ja()
+            ),
+            E::DisclosureMeetingNotYetHeld { date } => format!(
+                "選んだ会議（{}）はまだ開かれていません。",
+                ja_date(*date)
+            ),
+            E::DisclosureMeetingOtherPerson => {
+                "選んだ会議ではこの対象者が取り上げられていません。".into()
+            }
+            E::DisclosureRecipientNotMember { to } => format!(
+                "「{to}」はこの支援会議の参加機関ではないため、同意なしには提供できません。"
+            ),
+        }
+    }
 }
+
+/// Said after an error in stored data: the worker can do nothing about it but report it.
+const STORED_DATA: &str = "情報システム担当に連絡してください。";
 
 /// Every input field key the domain names in its errors: (key, Japanese label, English name).
 /// The keys are those of the device's input structs (`PersonInput`, `ContactInput`, ...).
@@ -529,6 +808,10 @@ fn id_field(what: &str) -> Option<&'static str> {
     })
 }
 
+fn ja_date(d: NaiveDate) -> String {
+    format!("{}年{}月{}日", d.year(), d.month(), d.day())
+}
+
 fn forbidden_en(c: &char) -> String {
     let kind = if c.is_control() {
         "control character"
@@ -564,6 +847,33 @@ fn stages_en(known: &[(u8, String)]) -> String {
 
 fn entity_kinds_en() -> String {
     crate::change::EntityKind::ALL.map(|k| k.key()).join(", ")
+}
+
+/// Asserts that `message` is whole Japanese: no ASCII letter outside 「」 (which quote the
+/// user's own input, or a name written in a file), and a full sentence ending in 。.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_whole_japanese(message: &str) {
+    let mut depth = 0usize;
+    let outside: String = message
+        .chars()
+        .filter(|&c| match c {
+            '「' => {
+                depth += 1;
+                false
+            }
+            '」' => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            _ => depth == 0,
+        })
+        .collect();
+    assert!(
+        !outside.chars().any(|c| c.is_ascii_alphabetic()),
+        "ASCII letters outside 「」: {message}"
+    );
+    assert!(message.ends_with('。'), "not a full sentence: {message}");
 }
 
 #[cfg(test)]
@@ -841,9 +1151,10 @@ mod tests {
     }
 
     #[test]
-    fn every_variant_has_an_english_message_and_a_known_field() {
+    fn every_variant_has_english_whole_japanese_and_a_known_field() {
         for e in samples() {
             assert!(!e.to_string().is_empty(), "{e:?}");
+            assert_whole_japanese(&e.message_ja());
             if let Some(field) = e.field() {
                 assert!(
                     field_label_ja(field).is_some(),

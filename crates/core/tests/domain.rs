@@ -1330,6 +1330,557 @@ fn disclosure_needs_a_basis() {
     );
 }
 
+// ---------------------------------------------------------------- errors for the app
+
+/// Asserts that `message` is whole Japanese: no ASCII letter outside 「」 (which quote the
+/// user's own input), and a full sentence ending in 。.
+#[track_caller]
+fn assert_whole_japanese(message: &str) {
+    let mut depth = 0usize;
+    let outside: String = message
+        .chars()
+        .filter(|&c| match c {
+            '「' => {
+                depth += 1;
+                false
+            }
+            '」' => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            _ => depth == 0,
+        })
+        .collect();
+    assert!(
+        !outside.chars().any(|c| c.is_ascii_alphabetic()),
+        "ASCII letters outside 「」: {message}"
+    );
+    assert!(message.ends_with('。'), "not a full sentence: {message}");
+}
+
+/// Bad input through the public parsers and constructors: each refusal has its own code, names
+/// the field a form should mark, and says in whole Japanese what to fix.
+#[test]
+fn every_refusal_has_a_code_a_field_and_whole_japanese() {
+    use tsunagi_core::change::EntityKind;
+    use tsunagi_core::hlc::Hlc;
+    use tsunagi_core::plan::{PlanEvent, PlanFields, Transition};
+    let c = Config::fujisawa();
+    fn ok<T>(_: T) {}
+    let contact = |edit: &dyn Fn(&mut ContactFields)| {
+        let mut f = ContactFields::new(
+            pid(1),
+            at("2026-01-10T10:30:00+09:00"),
+            vec![short("佐藤")],
+            ContactChannel::Visit,
+            ContactOutcome::Met,
+        );
+        edit(&mut f);
+        Contact::new(f).map(ok)
+    };
+    let person = |edit: &dyn Fn(&mut PersonFields)| {
+        let mut f = person_fields();
+        edit(&mut f);
+        Person::new(f).map(ok)
+    };
+    let household = |members: &[(u128, Relation)]| {
+        Household::new(HouseholdFields {
+            address: None,
+            members: members
+                .iter()
+                .map(|&(n, relation)| HouseholdMember {
+                    person: pid(n),
+                    relation,
+                    note: None,
+                })
+                .collect(),
+        })
+        .map(ok)
+    };
+    let meeting = |edit: &dyn Fn(&mut MeetingFields)| {
+        let mut f = MeetingFields {
+            kind: MeetingKind::Shien,
+            date: date("2025-05-20"),
+            agencies: vec![short("保健所")],
+            persons: vec![pid(1)],
+            decisions: Note::empty(),
+            follow_ups: vec![],
+        };
+        edit(&mut f);
+        Meeting::new(f)
+    };
+    let shien = meeting(&|_| {}).unwrap();
+    let case_response = meeting(&|f| f.kind = MeetingKind::CaseResponse).unwrap();
+    let given = consent(None, None).unwrap();
+    let other = Consent::new(ConsentFields {
+        person: pid(2),
+        ..given.fields().clone()
+    })
+    .unwrap();
+    let disclose = |to: &str, when: &str, evidence| {
+        let request = DisclosureRequest {
+            person: pid(1),
+            what: Note::parse("what", "訪問記録の要約").unwrap(),
+            to: short(to),
+            at: at(when),
+        };
+        Disclosure::authorize(request, evidence).map(|_| ())
+    };
+    let cid = ConsentId::from_uuid(Uuid::from_u128(7));
+    let june = "2025-06-01T10:00:00+09:00";
+    let goal = || vec![short("週1回の外出")];
+    let mut active = Plan::draft(pid(1), goal(), vec![], None);
+    active
+        .transition(PlanState::Active, date("2025-04-01"))
+        .unwrap();
+    let mut recorded = active.clone();
+    recorded
+        .record_meeting(0, MeetingKind::Jushoteki, mid(1))
+        .unwrap();
+    let mut closed = active.clone();
+    closed
+        .transition(PlanState::Closed, date("2025-09-01"))
+        .unwrap();
+    let mut discarded = Plan::draft(pid(1), vec![], vec![], None);
+    discarded
+        .transition(PlanState::Discarded, date("2025-04-01"))
+        .unwrap();
+    let step = |from, to, at: &str, needs_meeting, meeting| PlanEvent {
+        transition: Transition {
+            from,
+            to,
+            at: date(at),
+            needs_meeting,
+        },
+        meeting,
+    };
+    let stored_plan = |state, history: Vec<PlanEvent>| {
+        Plan::new(PlanFields {
+            person: pid(1),
+            goals: goal(),
+            roles: vec![],
+            review_on: None,
+            state,
+            history,
+        })
+        .map(ok)
+    };
+    let j = Some(MeetingKind::Jushoteki);
+    use PlanState::{Active, Closed, Discarded, Draft};
+
+    let cases: Vec<(Result<(), DomainError>, &str, Option<&str>)> = vec![
+        (PersonName::parse(" ").map(ok), "text_empty", Some("name")),
+        (
+            PersonName::parse("山田\n太郎").map(ok),
+            "text_multiline",
+            Some("name"),
+        ),
+        (
+            PersonName::parse(&"山".repeat(101)).map(ok),
+            "text_too_long",
+            Some("name"),
+        ),
+        (
+            ShortText::parse("address", "朝日町\u{202E}1-1").map(ok),
+            "text_forbidden_char",
+            Some("address"),
+        ),
+        (
+            Note::parse("memo", "a\u{1b}[31m").map(ok),
+            "text_forbidden_char",
+            Some("memo"),
+        ),
+        (Kana::parse("Aやまだ").map(ok), "not_kana", Some("kana")),
+        (
+            Phone::parse("0466-25-1111 内線3").map(ok),
+            "phone_invalid_char",
+            Some("phone"),
+        ),
+        (
+            Phone::parse("81+466").map(ok),
+            "phone_plus_not_first",
+            Some("phone"),
+        ),
+        (
+            Phone::parse("--").map(ok),
+            "phone_too_few_digits",
+            Some("phone"),
+        ),
+        (
+            parse_date("next_due", "2024-02-30").map(ok),
+            "date_no_such_day",
+            Some("next_due"),
+        ),
+        (
+            parse_date("expires_on", "2024-13-01").map(ok),
+            "date_no_such_month",
+            Some("expires_on"),
+        ),
+        (
+            parse_date("given_on", "yesterday").map(ok),
+            "date_malformed",
+            Some("given_on"),
+        ),
+        (
+            BirthInfo::parse("2999-01-01", today()).map(ok),
+            "birth_in_future",
+            Some("birth"),
+        ),
+        (
+            BirthInfo::parse("1850-01-01", today()).map(ok),
+            "birth_too_early",
+            Some("birth"),
+        ),
+        (
+            BirthInfo::parse("85s", today()).map(ok),
+            "age_band_invalid",
+            Some("birth"),
+        ),
+        (
+            BirthInfo::parse("2024-02-30", today()).map(ok),
+            "date_no_such_day",
+            Some("birth"),
+        ),
+        (
+            c.district("東京").map(ok),
+            "unknown_district",
+            Some("district"),
+        ),
+        (c.district(" ").map(ok), "choice_empty", Some("district")),
+        (
+            c.program("nursing").map(ok),
+            "unknown_program",
+            Some("programs"),
+        ),
+        (
+            c.parse_trust_stage("9").map(ok),
+            "unknown_trust_stage",
+            Some("stage"),
+        ),
+        (
+            ContactChannel::parse("fax").map(ok),
+            "invalid_choice",
+            Some("channel"),
+        ),
+        (
+            ContactOutcome::parse("").map(ok),
+            "choice_empty",
+            Some("outcome"),
+        ),
+        (Sex::parse("X").map(ok), "invalid_choice", Some("sex")),
+        (
+            PersonStatus::parse("deleted").map(ok),
+            "invalid_choice",
+            Some("status"),
+        ),
+        (
+            Relation::parse("uncle").map(ok),
+            "invalid_choice",
+            Some("relation"),
+        ),
+        (
+            MeetingKind::parse("coffee").map(ok),
+            "invalid_choice",
+            Some("kind"),
+        ),
+        (
+            ConsentMethod::parse("fax").map(ok),
+            "invalid_choice",
+            Some("method"),
+        ),
+        (
+            PlanState::parse("done").map(ok),
+            "invalid_choice",
+            Some("state"),
+        ),
+        (
+            PersonId::parse("not-an-id").map(ok),
+            "invalid_id",
+            Some("person"),
+        ),
+        (
+            EntityKind::parse("invoice").map(ok),
+            "unknown_entity_kind",
+            None,
+        ),
+        (
+            Hlc::parse_sortable("yesterday").map(ok),
+            "hlc_malformed",
+            None,
+        ),
+        (
+            person(&|f| f.programs.clear()),
+            "person_without_program",
+            Some("programs"),
+        ),
+        (
+            person(&|f| f.risk_flags.push(short("セルフネグレクト"))),
+            "duplicate_value",
+            Some("risk_flags"),
+        ),
+        (household(&[]), "household_without_member", Some("members")),
+        (
+            household(&[(1, Relation::Principal), (1, Relation::Child)]),
+            "household_member_twice",
+            Some("members"),
+        ),
+        (
+            household(&[(1, Relation::Principal), (2, Relation::Principal)]),
+            "household_two_principals",
+            Some("members"),
+        ),
+        (
+            contact(&|f| f.staff.clear()),
+            "contact_without_staff",
+            Some("staff"),
+        ),
+        (
+            contact(&|f| f.staff.push(short("佐藤"))),
+            "duplicate_value",
+            Some("staff"),
+        ),
+        (
+            contact(&|f| f.next_due = Some(date("2026-01-05"))),
+            "next_due_before_contact",
+            Some("next_due"),
+        ),
+        (
+            contact(&|f| f.letter_text = Some(Note::parse("letter_text", "また来ます").unwrap())),
+            "letter_text_without_letter",
+            Some("letter_text"),
+        ),
+        (
+            contact(&|f| {
+                f.channel = ContactChannel::Phone;
+                f.outcome = ContactOutcome::ThroughDoor;
+            }),
+            "through_door_needs_visit",
+            Some("outcome"),
+        ),
+        (
+            contact(&|f| {
+                f.channel = ContactChannel::Email;
+                f.outcome = ContactOutcome::LetterLeft;
+            }),
+            "letter_left_needs_visit_or_letter",
+            Some("outcome"),
+        ),
+        (
+            Consent::new(ConsentFields {
+                scope: vec![],
+                ..given.fields().clone()
+            })
+            .map(ok),
+            "consent_without_scope",
+            Some("scope"),
+        ),
+        (
+            consent(Some("2025-04-01"), None).map(ok),
+            "consent_expiry_not_after_given",
+            Some("expires_on"),
+        ),
+        (
+            given.clone().withdraw(date("2025-03-31")),
+            "consent_withdrawn_before_given",
+            Some("withdrawn_on"),
+        ),
+        (
+            meeting(&|f| f.agencies.clear()).map(ok),
+            "meeting_without_agency",
+            Some("agencies"),
+        ),
+        (
+            meeting(&|f| {
+                f.follow_ups.push(FollowUp {
+                    task: short("訪問"),
+                    owner: None,
+                    due: Some(date("2025-05-19")),
+                })
+            })
+            .map(ok),
+            "follow_up_due_before_meeting",
+            Some("follow_ups"),
+        ),
+        (
+            Active.check_transition(Draft).map(ok),
+            "invalid_transition",
+            Some("state"),
+        ),
+        (
+            Plan::draft(pid(1), vec![], vec![], None)
+                .transition(Active, date("2025-04-01"))
+                .map(ok),
+            "plan_without_goal",
+            Some("goals"),
+        ),
+        (
+            active.clone().set_goals(vec![]),
+            "plan_without_goal",
+            Some("goals"),
+        ),
+        (
+            active
+                .clone()
+                .transition(Closed, date("2025-03-01"))
+                .map(ok),
+            "transition_before_previous",
+            Some("date"),
+        ),
+        (closed.clone().set_goals(goal()), "plan_not_editable", None),
+        (
+            active
+                .clone()
+                .record_meeting(5, MeetingKind::Jushoteki, mid(1)),
+            "plan_no_such_transition",
+            None,
+        ),
+        (
+            active.clone().record_meeting(0, MeetingKind::Shien, mid(1)),
+            "plan_wrong_meeting_kind",
+            Some("meeting"),
+        ),
+        (
+            recorded
+                .clone()
+                .record_meeting(0, MeetingKind::Jushoteki, mid(2)),
+            "plan_meeting_already_recorded",
+            Some("meeting"),
+        ),
+        (
+            discarded.record_meeting(0, MeetingKind::Jushoteki, mid(1)),
+            "plan_step_needs_no_meeting",
+            None,
+        ),
+        (
+            stored_plan(Closed, vec![step(Draft, Active, "2025-04-01", j, None)]),
+            "plan_history_state_mismatch",
+            None,
+        ),
+        (
+            stored_plan(Active, vec![step(Active, Closed, "2025-04-01", j, None)]),
+            "plan_history_out_of_step",
+            None,
+        ),
+        (
+            stored_plan(Active, vec![step(Draft, Active, "2025-04-01", None, None)]),
+            "plan_history_wrong_meeting_requirement",
+            None,
+        ),
+        (
+            stored_plan(
+                Discarded,
+                vec![step(Draft, Discarded, "2025-04-01", None, Some(mid(1)))],
+            ),
+            "plan_history_unneeded_meeting",
+            None,
+        ),
+        (
+            stored_plan(
+                Closed,
+                vec![
+                    step(Draft, Active, "2025-04-01", j, None),
+                    step(Active, Closed, "2025-03-01", j, None),
+                ],
+            ),
+            "plan_history_not_in_date_order",
+            None,
+        ),
+        (
+            disclose("地域包括支援センター", june, None),
+            "disclosure_without_basis",
+            None,
+        ),
+        (
+            disclose(
+                "地域包括支援センター",
+                june,
+                Some(Evidence::Consent(cid, &other)),
+            ),
+            "disclosure_consent_of_another_person",
+            Some("consent"),
+        ),
+        (
+            disclose(
+                "地域包括支援センター",
+                "2025-03-01T10:00:00+09:00",
+                Some(Evidence::Consent(cid, &given)),
+            ),
+            "disclosure_consent_not_active",
+            Some("consent"),
+        ),
+        (
+            disclose("csw-south", june, Some(Evidence::Consent(cid, &given))),
+            "disclosure_consent_not_covering",
+            Some("consent"),
+        ),
+        (
+            disclose(
+                "保健所",
+                june,
+                Some(Evidence::SupportMeeting(mid(3), &case_response)),
+            ),
+            "disclosure_meeting_needs_consent",
+            Some("meeting"),
+        ),
+        (
+            disclose(
+                "保健所",
+                "2025-05-19T10:00:00+09:00",
+                Some(Evidence::SupportMeeting(mid(3), &shien)),
+            ),
+            "disclosure_meeting_not_yet_held",
+            Some("meeting"),
+        ),
+        (
+            disclose(
+                "Police",
+                june,
+                Some(Evidence::SupportMeeting(mid(3), &shien)),
+            ),
+            "disclosure_recipient_not_member",
+            Some("meeting"),
+        ),
+    ];
+    for (result, code, field) in cases {
+        let e = result.expect_err(code);
+        assert_eq!(e.code(), code, "{e}");
+        assert_eq!(e.field(), field, "{code}: {e}");
+        assert!(!e.to_string().is_empty());
+        assert_whole_japanese(&e.message_ja());
+    }
+
+    // What the worker reads, word for word, for a few of them.
+    let ja = |r: Result<(), DomainError>| r.unwrap_err().message_ja();
+    assert_eq!(
+        ja(PersonName::parse("").map(ok)),
+        "氏名を入力してください。"
+    );
+    assert_eq!(
+        ja(Kana::parse("Aやまだ").map(ok)),
+        "ふりがなはひらがなかカタカナで入力してください（「A」は使えません）。"
+    );
+    assert_eq!(
+        ja(parse_date("birth", "2024-02-30").map(ok)),
+        "生年月日「2024-02-30」は存在しない日付です（2024年2月は29日までです）。"
+    );
+    assert_eq!(
+        ja(contact(&|f| f.next_due = Some(date("2026-01-05")))),
+        "次回予定日（2026年1月5日）が訪問・接触の日（2026年1月10日）より前になっています。"
+    );
+    assert_eq!(
+        ja(ContactChannel::parse("fax").map(ok)),
+        "接触方法「fax」は選べません（選べるもの: 訪問、電話、手紙・置き手紙、メール、来所、同行、関係機関経由、地域住民経由）。"
+    );
+    assert!(
+        ja(disclose(
+            "保健所",
+            june,
+            Some(Evidence::SupportMeeting(mid(3), &case_response))
+        ))
+        .contains("同意なしで提供できるのは支援会議だけです")
+    );
+}
+
 // ---------------------------------------------------------------- properties
 
 proptest! {
