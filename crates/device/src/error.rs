@@ -133,12 +133,22 @@ impl DeviceError {
         )
     }
 
-    /// The message in Japanese, for the app's screens. Domain details (which value, which
-    /// choices) are appended as given, since they quote the user's own input.
+    /// The input field a bad-input error concerns (`"name"`, `"next_due"`, `"answers"`, ...),
+    /// so a form can mark it; `None` for everything else.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            DeviceError::Domain(e) => e.field(),
+            DeviceError::Instrument(e) => e.field(),
+            DeviceError::UnknownPerson(_) => Some("person"),
+            _ => None,
+        }
+    }
+
+    /// The message in Japanese, for the app's screens.
     pub fn message_ja(&self) -> String {
         match self {
-            DeviceError::Domain(e) => format!("入力内容に誤りがあります: {e}"),
-            DeviceError::Instrument(e) => format!("評価票の回答に誤りがあります: {e}"),
+            DeviceError::Domain(e) => e.message_ja(),
+            DeviceError::Instrument(e) => e.message_ja(),
             DeviceError::Store(StoreError::WrongKey) => {
                 "鍵が一致しないため、データを開けません。".into()
             }
@@ -199,5 +209,28 @@ impl DeviceError {
             }
             DeviceError::Server(_) => "サーバーが要求を受け付けませんでした。".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_input_names_its_field_and_keeps_the_domains_japanese() {
+        let e = DeviceError::from(tsunagi_core::person::Kana::parse("Aやまだ").unwrap_err());
+        assert_eq!(e.code(), "not_kana");
+        assert_eq!(e.field(), Some("kana"));
+        assert_eq!(
+            e.message_ja(),
+            "ふりがなはひらがなかカタカナで入力してください（「A」は使えません）。"
+        );
+        let e = DeviceError::from(InstrumentError::WrongAnswerCount {
+            expected: 10,
+            got: 3,
+        });
+        assert_eq!(e.field(), Some("answers"));
+        assert!(e.message_ja().starts_with("回答の数が違います"));
+        assert_eq!(DeviceError::NotEnrolled.field(), None);
     }
 }

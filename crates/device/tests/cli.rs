@@ -458,6 +458,27 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
     for (args, code) in bad {
         dev.fails(args, 2, code);
     }
+    // The app's message is the domain's own, whole Japanese, with the field to mark.
+    let e = dev.fails(
+        &[
+            "person",
+            "add",
+            "--name",
+            "山田",
+            "--birth",
+            "2024-02-30",
+            "--district",
+            "辻堂",
+            "--program",
+            "csw",
+        ],
+        2,
+        "date_no_such_day",
+    );
+    assert_eq!(
+        e["error"]["message_ja"],
+        "生年月日「2024-02-30」は存在しない日付です（2024年2月は29日までです）。"
+    );
     let after = dev.ok(&["person", "show", &p]);
     assert_eq!(before["timeline"], after["timeline"]);
     assert_eq!(before["assessments"], after["assessments"]);
