@@ -129,7 +129,7 @@ async fn provision_enroll_approve_revoke(kind: Kind) {
         .unwrap();
     match lead_dev.approve(&o.device.to_string(), &ks).await {
         Err(DeviceError::Server(ClientError::Refused { status: 403, .. }))
-        | Err(DeviceError::NotAllowed(_)) => {}
+        | Err(DeviceError::NotAllowed(tsunagi_device::Refusal::OtherTeamsDevice { .. })) => {}
         other => panic!("cross-team approval accepted: {other:?}"),
     }
     let listed = admin.list_devices(Some("csw-south")).await.unwrap();

@@ -226,7 +226,7 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
         )
         .await
     {
-        Err(DeviceError::Domain(e)) => assert_eq!(e.code(), "disclosure_refused"),
+        Err(DeviceError::Domain(e)) => assert_eq!(e.code(), "disclosure_consent_not_covering"),
         other => panic!("shared without a basis: {other:?}"),
     }
     sync(&mut south).await;
@@ -288,9 +288,13 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
         decisions: "早期に情報を共有し、訪問を分担する".into(),
         ..MeetingForm::default()
     };
-    for (kind, agencies) in [
-        ("community_care", &["csw-south"][..]),
-        ("shien", &["地域包括"]),
+    for (kind, agencies, refusal) in [
+        (
+            "community_care",
+            &["csw-south"][..],
+            "disclosure_meeting_needs_consent",
+        ),
+        ("shien", &["地域包括"], "disclosure_recipient_not_member"),
     ] {
         let m = w1.record_meeting(&meeting(kind, agencies)).unwrap();
         match w1
@@ -302,7 +306,7 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
             )
             .await
         {
-            Err(DeviceError::Domain(e)) => assert_eq!(e.code(), "disclosure_refused"),
+            Err(DeviceError::Domain(e)) => assert_eq!(e.code(), refusal),
             other => panic!("shared on {kind} {agencies:?}: {other:?}"),
         }
     }

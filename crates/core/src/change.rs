@@ -64,10 +64,8 @@ impl EntityKind {
         EntityKind::ALL
             .into_iter()
             .find(|k| k.key() == s)
-            .ok_or_else(|| DomainError::InvalidChoice {
-                field: "entity kind",
+            .ok_or_else(|| DomainError::UnknownEntityKind {
                 value: s.to_owned(),
-                allowed: EntityKind::ALL.map(EntityKind::key).join(", "),
             })
     }
 }

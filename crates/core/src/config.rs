@@ -546,6 +546,9 @@ impl Config {
     /// Resolves a district from its code or Japanese name (NFKC, trimmed; `片瀬地区` works too).
     pub fn district(&self, input: &str) -> Result<District, DomainError> {
         let n = normalize(input);
+        if n.is_empty() {
+            return Err(DomainError::ChoiceEmpty { field: "district" });
+        }
         let lower = n.to_ascii_lowercase();
         let bare = n.strip_suffix("地区").map(str::trim).unwrap_or(&n);
         self.districts
@@ -568,12 +571,7 @@ impl Config {
     fn unknown_district(&self, value: &str) -> DomainError {
         DomainError::UnknownDistrict {
             value: value.to_owned(),
-            known: self
-                .districts
-                .iter()
-                .map(|d| d.name_ja.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            known: self.districts.iter().map(|d| d.name_ja.clone()).collect(),
         }
     }
 
@@ -593,6 +591,9 @@ impl Config {
     /// Resolves a program from its key, Japanese label or an alias (NFKC, trimmed).
     pub fn program(&self, input: &str) -> Result<Program, DomainError> {
         let n = normalize(input);
+        if n.is_empty() {
+            return Err(DomainError::ChoiceEmpty { field: "programs" });
+        }
         let lower = n.to_ascii_lowercase();
         self.programs
             .iter()
@@ -615,9 +616,8 @@ impl Config {
             known: self
                 .programs
                 .iter()
-                .map(|p| format!("{} ({})", p.program.0, p.label_ja))
-                .collect::<Vec<_>>()
-                .join(", "),
+                .map(|p| (p.program.0.clone(), p.label_ja.clone()))
+                .collect(),
         }
     }
 
@@ -648,6 +648,9 @@ impl Config {
     /// Resolves a trust stage from its level (`"2"`) or Japanese label.
     pub fn parse_trust_stage(&self, input: &str) -> Result<TrustStage, DomainError> {
         let n = normalize(input);
+        if n.is_empty() {
+            return Err(DomainError::ChoiceEmpty { field: "stage" });
+        }
         self.trust_stages
             .iter()
             .find(|s| s.label_ja == n || n.parse::<u8>().is_ok_and(|l| l == s.stage.0))
@@ -668,9 +671,8 @@ impl Config {
             known: self
                 .trust_stages
                 .iter()
-                .map(|s| format!("{} {}", s.stage.0, s.label_ja))
-                .collect::<Vec<_>>()
-                .join(", "),
+                .map(|s| (s.stage.0, s.label_ja.clone()))
+                .collect(),
         }
     }
 }

@@ -7,14 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
 use crate::ids::PersonId;
-use crate::meeting::{Meeting, MeetingId, MeetingKind};
+use crate::meeting::{Meeting, MeetingId};
 use crate::text::{Note, ShortText, choice_enum, ensure_unique};
 
 pub use crate::ids::ConsentId;
 
 choice_enum! {
     /// How consent was given.
-    ConsentMethod (field = "consent method") {
+    ConsentMethod (field = "method") {
         Written = "written", "書面";
         Oral = "oral", "口頭";
     }
@@ -49,30 +49,23 @@ impl Consent {
     /// withdrawal not before it.
     pub fn new(fields: ConsentFields) -> Result<Consent, DomainError> {
         if fields.scope.is_empty() {
-            return Err(DomainError::Rule(
-                "a consent must name at least one agency".into(),
-            ));
+            return Err(DomainError::ConsentWithoutScope);
         }
-        ensure_unique("consent scope", &fields.scope)?;
+        ensure_unique("scope", &fields.scope)?;
         if let Some(e) = fields.expires_on
             && e <= fields.given_on
         {
-            return Err(DomainError::InvalidDate {
-                field: "expires on",
-                value: e.to_string(),
-                reason: format!(
-                    "must be after the day consent was given ({})",
-                    fields.given_on
-                ),
+            return Err(DomainError::ConsentExpiryNotAfterGiven {
+                expires_on: e,
+                given_on: fields.given_on,
             });
         }
         if let Some(w) = fields.withdrawn_on
             && w < fields.given_on
         {
-            return Err(DomainError::InvalidDate {
-                field: "withdrawn on",
-                value: w.to_string(),
-                reason: format!("is before the day consent was given ({})", fields.given_on),
+            return Err(DomainError::ConsentWithdrawnBeforeGiven {
+                withdrawn_on: w,
+                given_on: fields.given_on,
             });
         }
         Ok(Consent(fields))
@@ -180,43 +173,35 @@ impl Disclosure {
         request: DisclosureRequest,
         evidence: Option<Evidence<'_>>,
     ) -> Result<Disclosure, DomainError> {
-        let refuse = |reason: String| Err(DomainError::DisclosureRefused { reason });
+        use DomainError as E;
         let day = request.at.date_naive();
+        let to = || request.to.to_string();
         let basis = match evidence {
-            None => {
-                return refuse(
-                    "no legal basis: give the person's consent or a 支援会議 (art. 106-6)".into(),
-                );
-            }
+            None => return Err(E::DisclosureWithoutBasis),
             Some(Evidence::Consent(id, c)) => {
                 if c.person() != request.person {
-                    return refuse("the consent is another person's".into());
+                    return Err(E::DisclosureConsentOfAnotherPerson);
                 }
                 if !c.is_active(day) {
-                    return refuse(format!("the consent is not active on {day}"));
+                    return Err(E::DisclosureConsentNotActive { on: day });
                 }
                 if !c.covers(&request.to) {
-                    return refuse(format!("the consent does not cover {}", request.to));
+                    return Err(E::DisclosureConsentNotCovering { to: to() });
                 }
                 LegalBasis::Consent(id)
             }
             Some(Evidence::SupportMeeting(id, m)) => {
                 if !m.kind().shares_without_consent() {
-                    return refuse(format!(
-                        "a {} ({}) shares only with consent; only a {} may share without",
-                        m.kind().label_ja(),
-                        m.kind(),
-                        MeetingKind::Shien.label_ja()
-                    ));
+                    return Err(E::DisclosureMeetingNeedsConsent { kind: m.kind() });
                 }
                 if m.date() > day {
-                    return refuse(format!("the meeting on {} had not been held yet", m.date()));
+                    return Err(E::DisclosureMeetingNotYetHeld { date: m.date() });
                 }
                 if !m.discussed(request.person) {
-                    return refuse("the meeting did not discuss this person".into());
+                    return Err(E::DisclosureMeetingOtherPerson);
                 }
                 if !m.attended(&request.to) {
-                    return refuse(format!("{} is not a member of the meeting", request.to));
+                    return Err(E::DisclosureRecipientNotMember { to: to() });
                 }
                 LegalBasis::SupportMeeting(id)
             }

@@ -107,9 +107,7 @@ impl Contact {
     /// - no assessment attached twice.
     pub fn new(fields: ContactFields) -> Result<Contact, DomainError> {
         if fields.staff.is_empty() {
-            return Err(DomainError::Rule(
-                "a contact needs at least one staff member".into(),
-            ));
+            return Err(DomainError::ContactWithoutStaff);
         }
         ensure_unique("staff", &fields.staff)?;
         ensure_unique("assessments", &fields.assessments)?;
@@ -117,10 +115,9 @@ impl Contact {
         if let Some(due) = fields.next_due
             && due < day
         {
-            return Err(DomainError::InvalidDate {
-                field: "next due",
-                value: due.to_string(),
-                reason: format!("is before the contact's date {day}"),
+            return Err(DomainError::NextDueBeforeContact {
+                due,
+                contact_date: day,
             });
         }
         use ContactChannel as C;
@@ -129,20 +126,17 @@ impl Contact {
             && fields.channel != C::Letter
             && fields.outcome != O::LetterLeft
         {
-            return Err(DomainError::Rule(
-                "a letter text needs the letter channel or the letter-left outcome".into(),
-            ));
+            return Err(DomainError::LetterTextWithoutLetter);
         }
-        let fits = match fields.outcome {
-            O::ThroughDoor => fields.channel == C::Visit,
-            O::LetterLeft => matches!(fields.channel, C::Visit | C::Letter),
-            _ => true,
-        };
-        if !fits {
-            return Err(DomainError::Rule(format!(
-                "outcome {} does not fit channel {}",
-                fields.outcome, fields.channel
-            )));
+        let channel = fields.channel;
+        match fields.outcome {
+            O::ThroughDoor if channel != C::Visit => {
+                return Err(DomainError::ThroughDoorNeedsVisit { channel });
+            }
+            O::LetterLeft if !matches!(channel, C::Visit | C::Letter) => {
+                return Err(DomainError::LetterLeftNeedsVisitOrLetter { channel });
+            }
+            _ => {}
         }
         Ok(Contact(fields))
     }

@@ -79,9 +79,8 @@ impl Hlc {
 
     /// Parses [`Hlc::to_sortable`]'s form.
     pub fn parse_sortable(s: &str) -> Result<Hlc, DomainError> {
-        let bad = || DomainError::InvalidText {
-            field: "hlc",
-            reason: format!("not an HLC: {s:?}"),
+        let bad = || DomainError::HlcMalformed {
+            value: s.to_owned(),
         };
         let (w, c) = s.split_once('-').ok_or_else(bad)?;
         if w.len() != 12 || c.len() != 8 {

@@ -52,16 +52,11 @@ impl Household {
     /// (relations are relative to that one person, so two would make them ambiguous).
     pub fn new(fields: HouseholdFields) -> Result<Household, DomainError> {
         if fields.members.is_empty() {
-            return Err(DomainError::Rule(
-                "a household needs at least one member".into(),
-            ));
+            return Err(DomainError::HouseholdWithoutMember);
         }
         for (i, m) in fields.members.iter().enumerate() {
             if fields.members[..i].iter().any(|o| o.person == m.person) {
-                return Err(DomainError::Rule(format!(
-                    "{} appears more than once in the household",
-                    m.person
-                )));
+                return Err(DomainError::HouseholdMemberTwice { person: m.person });
             }
         }
         let principals = fields
@@ -69,7 +64,7 @@ impl Household {
             .iter()
             .filter(|m| m.relation == Relation::Principal);
         if principals.count() > 1 {
-            return Err(DomainError::Rule("a household has at most one 本人".into()));
+            return Err(DomainError::HouseholdTwoPrincipals);
         }
         Ok(Household(fields))
     }

@@ -12,7 +12,7 @@ pub use crate::ids::MeetingId;
 
 choice_enum! {
     /// The kind of meeting.
-    MeetingKind (field = "meeting kind") {
+    MeetingKind (field = "kind") {
         Jushoteki = "jushoteki", "重層的支援会議";
         Shien = "shien", "支援会議";
         Team = "team", "チーム員会議";
@@ -71,9 +71,7 @@ impl Meeting {
     /// meeting.
     pub fn new(fields: MeetingFields) -> Result<Meeting, DomainError> {
         if fields.agencies.is_empty() {
-            return Err(DomainError::Rule(
-                "a meeting needs at least one agency".into(),
-            ));
+            return Err(DomainError::MeetingWithoutAgency);
         }
         ensure_unique("agencies", &fields.agencies)?;
         ensure_unique("persons", &fields.persons)?;
@@ -81,10 +79,9 @@ impl Meeting {
             if let Some(due) = f.due
                 && due < fields.date
             {
-                return Err(DomainError::InvalidDate {
-                    field: "follow-up due",
-                    value: due.to_string(),
-                    reason: format!("is before the meeting on {}", fields.date),
+                return Err(DomainError::FollowUpDueBeforeMeeting {
+                    due,
+                    meeting_date: fields.date,
                 });
             }
         }

@@ -14,11 +14,7 @@ use crate::text::{Note, ShortText, choice_enum, ensure_unique, normalize, one_li
 /// with or without leading zeros. A date that does not exist (2024-02-30) is refused with the
 /// reason, so a typo is caught where it is made.
 pub fn parse_date(field: &'static str, s: &str) -> Result<NaiveDate, DomainError> {
-    let err = |reason: String| DomainError::InvalidDate {
-        field,
-        value: s.to_owned(),
-        reason,
-    };
+    let value = || s.to_owned();
     let n = normalize(s);
     let unified = n.replace(['/', '年', '月'], "-");
     let unified = unified.strip_suffix('日').unwrap_or(&unified);
@@ -28,19 +24,31 @@ pub fn parse_date(field: &'static str, s: &str) -> Result<NaiveDate, DomainError
         && (1..=2).contains(&parts[1].len())
         && (1..=2).contains(&parts[2].len())
         && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()));
+    let malformed = || DomainError::DateMalformed {
+        field,
+        value: value(),
+    };
     if !shape_ok {
-        return Err(err("expected YYYY-MM-DD".into()));
+        return Err(malformed());
     }
     // Each part is 1–4 ASCII digits, so these parses cannot fail.
-    let y: i32 = parts[0].parse().map_err(|_| err("bad year".into()))?;
-    let m: u32 = parts[1].parse().map_err(|_| err("bad month".into()))?;
-    let d: u32 = parts[2].parse().map_err(|_| err("bad day".into()))?;
+    let y: i32 = parts[0].parse().map_err(|_| malformed())?;
+    let m: u32 = parts[1].parse().map_err(|_| malformed())?;
+    let d: u32 = parts[2].parse().map_err(|_| malformed())?;
     if !(1..=12).contains(&m) {
-        return Err(err(format!("there is no month {m}")));
+        return Err(DomainError::DateNoSuchMonth {
+            field,
+            value: value(),
+            month: m,
+        });
     }
-    NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| {
-        let last = days_in_month(y, m);
-        err(format!("{y}-{m:02} has {last} days, there is no day {d}"))
+    NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| DomainError::DateNoSuchDay {
+        field,
+        value: value(),
+        year: y,
+        month: m,
+        day: d,
+        days_in_month: days_in_month(y, m),
     })
 }
 
@@ -98,10 +106,7 @@ impl Kana {
         let s = one_line("kana", s, PersonName::MAX_CHARS)?;
         let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
         match s.chars().find(|&c| !is_kana(c)) {
-            Some(c) => Err(DomainError::InvalidText {
-                field: "kana",
-                reason: format!("{c:?} is not kana (hiragana or katakana only)"),
-            }),
+            Some(ch) => Err(DomainError::NotKana { ch }),
             None => Ok(Kana(s)),
         }
     }
@@ -122,23 +127,17 @@ impl Phone {
     /// Validates a phone number.
     pub fn parse(s: &str) -> Result<Phone, DomainError> {
         let s = one_line("phone", s, 30)?;
-        let bad = |reason: String| DomainError::InvalidText {
-            field: "phone",
-            reason,
-        };
-        if let Some(c) = s
+        if let Some(ch) = s
             .chars()
             .find(|c| !(c.is_ascii_digit() || matches!(c, '-' | '+' | '(' | ')' | ' ')))
         {
-            return Err(bad(format!(
-                "{c:?} is not allowed (digits, -, +, parentheses)"
-            )));
+            return Err(DomainError::PhoneInvalidChar { ch });
         }
         if s.rfind('+').is_some_and(|i| i > 0) {
-            return Err(bad("+ may only come first".into()));
+            return Err(DomainError::PhonePlusNotFirst);
         }
         if s.chars().filter(char::is_ascii_digit).count() < 3 {
-            return Err(bad("too few digits".into()));
+            return Err(DomainError::PhoneTooFewDigits);
         }
         Ok(Phone(s))
     }
@@ -207,10 +206,8 @@ impl AgeBand {
         if decade.is_multiple_of(10) && decade <= 120 {
             Ok(AgeBand(decade))
         } else {
-            Err(DomainError::InvalidChoice {
-                field: "age band",
+            Err(DomainError::AgeBandInvalid {
                 value: decade.to_string(),
-                allowed: "0, 10, 20, ..., 120".into(),
             })
         }
     }
@@ -223,12 +220,11 @@ impl AgeBand {
             .unwrap_or("");
         digits
             .parse::<u8>()
-            .map_err(|_| DomainError::InvalidChoice {
-                field: "age band",
+            .ok()
+            .and_then(|d| AgeBand::new(d).ok())
+            .ok_or_else(|| DomainError::AgeBandInvalid {
                 value: s.to_owned(),
-                allowed: "a decade such as 80代 or 80s".into(),
             })
-            .and_then(AgeBand::new)
     }
     /// The first age of the band (80 for 80代).
     pub fn decade(self) -> u8 {
@@ -255,21 +251,16 @@ impl BirthInfo {
     pub fn date(d: NaiveDate, today: NaiveDate) -> Result<BirthInfo, DomainError> {
         let b = Self::date_stored(d)?;
         if d > today {
-            return Err(DomainError::InvalidDate {
-                field: "birth date",
-                value: d.to_string(),
-                reason: format!("is in the future (today is {today})"),
-            });
+            return Err(DomainError::BirthInFuture { date: d, today });
         }
         Ok(b)
     }
 
     fn date_stored(d: NaiveDate) -> Result<BirthInfo, DomainError> {
         if d < EARLIEST_BIRTH {
-            return Err(DomainError::InvalidDate {
-                field: "birth date",
-                value: d.to_string(),
-                reason: format!("is before {EARLIEST_BIRTH}"),
+            return Err(DomainError::BirthTooEarly {
+                date: d,
+                earliest: EARLIEST_BIRTH,
             });
         }
         Ok(BirthInfo::Date(d))
@@ -281,7 +272,7 @@ impl BirthInfo {
         if n.ends_with('代') || n.ends_with('s') {
             AgeBand::parse(&n).map(BirthInfo::AgeBand)
         } else {
-            BirthInfo::date(parse_date("birth date", &n)?, today)
+            BirthInfo::date(parse_date("birth", &n)?, today)
         }
     }
 
@@ -302,7 +293,7 @@ impl TryFrom<String> for BirthInfo {
         if s.ends_with('s') {
             AgeBand::parse(&s).map(BirthInfo::AgeBand)
         } else {
-            Self::date_stored(parse_date("birth date", &s)?)
+            Self::date_stored(parse_date("birth", &s)?)
         }
     }
 }
@@ -404,12 +395,10 @@ impl Person {
     /// Checks the rules: at least one program, no duplicate program or risk flag.
     pub fn new(fields: PersonFields) -> Result<Person, DomainError> {
         if fields.programs.is_empty() {
-            return Err(DomainError::Rule(
-                "a person needs at least one program".into(),
-            ));
+            return Err(DomainError::PersonWithoutProgram);
         }
         ensure_unique("programs", &fields.programs)?;
-        ensure_unique("risk flags", &fields.risk_flags)?;
+        ensure_unique("risk_flags", &fields.risk_flags)?;
         Ok(Person(fields))
     }
 

@@ -19,7 +19,7 @@ use crate::text::{ShortText, choice_enum};
 
 choice_enum! {
     /// Where a plan is in its lifecycle.
-    PlanState (field = "plan state") {
+    PlanState (field = "state") {
         Draft = "draft", "作成中";
         Active = "active", "実施中";
         Replanned = "re_planned", "再プラン";
@@ -47,10 +47,7 @@ impl PlanState {
             (Draft, Active) => Ok(jushoteki),
             (Draft, Discarded) => Ok(None),
             (Active | Replanned, Replanned | Closed | Interrupted) => Ok(jushoteki),
-            _ => Err(DomainError::InvalidTransition {
-                from: self.to_string(),
-                to: to.to_string(),
-            }),
+            _ => Err(DomainError::InvalidTransition { from: self, to }),
         }
     }
 }
@@ -143,42 +140,38 @@ impl Plan {
         for e in &fields.history {
             let t = e.transition;
             if t.from != state {
-                return Err(DomainError::Rule(format!(
-                    "plan history: a step from {} follows state {state}",
-                    t.from
-                )));
+                return Err(DomainError::PlanHistoryOutOfStep {
+                    from: t.from,
+                    after: state,
+                });
             }
             let needs = t.from.check_transition(t.to)?;
             if needs != t.needs_meeting {
-                return Err(DomainError::Rule(format!(
-                    "plan history: {} → {} records the wrong meeting requirement",
-                    t.from, t.to
-                )));
+                return Err(DomainError::PlanHistoryWrongMeetingRequirement {
+                    from: t.from,
+                    to: t.to,
+                });
             }
             if e.meeting.is_some() && needs.is_none() {
-                return Err(DomainError::Rule(format!(
-                    "plan history: {} → {} needs no meeting but has one",
-                    t.from, t.to
-                )));
+                return Err(DomainError::PlanHistoryUnneededMeeting {
+                    from: t.from,
+                    to: t.to,
+                });
             }
             if last.is_some_and(|l| t.at < l) {
-                return Err(DomainError::Rule(
-                    "plan history is not in date order".into(),
-                ));
+                return Err(DomainError::PlanHistoryNotInDateOrder);
             }
             last = Some(t.at);
             state = t.to;
         }
         if state != fields.state {
-            return Err(DomainError::Rule(format!(
-                "plan state {} does not match its history ({state})",
-                fields.state
-            )));
+            return Err(DomainError::PlanHistoryStateMismatch {
+                state: fields.state,
+                history: state,
+            });
         }
         if needs_goals(state) && fields.goals.is_empty() {
-            return Err(DomainError::Rule(
-                "a plan past draft needs at least one goal".into(),
-            ));
+            return Err(DomainError::PlanWithoutGoal);
         }
         Ok(Plan(fields))
     }
@@ -192,19 +185,13 @@ impl Plan {
         if let Some(last) = self.0.history.last()
             && at < last.transition.at
         {
-            return Err(DomainError::InvalidDate {
-                field: "transition date",
-                value: at.to_string(),
-                reason: format!(
-                    "is before the previous transition on {}",
-                    last.transition.at
-                ),
+            return Err(DomainError::TransitionBeforePrevious {
+                date: at,
+                previous: last.transition.at,
             });
         }
         if needs_goals(to) && self.0.goals.is_empty() {
-            return Err(DomainError::Rule(
-                "a plan needs at least one goal to leave draft".into(),
-            ));
+            return Err(DomainError::PlanWithoutGoal);
         }
         let t = Transition {
             from,
@@ -240,29 +227,25 @@ impl Plan {
         kind: MeetingKind,
         id: MeetingId,
     ) -> Result<(), DomainError> {
-        let e = self.0.history.get_mut(index).ok_or_else(|| {
-            DomainError::Rule(format!("the plan has no transition number {index}"))
-        })?;
+        let e = self
+            .0
+            .history
+            .get_mut(index)
+            .ok_or(DomainError::PlanNoSuchTransition { index })?;
         let t = e.transition;
+        let (from, to) = (t.from, t.to);
         match t.needs_meeting {
-            None => Err(DomainError::Rule(format!(
-                "{} → {} needs no meeting",
-                t.from, t.to
-            ))),
-            Some(k) if k != kind => Err(DomainError::Rule(format!(
-                "{} → {} needs a {} ({}), not a {} ({})",
-                t.from,
-                t.to,
-                k.label_ja(),
-                k,
-                kind.label_ja(),
-                kind
-            ))),
+            None => Err(DomainError::PlanStepNeedsNoMeeting { from, to }),
+            Some(needed) if needed != kind => Err(DomainError::PlanWrongMeetingKind {
+                from,
+                to,
+                needed,
+                given: kind,
+            }),
             Some(_) => match e.meeting {
-                Some(m) if m != id => Err(DomainError::Rule(format!(
-                    "{} → {} already has meeting {m}",
-                    t.from, t.to
-                ))),
+                Some(meeting) if meeting != id => {
+                    Err(DomainError::PlanMeetingAlreadyRecorded { from, to, meeting })
+                }
                 _ => {
                     e.meeting = Some(id);
                     Ok(())
@@ -273,10 +256,9 @@ impl Plan {
 
     fn editable(&self) -> Result<(), DomainError> {
         if self.0.state.is_terminal() {
-            Err(DomainError::Rule(format!(
-                "a {} plan cannot be edited",
-                self.0.state
-            )))
+            Err(DomainError::PlanNotEditable {
+                state: self.0.state,
+            })
         } else {
             Ok(())
         }
@@ -286,9 +268,7 @@ impl Plan {
     pub fn set_goals(&mut self, goals: Vec<ShortText>) -> Result<(), DomainError> {
         self.editable()?;
         if needs_goals(self.0.state) && goals.is_empty() {
-            return Err(DomainError::Rule(
-                "a plan past draft needs at least one goal".into(),
-            ));
+            return Err(DomainError::PlanWithoutGoal);
         }
         self.0.goals = goals;
         Ok(())

@@ -33,23 +33,18 @@ pub fn bounded_text(
 ) -> Result<String, DomainError> {
     let s = s.replace("\r\n", "\n");
     let s = s.trim();
-    if let Some(c) = s.chars().find(|&c| is_forbidden(c)) {
-        return Err(DomainError::InvalidText {
-            field,
-            reason: format!("contains the control character U+{:04X}", c as u32),
-        });
+    if let Some(ch) = s.chars().find(|&c| is_forbidden(c)) {
+        return Err(DomainError::TextForbiddenChar { field, ch });
     }
     if !allow_empty && s.is_empty() {
-        return Err(DomainError::InvalidText {
-            field,
-            reason: "must not be empty".into(),
-        });
+        return Err(DomainError::TextEmpty { field });
     }
-    let n = s.chars().count();
-    if n > max_chars {
-        return Err(DomainError::InvalidText {
+    let len = s.chars().count();
+    if len > max_chars {
+        return Err(DomainError::TextTooLong {
             field,
-            reason: format!("{n} characters, at most {max_chars} allowed"),
+            len,
+            max: max_chars,
         });
     }
     Ok(s.to_owned())
@@ -64,10 +59,7 @@ pub(crate) fn one_line(
 ) -> Result<String, DomainError> {
     let s = bounded_text(field, &normalize(s), max_chars, false)?;
     if s.contains(['\n', '\t']) {
-        return Err(DomainError::InvalidText {
-            field,
-            reason: "must be a single line".into(),
-        });
+        return Err(DomainError::TextMultiline { field });
     }
     Ok(s)
 }
@@ -162,16 +154,18 @@ macro_rules! text_debug_display {
 }
 text_debug_display!(Note, ShortText);
 
-/// Fails with `Rule` when `items` holds the same value twice; `what` names the list.
+/// Fails with `DuplicateValue` when `items` holds the same value twice; `field` is the list's
+/// input field key.
 pub(crate) fn ensure_unique<T: PartialEq + fmt::Display>(
-    what: &str,
+    field: &'static str,
     items: &[T],
 ) -> Result<(), DomainError> {
     for (i, a) in items.iter().enumerate() {
         if items[..i].contains(a) {
-            return Err(DomainError::Rule(format!(
-                "{what}: {a} appears more than once"
-            )));
+            return Err(DomainError::DuplicateValue {
+                field,
+                value: a.to_string(),
+            });
         }
     }
     Ok(())
@@ -218,6 +212,9 @@ macro_rules! choice_enum {
             /// so the CLI and the UI share one parser.
             pub fn parse(s: &str) -> Result<Self, $crate::DomainError> {
                 let n = $crate::text::normalize(s);
+                if n.is_empty() {
+                    return Err($crate::DomainError::ChoiceEmpty { field: $field });
+                }
                 let k = n.to_ascii_lowercase().replace('-', "_");
                 $(
                     if k == $key
@@ -230,7 +227,7 @@ macro_rules! choice_enum {
                 Err($crate::DomainError::InvalidChoice {
                     field: $field,
                     value: s.to_owned(),
-                    allowed: [$(concat!($key, " (", $label, ")")),+].join(", "),
+                    allowed: &[$(($key, $label)),+],
                 })
             }
         }

@@ -124,7 +124,7 @@ fn district_lookup() {
             "江の島",
             "err unknown_district: unknown district \"江の島\" (known: 片瀬, 鵠沼, 辻堂",
         ),
-        ("", "err unknown_district"),
+        ("", "err choice_empty: invalid district: nothing chosen"),
     ];
     for (input, expected) in cases {
         check(dom(c.district(input), |d| d.code().to_owned()), expected);
@@ -359,11 +359,11 @@ fn text_fields() {
         ),
         (
             Note::parse("note", &"あ".repeat(20_001)).map(|_| String::new()),
-            "err invalid_text: invalid note: 20001 characters",
+            "err text_too_long: invalid note: 20001 characters, at most 20000 allowed",
         ),
         (
             Note::parse("note", "ベル\u{7}").map(|_| String::new()),
-            "err invalid_text: invalid note: contains the control character U+0007",
+            "err text_forbidden_char: invalid note: contains the control character U+0007",
         ),
         (
             ShortText::parse("address", "藤沢市朝日町１－１").map(|t| t.to_string()),
@@ -371,19 +371,19 @@ fn text_fields() {
         ),
         (
             ShortText::parse("address", "").map(|t| t.to_string()),
-            "err invalid_text: invalid address: must not be empty",
+            "err text_empty: invalid address: must not be empty",
         ),
         (
             ShortText::parse("address", "一行\n二行").map(|t| t.to_string()),
-            "err invalid_text: invalid address: must be a single line",
+            "err text_multiline: invalid address: must be a single line",
         ),
         (
             ShortText::parse("address", &"a".repeat(201)).map(|t| t.to_string()),
-            "err invalid_text",
+            "err text_too_long: invalid address: 201 characters, at most 200 allowed",
         ),
         (
             ShortText::parse("address", "abc\u{202E}def").map(|t| t.to_string()),
-            "err invalid_text",
+            "err text_forbidden_char: invalid address: contains the direction override U+202E",
         ),
     ];
     for (r, expected) in cases {
@@ -405,31 +405,31 @@ fn dates() {
         ("2024-02-29", "ok 2024-02-29"),
         (
             "2024-02-30",
-            "err invalid_date: invalid date: \"2024-02-30\" (2024-02 has 29 days, there is no day 30)",
+            "err date_no_such_day: invalid date: \"2024-02-30\" (2024-02 has 29 days, there is no day 30)",
         ),
         (
             "2023-02-29",
-            "err invalid_date: invalid date: \"2023-02-29\" (2023-02 has 28 days",
+            "err date_no_such_day: invalid date: \"2023-02-29\" (2023-02 has 28 days",
         ),
         (
             "2024-04-31",
-            "err invalid_date: invalid date: \"2024-04-31\" (2024-04 has 30 days",
+            "err date_no_such_day: invalid date: \"2024-04-31\" (2024-04 has 30 days",
         ),
         (
             "2024-13-01",
-            "err invalid_date: invalid date: \"2024-13-01\" (there is no month 13)",
+            "err date_no_such_month: invalid date: \"2024-13-01\" (there is no month 13)",
         ),
         (
             "2024-00-10",
-            "err invalid_date: invalid date: \"2024-00-10\" (there is no month 0)",
+            "err date_no_such_month: invalid date: \"2024-00-10\" (there is no month 0)",
         ),
         (
             "24-04-01",
-            "err invalid_date: invalid date: \"24-04-01\" (expected YYYY-MM-DD)",
+            "err date_malformed: invalid date: \"24-04-01\" (expected YYYY-MM-DD)",
         ),
-        ("2024-04-01x", "err invalid_date"),
-        ("", "err invalid_date"),
-        ("昨日", "err invalid_date"),
+        ("2024-04-01x", "err date_malformed"),
+        ("", "err date_malformed"),
+        ("昨日", "err date_malformed"),
     ];
     for (input, expected) in cases {
         check(dom(parse_date("date", input), |d| d.to_string()), expected);
@@ -443,18 +443,18 @@ fn birth_info() {
         ("2025-06-01", "ok Date(2025-06-01)"),
         (
             "2025-06-02",
-            "err invalid_date: invalid birth date: \"2025-06-02\" (is in the future (today is 2025-06-01))",
+            "err birth_in_future: invalid birth date: \"2025-06-02\" (is in the future (today is 2025-06-01))",
         ),
         (
             "1899-12-31",
-            "err invalid_date: invalid birth date: \"1899-12-31\" (is before 1900-01-01)",
+            "err birth_too_early: invalid birth date: \"1899-12-31\" (is before 1900-01-01)",
         ),
         ("80代", "ok AgeBand(AgeBand(80))"),
         ("80s", "ok AgeBand(AgeBand(80))"),
         ("８０代", "ok AgeBand(AgeBand(80))"),
-        ("85代", "err invalid_choice"),
-        ("130s", "err invalid_choice"),
-        ("代", "err invalid_choice"),
+        ("85代", "err age_band_invalid: invalid age band: \"85代\""),
+        ("130s", "err age_band_invalid: invalid age band: \"130s\""),
+        ("代", "err age_band_invalid"),
     ];
     for (input, expected) in cases {
         check(
@@ -481,23 +481,23 @@ fn names_kana_phone() {
         (PersonName::parse("ﾔﾏﾀﾞ").map(|n| n.to_string()), "ok ヤマダ"),
         (
             PersonName::parse("").map(|n| n.to_string()),
-            "err invalid_text: invalid name: must not be empty",
+            "err text_empty: invalid name: must not be empty",
         ),
         (
             PersonName::parse("　").map(|n| n.to_string()),
-            "err invalid_text",
+            "err text_empty",
         ),
         (
             PersonName::parse("山田\n太郎").map(|n| n.to_string()),
-            "err invalid_text",
+            "err text_multiline",
         ),
         (
             PersonName::parse("山田\u{0}").map(|n| n.to_string()),
-            "err invalid_text",
+            "err text_forbidden_char",
         ),
         (
             PersonName::parse(&"山".repeat(101)).map(|n| n.to_string()),
-            "err invalid_text",
+            "err text_too_long",
         ),
         (
             Kana::parse("やまだ たろう").map(|k| k.to_string()),
@@ -514,17 +514,17 @@ fn names_kana_phone() {
         ),
         (
             Kana::parse("山田").map(|k| k.to_string()),
-            "err invalid_text: invalid kana: '山' is not kana",
+            "err not_kana: invalid kana: '山' is not kana",
         ),
         (
             Kana::parse("やまだ太郎").map(|k| k.to_string()),
-            "err invalid_text",
+            "err not_kana: invalid kana: '太' is not kana",
         ),
         (
             Kana::parse("yamada").map(|k| k.to_string()),
-            "err invalid_text",
+            "err not_kana: invalid kana: 'y' is not kana",
         ),
-        (Kana::parse("").map(|k| k.to_string()), "err invalid_text"),
+        (Kana::parse("").map(|k| k.to_string()), "err text_empty"),
         (
             Phone::parse("0466-25-1111").map(|p| p.to_string()),
             "ok 0466-25-1111",
@@ -539,15 +539,15 @@ fn names_kana_phone() {
         ),
         (
             Phone::parse("0466-25-1111 内線3").map(|p| p.to_string()),
-            "err invalid_text",
+            "err phone_invalid_char: invalid phone: '内' is not allowed",
         ),
         (
             Phone::parse("81+466").map(|p| p.to_string()),
-            "err invalid_text",
+            "err phone_plus_not_first",
         ),
         (
             Phone::parse("--").map(|p| p.to_string()),
-            "err invalid_text",
+            "err phone_too_few_digits",
         ),
     ];
     for (r, expected) in cases {
@@ -702,12 +702,12 @@ fn person_rules() {
         (
             "no program",
             Box::new(|f| f.programs.clear()),
-            "err rule: a person needs at least one program",
+            "err person_without_program: a person needs at least one program",
         ),
         (
             "duplicate program",
             Box::new(|f| f.programs.push(f.programs[0].clone())),
-            "err rule: programs: csw appears more than once",
+            "err duplicate_value: programs: csw appears more than once",
         ),
         (
             "two programs",
@@ -720,7 +720,7 @@ fn person_rules() {
         (
             "duplicate flag",
             Box::new(|f| f.risk_flags.push(short("セルフネグレクト"))),
-            "err rule",
+            "err duplicate_value: risk flags: セルフネグレクト appears more than once",
         ),
     ];
     for (name, edit, expected) in cases {
@@ -798,14 +798,17 @@ fn household_rules() {
             "ok 2",
         ),
         (vec![m(2, Relation::Parent)], "ok 1"),
-        (vec![], "err rule: a household needs at least one member"),
+        (
+            vec![],
+            "err household_without_member: a household needs at least one member",
+        ),
         (
             vec![m(1, Relation::Principal), m(1, Relation::Child)],
-            "err rule",
+            "err household_member_twice",
         ),
         (
             vec![m(1, Relation::Principal), m(2, Relation::Principal)],
-            "err rule: a household has at most one 本人",
+            "err household_two_principals: a household has at most one 本人",
         ),
     ];
     for (members, expected) in cases {
@@ -849,21 +852,21 @@ fn contact_rules() {
         (Box::new(|_| {}), "ok"),
         (
             Box::new(|f| f.staff.clear()),
-            "err rule: a contact needs at least one staff member",
+            "err contact_without_staff: a contact needs at least one staff member",
         ),
         (
             Box::new(|f| f.staff.push(short("佐藤"))),
-            "err rule: staff: 佐藤 appears more than once",
+            "err duplicate_value: staff: 佐藤 appears more than once",
         ),
         (Box::new(|f| f.staff.push(short("鈴木"))), "ok"),
         (Box::new(|f| f.next_due = Some(date("2025-06-01"))), "ok"),
         (
             Box::new(|f| f.next_due = Some(date("2025-05-31"))),
-            "err invalid_date: invalid next due: \"2025-05-31\" (is before the contact's date 2025-06-01)",
+            "err next_due_before_contact: invalid next due: \"2025-05-31\" (is before the contact's date 2025-06-01)",
         ),
         (
             Box::new(|f| f.letter_text = Some(Note::parse("letter", "また来ます").unwrap())),
-            "err rule: a letter text",
+            "err letter_text_without_letter: a letter text",
         ),
         (
             Box::new(|f| {
@@ -885,21 +888,21 @@ fn contact_rules() {
                 f.channel = ContactChannel::Phone;
                 f.outcome = ContactOutcome::ThroughDoor;
             }),
-            "err rule: outcome through_door does not fit channel phone",
+            "err through_door_needs_visit: outcome through_door does not fit channel phone",
         ),
         (
             Box::new(|f| {
                 f.channel = ContactChannel::Phone;
                 f.outcome = ContactOutcome::LetterLeft;
             }),
-            "err rule: outcome letter_left does not fit channel phone",
+            "err letter_left_needs_visit_or_letter: outcome letter_left does not fit channel phone",
         ),
         (
             Box::new(|f| {
                 let a = AssessmentId::from_uuid(Uuid::from_u128(9));
                 f.assessments = vec![a, a];
             }),
-            "err rule",
+            "err duplicate_value: assessments: 00000000-0000-0000-0000-000000000009 appears more than once",
         ),
     ];
     for (edit, expected) in cases {
@@ -990,7 +993,7 @@ fn plan_lifecycle_tracks_meetings() {
             empty.transition(PlanState::Active, date("2025-04-01")),
             |_| String::new(),
         ),
-        "err rule: a plan needs at least one goal",
+        "err plan_without_goal: a plan needs at least one goal",
     );
 
     let mut p = Plan::draft(pid(1), goal, vec![], Some(date("2025-07-01")));
@@ -1001,13 +1004,13 @@ fn plan_lifecycle_tracks_meetings() {
         dom(p.record_meeting(0, MeetingKind::Shien, mid(1)), |_| {
             String::new()
         }),
-        "err rule: draft → active needs a 重層的支援会議",
+        "err plan_wrong_meeting_kind: draft → active needs a 重層的支援会議",
     );
     check(
         dom(p.record_meeting(5, MeetingKind::Jushoteki, mid(1)), |_| {
             String::new()
         }),
-        "err rule: the plan has no transition number 5",
+        "err plan_no_such_transition: the plan has no transition number 5",
     );
     p.record_meeting(0, MeetingKind::Jushoteki, mid(1)).unwrap();
     p.record_meeting(0, MeetingKind::Jushoteki, mid(1)).unwrap();
@@ -1022,7 +1025,7 @@ fn plan_lifecycle_tracks_meetings() {
         dom(p.transition(PlanState::Closed, date("2025-09-30")), |_| {
             String::new()
         }),
-        "err invalid_date",
+        "err transition_before_previous: invalid transition date: \"2025-09-30\" (is before the previous transition on 2025-10-01)",
     );
     check(
         dom(p.transition(PlanState::Active, date("2025-12-01")), |_| {
@@ -1099,12 +1102,18 @@ fn meeting_rules() {
     type Edit = Box<dyn Fn(&mut MeetingFields)>;
     let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|_| {}), "ok"),
-        (Box::new(|f| f.agencies.clear()), "err rule"),
+        (
+            Box::new(|f| f.agencies.clear()),
+            "err meeting_without_agency",
+        ),
         (
             Box::new(|f| f.agencies.push(short("地域包括支援センター"))),
-            "err rule",
+            "err duplicate_value: agencies: 地域包括支援センター appears more than once",
         ),
-        (Box::new(|f| f.persons.push(pid(1))), "err rule"),
+        (
+            Box::new(|f| f.persons.push(pid(1))),
+            "err duplicate_value: persons:",
+        ),
         (
             Box::new(|f| {
                 f.follow_ups.push(FollowUp {
@@ -1113,7 +1122,7 @@ fn meeting_rules() {
                     due: Some(date("2025-05-19")),
                 })
             }),
-            "err invalid_date",
+            "err follow_up_due_before_meeting",
         ),
         (
             Box::new(|f| {
@@ -1165,14 +1174,19 @@ fn consent_activity() {
             Some("2025-04-01"),
             None,
             "2025-04-01",
-            "err invalid_date: invalid expires on",
+            "err consent_expiry_not_after_given: invalid expires on",
         ),
-        (Some("2025-03-01"), None, "2025-04-01", "err invalid_date"),
+        (
+            Some("2025-03-01"),
+            None,
+            "2025-04-01",
+            "err consent_expiry_not_after_given",
+        ),
         (
             None,
             Some("2025-03-31"),
             "2025-04-01",
-            "err invalid_date: invalid withdrawn on",
+            "err consent_withdrawn_before_given: invalid withdrawn on",
         ),
     ];
     for (expires, withdrawn, on, expected) in cases {
@@ -1230,7 +1244,7 @@ fn disclosure_needs_a_basis() {
         (
             req("地域包括支援センター", "2025-06-01T10:00:00+09:00"),
             None,
-            "err disclosure_refused: disclosure refused: no legal basis",
+            "err disclosure_without_basis: disclosure refused: no legal basis",
         ),
         (
             req("地域包括支援センター", "2025-06-01T10:00:00+09:00"),
@@ -1240,17 +1254,17 @@ fn disclosure_needs_a_basis() {
         (
             req("保健所", "2025-06-01T10:00:00+09:00"),
             Some(Evidence::Consent(cid, &c)),
-            "err disclosure_refused: disclosure refused: the consent does not cover 保健所",
+            "err disclosure_consent_not_covering: disclosure refused: the consent does not cover 保健所",
         ),
         (
             req("地域包括支援センター", "2026-04-01T10:00:00+09:00"),
             Some(Evidence::Consent(cid, &c)),
-            "err disclosure_refused: disclosure refused: the consent is not active",
+            "err disclosure_consent_not_active: disclosure refused: the consent is not active",
         ),
         (
             req("地域包括支援センター", "2025-06-01T10:00:00+09:00"),
             Some(Evidence::Consent(cid, &other)),
-            "err disclosure_refused: disclosure refused: the consent is another person's",
+            "err disclosure_consent_of_another_person: disclosure refused: the consent is another person's",
         ),
         (
             req("保健所", "2025-06-01T10:00:00+09:00"),
@@ -1260,17 +1274,17 @@ fn disclosure_needs_a_basis() {
         (
             req("保健所", "2025-05-19T10:00:00+09:00"),
             Some(Evidence::SupportMeeting(mid(3), &shien)),
-            "err disclosure_refused: disclosure refused: the meeting on 2025-05-20 had not been held yet",
+            "err disclosure_meeting_not_yet_held: disclosure refused: the meeting on 2025-05-20 had not been held yet",
         ),
         (
             req("警察", "2025-06-01T10:00:00+09:00"),
             Some(Evidence::SupportMeeting(mid(3), &shien)),
-            "err disclosure_refused: disclosure refused: 警察 is not a member",
+            "err disclosure_recipient_not_member: disclosure refused: 警察 is not a member",
         ),
         (
             req("保健所", "2025-06-01T10:00:00+09:00"),
             Some(Evidence::SupportMeeting(mid(3), &jushoteki)),
-            "err disclosure_refused: disclosure refused: a 重層的支援会議 (jushoteki) shares only with consent",
+            "err disclosure_meeting_needs_consent: disclosure refused: a 重層的支援会議 (jushoteki) shares only with consent",
         ),
         (
             DisclosureRequest {
@@ -1278,7 +1292,7 @@ fn disclosure_needs_a_basis() {
                 ..req("保健所", "2025-06-01T10:00:00+09:00")
             },
             Some(Evidence::SupportMeeting(mid(3), &shien)),
-            "err disclosure_refused: disclosure refused: the meeting did not discuss this person",
+            "err disclosure_meeting_other_person: disclosure refused: the meeting did not discuss this person",
         ),
     ];
     for (request, evidence, expected) in cases {
@@ -1313,6 +1327,557 @@ fn disclosure_needs_a_basis() {
     assert!(
         serde_json::from_value::<Disclosure>(no_basis).is_err(),
         "a stored disclosure needs a basis"
+    );
+}
+
+// ---------------------------------------------------------------- errors for the app
+
+/// Asserts that `message` is whole Japanese: no ASCII letter outside 「」 (which quote the
+/// user's own input), and a full sentence ending in 。.
+#[track_caller]
+fn assert_whole_japanese(message: &str) {
+    let mut depth = 0usize;
+    let outside: String = message
+        .chars()
+        .filter(|&c| match c {
+            '「' => {
+                depth += 1;
+                false
+            }
+            '」' => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            _ => depth == 0,
+        })
+        .collect();
+    assert!(
+        !outside.chars().any(|c| c.is_ascii_alphabetic()),
+        "ASCII letters outside 「」: {message}"
+    );
+    assert!(message.ends_with('。'), "not a full sentence: {message}");
+}
+
+/// Bad input through the public parsers and constructors: each refusal has its own code, names
+/// the field a form should mark, and says in whole Japanese what to fix.
+#[test]
+fn every_refusal_has_a_code_a_field_and_whole_japanese() {
+    use tsunagi_core::change::EntityKind;
+    use tsunagi_core::hlc::Hlc;
+    use tsunagi_core::plan::{PlanEvent, PlanFields, Transition};
+    let c = Config::fujisawa();
+    fn ok<T>(_: T) {}
+    let contact = |edit: &dyn Fn(&mut ContactFields)| {
+        let mut f = ContactFields::new(
+            pid(1),
+            at("2026-01-10T10:30:00+09:00"),
+            vec![short("佐藤")],
+            ContactChannel::Visit,
+            ContactOutcome::Met,
+        );
+        edit(&mut f);
+        Contact::new(f).map(ok)
+    };
+    let person = |edit: &dyn Fn(&mut PersonFields)| {
+        let mut f = person_fields();
+        edit(&mut f);
+        Person::new(f).map(ok)
+    };
+    let household = |members: &[(u128, Relation)]| {
+        Household::new(HouseholdFields {
+            address: None,
+            members: members
+                .iter()
+                .map(|&(n, relation)| HouseholdMember {
+                    person: pid(n),
+                    relation,
+                    note: None,
+                })
+                .collect(),
+        })
+        .map(ok)
+    };
+    let meeting = |edit: &dyn Fn(&mut MeetingFields)| {
+        let mut f = MeetingFields {
+            kind: MeetingKind::Shien,
+            date: date("2025-05-20"),
+            agencies: vec![short("保健所")],
+            persons: vec![pid(1)],
+            decisions: Note::empty(),
+            follow_ups: vec![],
+        };
+        edit(&mut f);
+        Meeting::new(f)
+    };
+    let shien = meeting(&|_| {}).unwrap();
+    let case_response = meeting(&|f| f.kind = MeetingKind::CaseResponse).unwrap();
+    let given = consent(None, None).unwrap();
+    let other = Consent::new(ConsentFields {
+        person: pid(2),
+        ..given.fields().clone()
+    })
+    .unwrap();
+    let disclose = |to: &str, when: &str, evidence| {
+        let request = DisclosureRequest {
+            person: pid(1),
+            what: Note::parse("what", "訪問記録の要約").unwrap(),
+            to: short(to),
+            at: at(when),
+        };
+        Disclosure::authorize(request, evidence).map(|_| ())
+    };
+    let cid = ConsentId::from_uuid(Uuid::from_u128(7));
+    let june = "2025-06-01T10:00:00+09:00";
+    let goal = || vec![short("週1回の外出")];
+    let mut active = Plan::draft(pid(1), goal(), vec![], None);
+    active
+        .transition(PlanState::Active, date("2025-04-01"))
+        .unwrap();
+    let mut recorded = active.clone();
+    recorded
+        .record_meeting(0, MeetingKind::Jushoteki, mid(1))
+        .unwrap();
+    let mut closed = active.clone();
+    closed
+        .transition(PlanState::Closed, date("2025-09-01"))
+        .unwrap();
+    let mut discarded = Plan::draft(pid(1), vec![], vec![], None);
+    discarded
+        .transition(PlanState::Discarded, date("2025-04-01"))
+        .unwrap();
+    let step = |from, to, at: &str, needs_meeting, meeting| PlanEvent {
+        transition: Transition {
+            from,
+            to,
+            at: date(at),
+            needs_meeting,
+        },
+        meeting,
+    };
+    let stored_plan = |state, history: Vec<PlanEvent>| {
+        Plan::new(PlanFields {
+            person: pid(1),
+            goals: goal(),
+            roles: vec![],
+            review_on: None,
+            state,
+            history,
+        })
+        .map(ok)
+    };
+    let j = Some(MeetingKind::Jushoteki);
+    use PlanState::{Active, Closed, Discarded, Draft};
+
+    let cases: Vec<(Result<(), DomainError>, &str, Option<&str>)> = vec![
+        (PersonName::parse(" ").map(ok), "text_empty", Some("name")),
+        (
+            PersonName::parse("山田\n太郎").map(ok),
+            "text_multiline",
+            Some("name"),
+        ),
+        (
+            PersonName::parse(&"山".repeat(101)).map(ok),
+            "text_too_long",
+            Some("name"),
+        ),
+        (
+            ShortText::parse("address", "朝日町\u{202E}1-1").map(ok),
+            "text_forbidden_char",
+            Some("address"),
+        ),
+        (
+            Note::parse("memo", "a\u{1b}[31m").map(ok),
+            "text_forbidden_char",
+            Some("memo"),
+        ),
+        (Kana::parse("Aやまだ").map(ok), "not_kana", Some("kana")),
+        (
+            Phone::parse("0466-25-1111 内線3").map(ok),
+            "phone_invalid_char",
+            Some("phone"),
+        ),
+        (
+            Phone::parse("81+466").map(ok),
+            "phone_plus_not_first",
+            Some("phone"),
+        ),
+        (
+            Phone::parse("--").map(ok),
+            "phone_too_few_digits",
+            Some("phone"),
+        ),
+        (
+            parse_date("next_due", "2024-02-30").map(ok),
+            "date_no_such_day",
+            Some("next_due"),
+        ),
+        (
+            parse_date("expires_on", "2024-13-01").map(ok),
+            "date_no_such_month",
+            Some("expires_on"),
+        ),
+        (
+            parse_date("given_on", "yesterday").map(ok),
+            "date_malformed",
+            Some("given_on"),
+        ),
+        (
+            BirthInfo::parse("2999-01-01", today()).map(ok),
+            "birth_in_future",
+            Some("birth"),
+        ),
+        (
+            BirthInfo::parse("1850-01-01", today()).map(ok),
+            "birth_too_early",
+            Some("birth"),
+        ),
+        (
+            BirthInfo::parse("85s", today()).map(ok),
+            "age_band_invalid",
+            Some("birth"),
+        ),
+        (
+            BirthInfo::parse("2024-02-30", today()).map(ok),
+            "date_no_such_day",
+            Some("birth"),
+        ),
+        (
+            c.district("東京").map(ok),
+            "unknown_district",
+            Some("district"),
+        ),
+        (c.district(" ").map(ok), "choice_empty", Some("district")),
+        (
+            c.program("nursing").map(ok),
+            "unknown_program",
+            Some("programs"),
+        ),
+        (
+            c.parse_trust_stage("9").map(ok),
+            "unknown_trust_stage",
+            Some("stage"),
+        ),
+        (
+            ContactChannel::parse("fax").map(ok),
+            "invalid_choice",
+            Some("channel"),
+        ),
+        (
+            ContactOutcome::parse("").map(ok),
+            "choice_empty",
+            Some("outcome"),
+        ),
+        (Sex::parse("X").map(ok), "invalid_choice", Some("sex")),
+        (
+            PersonStatus::parse("deleted").map(ok),
+            "invalid_choice",
+            Some("status"),
+        ),
+        (
+            Relation::parse("uncle").map(ok),
+            "invalid_choice",
+            Some("relation"),
+        ),
+        (
+            MeetingKind::parse("coffee").map(ok),
+            "invalid_choice",
+            Some("kind"),
+        ),
+        (
+            ConsentMethod::parse("fax").map(ok),
+            "invalid_choice",
+            Some("method"),
+        ),
+        (
+            PlanState::parse("done").map(ok),
+            "invalid_choice",
+            Some("state"),
+        ),
+        (
+            PersonId::parse("not-an-id").map(ok),
+            "invalid_id",
+            Some("person"),
+        ),
+        (
+            EntityKind::parse("invoice").map(ok),
+            "unknown_entity_kind",
+            None,
+        ),
+        (
+            Hlc::parse_sortable("yesterday").map(ok),
+            "hlc_malformed",
+            None,
+        ),
+        (
+            person(&|f| f.programs.clear()),
+            "person_without_program",
+            Some("programs"),
+        ),
+        (
+            person(&|f| f.risk_flags.push(short("セルフネグレクト"))),
+            "duplicate_value",
+            Some("risk_flags"),
+        ),
+        (household(&[]), "household_without_member", Some("members")),
+        (
+            household(&[(1, Relation::Principal), (1, Relation::Child)]),
+            "household_member_twice",
+            Some("members"),
+        ),
+        (
+            household(&[(1, Relation::Principal), (2, Relation::Principal)]),
+            "household_two_principals",
+            Some("members"),
+        ),
+        (
+            contact(&|f| f.staff.clear()),
+            "contact_without_staff",
+            Some("staff"),
+        ),
+        (
+            contact(&|f| f.staff.push(short("佐藤"))),
+            "duplicate_value",
+            Some("staff"),
+        ),
+        (
+            contact(&|f| f.next_due = Some(date("2026-01-05"))),
+            "next_due_before_contact",
+            Some("next_due"),
+        ),
+        (
+            contact(&|f| f.letter_text = Some(Note::parse("letter_text", "また来ます").unwrap())),
+            "letter_text_without_letter",
+            Some("letter_text"),
+        ),
+        (
+            contact(&|f| {
+                f.channel = ContactChannel::Phone;
+                f.outcome = ContactOutcome::ThroughDoor;
+            }),
+            "through_door_needs_visit",
+            Some("outcome"),
+        ),
+        (
+            contact(&|f| {
+                f.channel = ContactChannel::Email;
+                f.outcome = ContactOutcome::LetterLeft;
+            }),
+            "letter_left_needs_visit_or_letter",
+            Some("outcome"),
+        ),
+        (
+            Consent::new(ConsentFields {
+                scope: vec![],
+                ..given.fields().clone()
+            })
+            .map(ok),
+            "consent_without_scope",
+            Some("scope"),
+        ),
+        (
+            consent(Some("2025-04-01"), None).map(ok),
+            "consent_expiry_not_after_given",
+            Some("expires_on"),
+        ),
+        (
+            given.clone().withdraw(date("2025-03-31")),
+            "consent_withdrawn_before_given",
+            Some("withdrawn_on"),
+        ),
+        (
+            meeting(&|f| f.agencies.clear()).map(ok),
+            "meeting_without_agency",
+            Some("agencies"),
+        ),
+        (
+            meeting(&|f| {
+                f.follow_ups.push(FollowUp {
+                    task: short("訪問"),
+                    owner: None,
+                    due: Some(date("2025-05-19")),
+                })
+            })
+            .map(ok),
+            "follow_up_due_before_meeting",
+            Some("follow_ups"),
+        ),
+        (
+            Active.check_transition(Draft).map(ok),
+            "invalid_transition",
+            Some("state"),
+        ),
+        (
+            Plan::draft(pid(1), vec![], vec![], None)
+                .transition(Active, date("2025-04-01"))
+                .map(ok),
+            "plan_without_goal",
+            Some("goals"),
+        ),
+        (
+            active.clone().set_goals(vec![]),
+            "plan_without_goal",
+            Some("goals"),
+        ),
+        (
+            active
+                .clone()
+                .transition(Closed, date("2025-03-01"))
+                .map(ok),
+            "transition_before_previous",
+            Some("date"),
+        ),
+        (closed.clone().set_goals(goal()), "plan_not_editable", None),
+        (
+            active
+                .clone()
+                .record_meeting(5, MeetingKind::Jushoteki, mid(1)),
+            "plan_no_such_transition",
+            None,
+        ),
+        (
+            active.clone().record_meeting(0, MeetingKind::Shien, mid(1)),
+            "plan_wrong_meeting_kind",
+            Some("meeting"),
+        ),
+        (
+            recorded
+                .clone()
+                .record_meeting(0, MeetingKind::Jushoteki, mid(2)),
+            "plan_meeting_already_recorded",
+            Some("meeting"),
+        ),
+        (
+            discarded.record_meeting(0, MeetingKind::Jushoteki, mid(1)),
+            "plan_step_needs_no_meeting",
+            None,
+        ),
+        (
+            stored_plan(Closed, vec![step(Draft, Active, "2025-04-01", j, None)]),
+            "plan_history_state_mismatch",
+            None,
+        ),
+        (
+            stored_plan(Active, vec![step(Active, Closed, "2025-04-01", j, None)]),
+            "plan_history_out_of_step",
+            None,
+        ),
+        (
+            stored_plan(Active, vec![step(Draft, Active, "2025-04-01", None, None)]),
+            "plan_history_wrong_meeting_requirement",
+            None,
+        ),
+        (
+            stored_plan(
+                Discarded,
+                vec![step(Draft, Discarded, "2025-04-01", None, Some(mid(1)))],
+            ),
+            "plan_history_unneeded_meeting",
+            None,
+        ),
+        (
+            stored_plan(
+                Closed,
+                vec![
+                    step(Draft, Active, "2025-04-01", j, None),
+                    step(Active, Closed, "2025-03-01", j, None),
+                ],
+            ),
+            "plan_history_not_in_date_order",
+            None,
+        ),
+        (
+            disclose("地域包括支援センター", june, None),
+            "disclosure_without_basis",
+            None,
+        ),
+        (
+            disclose(
+                "地域包括支援センター",
+                june,
+                Some(Evidence::Consent(cid, &other)),
+            ),
+            "disclosure_consent_of_another_person",
+            Some("consent"),
+        ),
+        (
+            disclose(
+                "地域包括支援センター",
+                "2025-03-01T10:00:00+09:00",
+                Some(Evidence::Consent(cid, &given)),
+            ),
+            "disclosure_consent_not_active",
+            Some("consent"),
+        ),
+        (
+            disclose("csw-south", june, Some(Evidence::Consent(cid, &given))),
+            "disclosure_consent_not_covering",
+            Some("consent"),
+        ),
+        (
+            disclose(
+                "保健所",
+                june,
+                Some(Evidence::SupportMeeting(mid(3), &case_response)),
+            ),
+            "disclosure_meeting_needs_consent",
+            Some("meeting"),
+        ),
+        (
+            disclose(
+                "保健所",
+                "2025-05-19T10:00:00+09:00",
+                Some(Evidence::SupportMeeting(mid(3), &shien)),
+            ),
+            "disclosure_meeting_not_yet_held",
+            Some("meeting"),
+        ),
+        (
+            disclose(
+                "Police",
+                june,
+                Some(Evidence::SupportMeeting(mid(3), &shien)),
+            ),
+            "disclosure_recipient_not_member",
+            Some("meeting"),
+        ),
+    ];
+    for (result, code, field) in cases {
+        let e = result.expect_err(code);
+        assert_eq!(e.code(), code, "{e}");
+        assert_eq!(e.field(), field, "{code}: {e}");
+        assert!(!e.to_string().is_empty());
+        assert_whole_japanese(&e.message_ja());
+    }
+
+    // What the worker reads, word for word, for a few of them.
+    let ja = |r: Result<(), DomainError>| r.unwrap_err().message_ja();
+    assert_eq!(
+        ja(PersonName::parse("").map(ok)),
+        "氏名を入力してください。"
+    );
+    assert_eq!(
+        ja(Kana::parse("Aやまだ").map(ok)),
+        "ふりがなはひらがなかカタカナで入力してください（「A」は使えません）。"
+    );
+    assert_eq!(
+        ja(parse_date("birth", "2024-02-30").map(ok)),
+        "生年月日「2024-02-30」は存在しない日付です（2024年2月は29日までです）。"
+    );
+    assert_eq!(
+        ja(contact(&|f| f.next_due = Some(date("2026-01-05")))),
+        "次回予定日（2026年1月5日）が訪問・接触の日（2026年1月10日）より前になっています。"
+    );
+    assert_eq!(
+        ja(ContactChannel::parse("fax").map(ok)),
+        "接触方法「fax」は選べません（選べるもの: 訪問、電話、手紙・置き手紙、メール、来所、同行、関係機関経由、地域住民経由）。"
+    );
+    assert!(
+        ja(disclose(
+            "保健所",
+            june,
+            Some(Evidence::SupportMeeting(mid(3), &case_response))
+        ))
+        .contains("同意なしで提供できるのは支援会議だけです")
     );
 }
 

@@ -810,3 +810,128 @@ proptest! {
         }
     }
 }
+
+/// Asserts that `message` is whole Japanese: no ASCII letter outside 「」 (which quote what
+/// the user typed or a name written in a file), and a full sentence ending in 。.
+#[track_caller]
+fn assert_whole_japanese(message: &str) {
+    let mut depth = 0usize;
+    let outside: String = message
+        .chars()
+        .filter(|&c| match c {
+            '「' => {
+                depth += 1;
+                false
+            }
+            '」' => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            _ => depth == 0,
+        })
+        .collect();
+    assert!(
+        !outside.chars().any(|c| c.is_ascii_alphabetic()),
+        "ASCII letters outside 「」: {message}"
+    );
+    assert!(message.ends_with('。'), "not a full sentence: {message}");
+}
+
+/// Bad answers, definitions and imports: each refusal has its code, the field a form marks
+/// (answers and instrument; files have none) and a message in whole Japanese.
+#[test]
+fn every_refusal_has_a_code_a_field_and_whole_japanese() {
+    let catalog = catalog();
+    let epds = catalog.get("epds").unwrap();
+    let jzbi8 = || catalog.get("jzbi8").unwrap().clone();
+    let all = ["1", "2", "3", "4", "5", "6", "7", "8"];
+    let import = |doc: String| jzbi8().import_item_texts(&doc).map(|_| ());
+    let define = |source: String| Instrument::from_toml(&source).map(|_| ());
+    let cases: Vec<(Result<(), InstrumentError>, &str, Option<&str>)> = vec![
+        (
+            catalog.get("phq9").map(|_| ()),
+            "unknown_instrument",
+            Some("instrument"),
+        ),
+        (
+            epds.parse_answers("0,1,2").map(|_| ()),
+            "wrong_answer_count",
+            Some("answers"),
+        ),
+        (
+            epds.parse_answers("0,0,7,0,0,0,0,0,0,0").map(|_| ()),
+            "answer_not_allowed",
+            Some("answers"),
+        ),
+        (
+            epds.parse_answers("0,0,1 2,0,0,0,0,0,0,0").map(|_| ()),
+            "invalid_answer_text",
+            Some("answers"),
+        ),
+        (
+            define(MINI.replacen("reverse = true", "revers = true", 1)),
+            "definition_syntax",
+            None,
+        ),
+        (
+            define(MINI.replacen("[range]\nmin = 0\nmax = 2\n", "", 1)),
+            "invalid_definition",
+            None,
+        ),
+        (
+            define(MINI.replacen("max = 2", "max = 3", 1)),
+            "invalid_definition",
+            None,
+        ),
+        (import("instrument = ".into()), "import_syntax", None),
+        (
+            import(jzbi8_texts("epds", "1", &all)),
+            "import_instrument_mismatch",
+            None,
+        ),
+        (
+            import(jzbi8_texts("jzbi8", "2", &all)),
+            "import_version_mismatch",
+            None,
+        ),
+        (
+            import(jzbi8_texts(
+                "jzbi8",
+                "1",
+                &["1", "2", "3", "4", "5", "6", "7", "09"],
+            )),
+            "import_items_mismatch",
+            None,
+        ),
+        (
+            import(jzbi8_texts("jzbi8", "1", &all).replace("（許諾を得た項目5の本文）", " ")),
+            "import_empty_text",
+            None,
+        ),
+    ];
+    for (result, code, field) in cases {
+        let e = result.expect_err(code);
+        assert_eq!(e.code(), code, "{e}");
+        assert_eq!(e.field(), field, "{code}: {e}");
+        assert_whole_japanese(&e.message_ja());
+    }
+
+    // What the worker reads, word for word.
+    let ja = |text: &str| epds.parse_answers(text).unwrap_err().message_ja();
+    assert_eq!(
+        ja("0,0,7,0,0,0,0,0,0,0"),
+        "項目3の回答「7」は選べません（選べる回答: 0, 1, 2, 3）。"
+    );
+    assert_eq!(
+        ja("0,0,0,0,0,0,0,0,0"),
+        "回答の数が違います（10項目に対して9件）。未回答の項目は「-」としてください。"
+    );
+    // IT is pointed at the line of the file that does not parse (MINI opens with an empty
+    // line, so `version` is on line 5).
+    let broken = MINI.replacen("version = \"1\"", "version = ", 1);
+    let e = Instrument::from_toml(&broken).unwrap_err();
+    assert_eq!(
+        e.message_ja(),
+        "評価票の定義ファイルの5行目を読み取れません。書き方の誤りや、使えない項目名がないか確認してください。"
+    );
+}

@@ -95,17 +95,15 @@ fn parse_time(field: &'static str, s: &str) -> Result<DateTime<FixedOffset>, Dom
                 .from_local_datetime(&naive)
                 .earliest()
                 .map(|d| d.fixed_offset())
-                .ok_or_else(|| DomainError::InvalidDate {
+                .ok_or_else(|| DomainError::LocalTimeMissing {
                     field,
                     value: s.to_owned(),
-                    reason: "that local time does not exist".into(),
                 });
         }
     }
-    Err(DomainError::InvalidDate {
+    Err(DomainError::DateTimeMalformed {
         field,
         value: s.to_owned(),
-        reason: "expected YYYY-MM-DDTHH:MM or RFC 3339".into(),
     })
 }
 
@@ -410,16 +408,7 @@ impl Device {
     pub fn add_person(&mut self, input: &PersonForm) -> Result<PersonId, DeviceError> {
         let today = Local::now().date_naive();
         let mut programs = input.programs.iter().filter(|p| !p.trim().is_empty());
-        let first = programs.next().ok_or_else(|| DomainError::UnknownProgram {
-            value: String::new(),
-            known: self
-                .config
-                .programs()
-                .iter()
-                .map(|p| p.program().code().to_owned())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+        let first = programs.next().ok_or(DomainError::PersonWithoutProgram)?;
         let mut fields = PersonFields::new(
             PersonName::parse(&input.name)?,
             self.config.district(&input.district)?,

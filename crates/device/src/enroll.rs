@@ -21,6 +21,7 @@ use tsunagi_sync::client::{Client, Pool, Signer};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use crate::error::Refusal;
 use crate::{Device, DeviceError};
 
 /// What this device knows about its enrollment (kept in the encrypted store's meta table).
@@ -461,40 +462,31 @@ impl Device {
         let peer = self.peer(device, keystore).await?;
         let (client, enrollment, identity) = self.signed_client(keystore)?;
         if enrollment.role != Role::Lead {
-            return Err(DeviceError::NotAllowed(
-                "only a team lead's device can approve devices".into(),
-            ));
+            return Err(Refusal::NotLead.into());
         }
         let info = peer.info;
         if info.team != enrollment.team {
-            return Err(DeviceError::NotAllowed(format!(
-                "device {} belongs to team {}, not {}",
-                info.id, info.team, enrollment.team
-            )));
+            return Err(Refusal::OtherTeamsDevice {
+                device: info.id.to_string(),
+                team: info.team.clone(),
+            }
+            .into());
         }
         if info.role != Role::Worker {
-            return Err(DeviceError::NotAllowed(
-                "a lead approves worker devices only; IT approves leads".into(),
-            ));
+            return Err(Refusal::LeadApprovesWorkersOnly.into());
         }
         if info.state != DeviceState::Pending {
-            return Err(DeviceError::NotAllowed(format!(
-                "device {} is {}, not pending",
-                info.id,
-                info.state.key()
-            )));
+            return Err(Refusal::NotPending {
+                device: info.id.to_string(),
+                state: info.state.key().to_owned(),
+            }
+            .into());
         }
-        let epoch = keys.current_epoch.ok_or_else(|| {
-            DeviceError::NotAllowed("the team has no key yet; IT approves the first device".into())
-        })?;
+        let epoch = keys.current_epoch.ok_or(Refusal::TeamHasNoKey)?;
         let tk = self
             .store
             .team_key(&enrollment.team, epoch)?
-            .ok_or_else(|| {
-                DeviceError::NotAllowed(format!(
-                    "this device does not hold the team key of epoch {epoch}"
-                ))
-            })?;
+            .ok_or(Refusal::TeamKeyNotHeld { epoch })?;
         let kem = KemPublic::from_bytes(&info.kem_pub)
             .map_err(|e| untrusted(format!("device key: {e}")))?;
         let me = enrollment.device.to_string();

@@ -56,9 +56,9 @@ pub enum DeviceError {
     /// Something the server sent does not verify against the pinned keys: refused.
     #[error("refused, does not verify: {0}")]
     Untrusted(String),
-    /// The user or device may not do this.
-    #[error("not allowed: {0}")]
-    NotAllowed(String),
+    /// The user or device may not do this (one variant per reason, each with its own code).
+    #[error(transparent)]
+    NotAllowed(#[from] Refusal),
     /// A write to a case another team owns and shares with this team to read only.
     #[error("the case belongs to team {owner} and is shared with this team read-only")]
     ReadOnlyCase {
@@ -117,7 +117,7 @@ impl DeviceError {
             DeviceError::AlreadyEnrolled => "already_enrolled",
             DeviceError::Bundle(_) => "bad_bundle",
             DeviceError::Untrusted(_) => "untrusted",
-            DeviceError::NotAllowed(_) => "not_allowed",
+            DeviceError::NotAllowed(r) => r.code(),
             DeviceError::ReadOnlyCase { .. } => "read_only_case",
             DeviceError::NothingPending => "nothing_pending",
             DeviceError::NoConflict { .. } => "no_conflict",
@@ -156,12 +156,23 @@ impl DeviceError {
         )
     }
 
-    /// The message in Japanese, for the app's screens. Domain details (which value, which
-    /// choices) are appended as given, since they quote the user's own input.
+    /// The input field a bad-input error concerns (`"name"`, `"next_due"`, `"answers"`, ...),
+    /// so a form can mark it; `None` for everything else.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            DeviceError::Domain(e) => e.field(),
+            DeviceError::Instrument(e) => e.field(),
+            DeviceError::UnknownPerson(_) => Some("person"),
+            DeviceError::Key(KeyError::WrongPin { .. } | KeyError::InvalidPin(_)) => Some("pin"),
+            _ => None,
+        }
+    }
+
+    /// The message in Japanese, for the app's screens.
     pub fn message_ja(&self) -> String {
         match self {
-            DeviceError::Domain(e) => format!("入力内容に誤りがあります: {e}"),
-            DeviceError::Instrument(e) => format!("評価票の回答に誤りがあります: {e}"),
+            DeviceError::Domain(e) => e.message_ja(),
+            DeviceError::Instrument(e) => e.message_ja(),
             DeviceError::Store(StoreError::WrongKey) => {
                 "鍵が一致しないため、データを開けません。".into()
             }
@@ -202,13 +213,7 @@ impl DeviceError {
             DeviceError::Untrusted(_) => {
                 "サーバーから受け取った情報の署名を確認できないため、受け付けませんでした。情報システム担当に連絡してください。".into()
             }
-            DeviceError::NotAllowed(why) if why.contains("not been approved") => {
-                "この端末はまだ承認されていません。リーダーか情報システム担当の承認を待ってください。".into()
-            }
-            DeviceError::NotAllowed(why) if why.contains("has not published its key") => {
-                "共有先チームの鍵がまだ公開されていません。相手チームの端末が一度同期してから再度お試しください。".into()
-            }
-            DeviceError::NotAllowed(_) => "この操作は許可されていません。".into(),
+            DeviceError::NotAllowed(r) => r.message_ja(),
             DeviceError::ReadOnlyCase { owner } => format!(
                 "このケースは他のチーム（{owner}）から閲覧のみで共有されているため、記録の追加や変更はできません。担当チームに連絡してください。"
             ),
@@ -231,14 +236,139 @@ impl DeviceError {
             DeviceError::BadValue(_) => "選んだ値はこの記録に使えません。".into(),
         }
     }
+}
 
-    /// The form field the error concerns, when there is one.
-    pub fn field(&self) -> Option<&'static str> {
+/// Why the device or its user may not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The device holds no team key: IT or a lead has not approved it yet.
+    #[error("this device holds no team key yet: it has not been approved")]
+    NotApproved,
+    /// Only a team lead's device approves devices.
+    #[error("only a team lead's device can approve devices")]
+    NotLead,
+    /// The device to approve belongs to another team.
+    #[error("device {device} belongs to team {team}, not this team")]
+    OtherTeamsDevice {
+        /// The device.
+        device: String,
+        /// Its team.
+        team: String,
+    },
+    /// A lead approves worker devices only; IT approves leads.
+    #[error("a lead approves worker devices only; IT approves leads")]
+    LeadApprovesWorkersOnly,
+    /// The device to approve is not waiting for approval.
+    #[error("device {device} is {state}, not pending")]
+    NotPending {
+        /// The device.
+        device: String,
+        /// Its state.
+        state: String,
+    },
+    /// The team has no key yet: IT approves its first device.
+    #[error("the team has no key yet; IT approves the first device")]
+    TeamHasNoKey,
+    /// This device lacks the team key of an epoch it needs.
+    #[error("this device does not hold the team key of epoch {epoch}")]
+    TeamKeyNotHeld {
+        /// The epoch.
+        epoch: u32,
+    },
+    /// The receiving team has not published its key: none of its devices synced yet.
+    #[error(
+        "team {team} has not published its key yet (none of its devices has synced since its key was made)"
+    )]
+    TeamKeyNotPublished {
+        /// The team.
+        team: String,
+    },
+    /// Sharing a case with the team that owns it.
+    #[error("the case already belongs to this team")]
+    ShareWithOwnTeam,
+    /// Sharing a case that another team owns.
+    #[error("this case belongs to another team and cannot be shared from here")]
+    NotOwnCase,
+    /// Records of this kind are corrected by a new record, never edited.
+    #[error("{kind} records are corrected by a new record, not edited")]
+    NotEditable {
+        /// The kind.
+        kind: String,
+    },
+}
+
+impl Refusal {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
         match self {
-            DeviceError::Domain(_) | DeviceError::Instrument(_) => None,
-            DeviceError::Key(KeyError::WrongPin { .. } | KeyError::InvalidPin(_)) => Some("pin"),
-            DeviceError::UnknownPerson(_) => Some("person"),
-            _ => None,
+            Refusal::NotApproved => "not_approved",
+            Refusal::NotLead => "not_lead",
+            Refusal::OtherTeamsDevice { .. } => "other_teams_device",
+            Refusal::LeadApprovesWorkersOnly => "lead_approves_workers_only",
+            Refusal::NotPending { .. } => "device_not_pending",
+            Refusal::TeamHasNoKey => "team_has_no_key",
+            Refusal::TeamKeyNotHeld { .. } => "team_key_not_held",
+            Refusal::TeamKeyNotPublished { .. } => "team_key_not_published",
+            Refusal::ShareWithOwnTeam => "share_with_own_team",
+            Refusal::NotOwnCase => "not_own_case",
+            Refusal::NotEditable { .. } => "not_editable",
         }
+    }
+
+    /// The reason in Japanese.
+    pub fn message_ja(&self) -> String {
+        match self {
+            Refusal::NotApproved => {
+                "この端末はまだ承認されていません。リーダーか情報システム担当の承認を待ってください。".into()
+            }
+            Refusal::NotLead => "端末の承認はチームリーダーの端末からだけ行えます。".into(),
+            Refusal::OtherTeamsDevice { team, .. } => {
+                format!("この端末は他のチーム（「{team}」）の端末のため、承認できません。")
+            }
+            Refusal::LeadApprovesWorkersOnly => {
+                "リーダーが承認できるのは担当者の端末だけです。リーダーの端末は情報システム担当が承認します。".into()
+            }
+            Refusal::NotPending { .. } => "この端末は承認待ちではありません。".into(),
+            Refusal::TeamHasNoKey => {
+                "チームの鍵がまだありません。最初の端末は情報システム担当が承認します。".into()
+            }
+            Refusal::TeamKeyNotHeld { .. } => {
+                "この端末はチームの最新の鍵を持っていません。同期してから再度お試しください。".into()
+            }
+            Refusal::TeamKeyNotPublished { team } => format!(
+                "共有先のチーム（「{team}」）の鍵がまだ公開されていません。相手チームの端末が一度同期してから再度お試しください。"
+            ),
+            Refusal::ShareWithOwnTeam => "このケースはすでに自分のチームのケースです。".into(),
+            Refusal::NotOwnCase => {
+                "このケースは他のチームのケースのため、ここから共有することはできません。".into()
+            }
+            Refusal::NotEditable { .. } => {
+                "この記録は書き換えられません。訂正は新しい記録として残してください。".into()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_input_names_its_field_and_keeps_the_domains_japanese() {
+        let e = DeviceError::from(tsunagi_core::person::Kana::parse("Aやまだ").unwrap_err());
+        assert_eq!(e.code(), "not_kana");
+        assert_eq!(e.field(), Some("kana"));
+        assert_eq!(
+            e.message_ja(),
+            "ふりがなはひらがなかカタカナで入力してください（「A」は使えません）。"
+        );
+        let e = DeviceError::from(InstrumentError::WrongAnswerCount {
+            expected: 10,
+            got: 3,
+        });
+        assert_eq!(e.field(), Some("answers"));
+        assert!(e.message_ja().starts_with("回答の数が違います"));
+        assert_eq!(DeviceError::NotEnrolled.field(), None);
     }
 }

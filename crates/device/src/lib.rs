@@ -19,10 +19,12 @@ mod view;
 pub use app::{App, IDLE_LOCK_MINUTES, MIN_APP_PIN};
 pub use device::{Device, InitReport, VaultInfo};
 pub use enroll::{ApproveReport, EnrollReport, Enrollment, KeysReport, PeerReport};
-pub use error::DeviceError;
+pub use error::{DeviceError, Refusal};
 pub use settings::Settings;
 pub use share::{ShareBasis, ShareReport, WithdrawReport};
 pub use sync::{Backoff, SNAPSHOT_MIN_OPS, SyncErrorView, SyncReport, SyncStatus, SyncSteps};
-pub use tsunagi_store::keys::{KeyError, Keystore, OsKeystore, Pin};
+#[cfg(not(any(target_os = "android", target_os = "ios")))]
+pub use tsunagi_store::keys::OsKeystore;
+pub use tsunagi_store::keys::{KeyError, Keystore, Pin};
 pub use tsunagi_store::{CaseloadFilter, SearchResults};
 pub use view::{AssessmentView, CaseloadView, ContactView, PersonPage};

@@ -24,6 +24,7 @@ use crate::api::{
     PlanTransitionForm, ResolveConflictForm, RoleView,
 };
 use crate::device::to_fields;
+use crate::error::Refusal;
 use crate::view::decode;
 use crate::{Device, DeviceError};
 
@@ -286,9 +287,10 @@ impl Device {
                     .map_err(bad_value)?,
             ),
             other => {
-                return Err(DeviceError::NotAllowed(format!(
-                    "{other} records are corrected by a new record, not edited"
-                )));
+                return Err(Refusal::NotEditable {
+                    kind: other.key().to_owned(),
+                }
+                .into());
             }
         };
         let value = checked.get(&form.field).cloned().unwrap_or(Value::Null);

@@ -24,6 +24,7 @@ use tsunagi_sync::wire::{Aux, Envelope, Kind};
 use uuid::Uuid;
 
 use crate::api::{ConsentForm, ContactEditForm, MeetingForm};
+use crate::error::Refusal;
 use crate::{Device, DeviceError, SyncReport};
 
 /// A case's bases for sharing that outlive the withdrawal of one consent.
@@ -214,9 +215,7 @@ impl Device {
         };
         let (client, enrollment, identity) = self.signed_client(keystore)?;
         if team == enrollment.team {
-            return Err(DeviceError::NotAllowed(
-                "the case already belongs to this team".into(),
-            ));
+            return Err(Refusal::ShareWithOwnTeam.into());
         }
         self.refresh_keys(keystore).await?;
         let epoch = self.current_team_epoch(&enrollment)?;
@@ -226,9 +225,7 @@ impl Device {
             .usable_key(&client, &enrollment, &identity, case, epoch, false)
             .await?
         else {
-            return Err(DeviceError::NotAllowed(
-                "this case belongs to another team and cannot be shared from here".into(),
-            ));
+            return Err(Refusal::NotOwnCase.into());
         };
         let (te, kem) = self.team_kem_of(&client, &enrollment, &team).await?;
         let keys = self.store.case_keys_of(case)?;

@@ -27,6 +27,7 @@ use tsunagi_sync::wire::{self, Aux, Envelope, Kind, PullPage, PushResponse, Push
 use uuid::Uuid;
 
 use crate::enroll::{Enrollment, Identity, verified_certs};
+use crate::error::Refusal;
 use crate::{Device, DeviceError};
 
 /// Meta keys of the sync state.
@@ -436,11 +437,7 @@ impl Device {
             .team_key_epochs(&enrollment.team)?
             .last()
             .copied()
-            .ok_or_else(|| {
-                DeviceError::NotAllowed(
-                    "this device holds no team key yet: it has not been approved".into(),
-                )
-            })
+            .ok_or_else(|| DeviceError::from(Refusal::NotApproved))
     }
 
     /// Publishes the public half of TeamKEM for each team epoch held (once each), so members
@@ -481,15 +478,18 @@ impl Device {
         enrollment: &Enrollment,
         team: &str,
     ) -> Result<(u32, KemPublic), DeviceError> {
-        let ans: TeamKemAnswer = client
-            .get(&format!("/v1/teams/{team}/kem"))
-            .await
-            .map_err(|e| match e {
-                ClientError::Refused { status: 404, .. } => DeviceError::NotAllowed(format!(
-                    "team {team} has not published its key yet (none of its devices has synced since its key was made)"
-                )),
-                other => other.into(),
-            })?;
+        let ans: TeamKemAnswer =
+            client
+                .get(&format!("/v1/teams/{team}/kem"))
+                .await
+                .map_err(|e| match e {
+                    ClientError::Refused { status: 404, .. } => {
+                        DeviceError::from(Refusal::TeamKeyNotPublished {
+                            team: team.to_owned(),
+                        })
+                    }
+                    other => DeviceError::from(other),
+                })?;
         let admin = enrollment.admin_key()?;
         let mut why = Vec::new();
         let certs = verified_certs(std::slice::from_ref(&ans.cert), &admin, &mut why);
@@ -984,7 +984,7 @@ impl Device {
         let tk = self
             .store
             .team_key(&team, epoch)?
-            .ok_or_else(|| DeviceError::NotAllowed("team key not held".into()))?;
+            .ok_or(Refusal::TeamKeyNotHeld { epoch })?;
         let kem = team_kem(&tk, &team, epoch)?.public();
         let mut keys = Vec::new();
         let mut queued = Vec::new();
@@ -1090,7 +1090,7 @@ impl Device {
         let tk = self
             .store
             .team_key(&enrollment.team, epoch)?
-            .ok_or_else(|| DeviceError::NotAllowed("team key not held".into()))?;
+            .ok_or(Refusal::TeamKeyNotHeld { epoch })?;
         let own = team_kem(&tk, &enrollment.team, epoch)?.public();
         let mut queued = vec![Self::slot_envelope(
             enrollment,

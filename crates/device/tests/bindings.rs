@@ -32,8 +32,8 @@ fn generated() -> String {
         // cases
         CaseloadRequest, PersonRow, SearchRequest, ContactHitView, SearchView, PersonView,
         HouseholdMemberView, HouseholdView, ConflictView, ConflictVersion, ContactView,
-        StagePoint, AssessmentView, PlanEventView, RoleView, PlanView, MeetingView,
-        ConsentView, DisclosureView, AccessView, PersonPageView, ClosePage, ById,
+        StagePoint, AssessmentView, PlanEventView, RoleView, PlanStep, PlanView, MeetingView,
+        ConsentView, DisclosureView, AccessView, PersonPageView, PageRef, ById,
         AccessLogRequest,
         // records
         Created, PersonForm, PersonEditForm, ContactForm, ContactEditForm, AssessmentForm,
@@ -42,7 +42,7 @@ fn generated() -> String {
         WithdrawResult, ShareForm, ShareResult, ResolveConflictForm,
         // today, drafts, sync
         TodayRequest, AgendaKind, AgendaItem, TodayView, DraftSave, DraftKey, Draft,
-        SyncPhase, SyncProgress, SyncView,
+        SyncState, SyncPhase, SyncProgress, SyncView,
     );
     format!(
         "// Generated from crates/device/src/api by crates/device/tests/bindings.rs: do not edit.\n\

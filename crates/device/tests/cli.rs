@@ -282,7 +282,7 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
                 "--program",
                 "csw",
             ],
-            "invalid_text",
+            "text_empty",
         ),
         (
             &[
@@ -297,7 +297,7 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
                 "--program",
                 "csw",
             ],
-            "invalid_text",
+            "not_kana",
         ),
         (
             &[
@@ -312,7 +312,7 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
                 "--program",
                 "csw",
             ],
-            "invalid_date",
+            "date_no_such_day",
         ),
         (
             &[
@@ -327,7 +327,7 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
                 "--program",
                 "csw",
             ],
-            "invalid_date",
+            "birth_in_future",
         ),
         (
             &[
@@ -370,7 +370,7 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
                 "--at",
                 "2026-13-01T10:00",
             ],
-            "invalid_date",
+            "datetime_malformed",
         ),
         (
             &[
@@ -387,7 +387,7 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
                 "--next-due",
                 "2026-11-01",
             ],
-            "invalid_date",
+            "next_due_before_contact",
         ),
         (
             &[
@@ -458,6 +458,27 @@ fn bad_input_is_refused_with_a_clear_error_and_stores_nothing() {
     for (args, code) in bad {
         dev.fails(args, 2, code);
     }
+    // The app's message is the domain's own, whole Japanese, with the field to mark.
+    let e = dev.fails(
+        &[
+            "person",
+            "add",
+            "--name",
+            "山田",
+            "--birth",
+            "2024-02-30",
+            "--district",
+            "辻堂",
+            "--program",
+            "csw",
+        ],
+        2,
+        "date_no_such_day",
+    );
+    assert_eq!(
+        e["error"]["message_ja"],
+        "生年月日「2024-02-30」は存在しない日付です（2024年2月は29日までです）。"
+    );
     let after = dev.ok(&["person", "show", &p]);
     assert_eq!(before["timeline"], after["timeline"]);
     assert_eq!(before["assessments"], after["assessments"]);
@@ -794,7 +815,7 @@ fn sync_status_before_enrollment_says_so_and_sync_is_refused_clearly() {
             m["id"].as_str().unwrap(),
         ],
         2,
-        "disclosure_refused",
+        "disclosure_meeting_needs_consent",
     );
     assert!(
         e["error"]["message_ja"]

@@ -36,6 +36,13 @@ pub struct AccessTicket {
     opened_ms: i64,
 }
 
+impl AccessTicket {
+    /// Whose record is open.
+    pub fn person(&self) -> PersonId {
+        self.person
+    }
+}
+
 /// One row of the access log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AccessEntry {

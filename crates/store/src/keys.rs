@@ -90,6 +90,7 @@ pub trait Keystore {
     fn delete(&self, name: &str) -> Result<(), KeyError>;
 }
 
+#[cfg(not(any(target_os = "android", target_os = "ios")))]
 /// The operating system's keystore through `keyring` (Secret Service on Linux, Keychain on
 /// macOS, Credential Manager on Windows).
 #[derive(Debug, Clone)]
@@ -97,6 +98,7 @@ pub struct OsKeystore {
     service: String,
 }
 
+#[cfg(not(any(target_os = "android", target_os = "ios")))]
 impl OsKeystore {
     /// Entries under [`KEYSTORE_SERVICE`].
     pub fn new() -> OsKeystore {
@@ -110,12 +112,14 @@ impl OsKeystore {
     }
 }
 
+#[cfg(not(any(target_os = "android", target_os = "ios")))]
 impl Default for OsKeystore {
     fn default() -> Self {
         OsKeystore::new()
     }
 }
 
+#[cfg(not(any(target_os = "android", target_os = "ios")))]
 fn map_keyring(e: keyring::Error) -> KeyError {
     match e {
         keyring::Error::NoEntry => KeyError::Missing,
@@ -124,6 +128,7 @@ fn map_keyring(e: keyring::Error) -> KeyError {
     }
 }
 
+#[cfg(not(any(target_os = "android", target_os = "ios")))]
 impl Keystore for OsKeystore {
     fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
         match self.entry(name)?.get_secret() {

@@ -84,10 +84,20 @@ struct RawCutoff {
 pub(super) fn parse(source: &str) -> Result<Instrument, InstrumentError> {
     let raw: RawInstrument =
         toml::from_str(source).map_err(|e| InstrumentError::DefinitionSyntax {
+            line: e.span().map(|span| line_of(source, span.start)),
             message: e.to_string(),
         })?;
     let key = raw.key.clone();
     validate(raw).map_err(|problem| InstrumentError::InvalidDefinition { key, problem })
+}
+
+/// The 1-based line of byte offset `at` in `source`, for messages that point into a file.
+pub(super) fn line_of(source: &str, at: usize) -> usize {
+    source.as_bytes()[..at.min(source.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn is_machine_key(s: &str) -> bool {
@@ -181,7 +191,8 @@ fn validate(raw: RawInstrument) -> Result<Instrument, DefinitionProblem> {
         }
         if let Some(&item) = subscale.items.iter().find(|&&n| !item_exists(n)) {
             return Err(P::UnknownItem {
-                context: format!("subscale {:?}", subscale.key),
+                what: "subscale",
+                key: subscale.key.clone(),
                 item,
             });
         }
@@ -200,7 +211,8 @@ fn validate(raw: RawInstrument) -> Result<Instrument, DefinitionProblem> {
             .and_then(|i| items.get(i))
         else {
             return Err(P::UnknownItem {
-                context: format!("alert {:?}", alert.key),
+                what: "alert",
+                key: alert.key.clone(),
                 item: alert.item,
             });
         };

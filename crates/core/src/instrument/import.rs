@@ -32,11 +32,18 @@ pub(super) struct TextImport {
 impl TextImport {
     /// JSON when the document starts with `{` (a TOML document cannot), TOML otherwise.
     pub(super) fn parse(source: &str) -> Result<TextImport, InstrumentError> {
-        let syntax = |message: String| InstrumentError::ImportSyntax { message };
         if source.trim_start().starts_with('{') {
-            serde_json::from_str(source).map_err(|e| syntax(e.to_string()))
+            serde_json::from_str(source).map_err(|e| InstrumentError::ImportSyntax {
+                line: Some(e.line()).filter(|&l| l > 0),
+                message: e.to_string(),
+            })
         } else {
-            toml::from_str(source).map_err(|e| syntax(e.to_string()))
+            toml::from_str(source).map_err(|e| InstrumentError::ImportSyntax {
+                line: e
+                    .span()
+                    .map(|span| super::definition::line_of(source, span.start)),
+                message: e.to_string(),
+            })
         }
     }
 }

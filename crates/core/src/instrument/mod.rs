@@ -361,7 +361,10 @@ impl InstrumentCatalog {
     fn unknown(&self, key: &str) -> InstrumentError {
         InstrumentError::UnknownInstrument {
             key: key.to_owned(),
-            known: self.keys().collect::<Vec<_>>().join(", "),
+            known: self
+                .iter()
+                .map(|i| (i.key.clone(), i.name_ja.clone()))
+                .collect(),
         }
     }
 }

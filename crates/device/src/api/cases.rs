@@ -280,7 +280,7 @@ pub struct PlanEventView {
     pub to_label: String,
     /// When decided (YYYY-MM-DD).
     pub on: String,
-    /// The meeting kind this step calls for.
+    /// The meeting kind this step calls for (its key).
     pub needs_meeting: Option<String>,
     /// The meeting that covered it, once recorded.
     pub meeting: Option<String>,
@@ -293,6 +293,15 @@ pub struct RoleView {
     pub agency: String,
     /// Its task.
     pub task: String,
+}
+
+/// A step a plan may take from its state.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct PlanStep {
+    /// The state it moves to.
+    pub to: String,
+    /// The meeting kind the step calls for (its key), if any: the form can link it at once.
+    pub needs_meeting: Option<String>,
 }
 
 /// A 支援プラン.
@@ -312,8 +321,8 @@ pub struct PlanView {
     pub review_on: Option<String>,
     /// History, oldest first.
     pub history: Vec<PlanEventView>,
-    /// States it may move to now.
-    pub next_states: Vec<String>,
+    /// The steps it may take now.
+    pub next_states: Vec<PlanStep>,
     /// A step still waits for its 重層的支援会議 to be recorded.
     pub meeting_pending: bool,
 }
@@ -331,6 +340,8 @@ pub struct MeetingView {
     pub date: String,
     /// Attending agencies.
     pub agencies: Vec<String>,
+    /// Persons discussed (ids).
+    pub persons: Vec<String>,
     /// What was decided.
     pub decisions: String,
 }
@@ -389,7 +400,8 @@ pub struct AccessView {
 /// A person's page.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct PersonPageView {
-    /// Hand back to `close_person` when the page closes (the access log records how long).
+    /// Hand back to `refresh_person` to read the page again, and to `close_person` when it
+    /// closes (the access log records one visit, with how long it lasted).
     pub page: String,
     /// The profile.
     pub person: PersonView,
@@ -421,9 +433,9 @@ pub struct PersonPageView {
     pub read_only: bool,
 }
 
-/// Closing a person's page.
+/// An open person's page (to read it again, or to close it).
 #[derive(Debug, Clone, Deserialize, TS)]
-pub struct ClosePage {
+pub struct PageRef {
     /// The `page` from the opened page.
     pub page: String,
 }

@@ -11,7 +11,7 @@ use crate::DeviceError;
 /// lost by any failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct ApiError {
-    /// Stable machine code (`wrong_pin`, `invalid_date`, `unreachable`, ...).
+    /// Stable machine code (`wrong_pin`, `date_no_such_day`, `unreachable`, ...).
     pub code: String,
     /// English, for logs and IT.
     pub message: String,

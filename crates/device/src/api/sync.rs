@@ -22,6 +22,24 @@ pub enum SyncPhase {
     Compact,
 }
 
+/// What the sync indicator says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// Everything is on the server.
+    Synced,
+    /// Records wait to be sent.
+    Pending,
+    /// The server cannot be reached (no signal): records wait on the device.
+    Offline,
+    /// The last attempt failed for another reason.
+    Error,
+    /// Never synced yet.
+    Never,
+    /// Not enrolled with a server.
+    NotEnrolled,
+}
+
 /// A running sync.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct SyncProgress {
@@ -44,8 +62,8 @@ pub struct SyncProgress {
 pub struct SyncView {
     /// Enrolled with a server.
     pub enrolled: bool,
-    /// `synced`, `pending`, `offline`, `error`, `never`, `not_enrolled`.
-    pub state: String,
+    /// What the indicator says.
+    pub state: SyncState,
     /// One line for the screen, in Japanese.
     pub message_ja: String,
     /// Records not yet on the server.

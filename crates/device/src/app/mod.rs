@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tsunagi_core::change::EntityKind;
 use tsunagi_core::ids::PersonId;
-use tsunagi_store::keys::{Keystore, OsKeystore, Pin, Vault};
+#[cfg(not(any(target_os = "android", target_os = "ios")))]
+use tsunagi_store::keys::OsKeystore;
+use tsunagi_store::keys::{Keystore, Pin, Vault};
 use tsunagi_store::{AccessTicket, CaseloadFilter};
 use zeroize::Zeroizing;
 
@@ -42,7 +44,7 @@ struct Unlocked {
 
 /// The app's front door over one device directory.
 #[derive(Debug)]
-pub struct App<K: Keystore + Send + Sync + 'static = OsKeystore> {
+pub struct App<K: Keystore + Send + Sync + 'static> {
     dir: PathBuf,
     keystore: Arc<K>,
     session: Mutex<Option<Unlocked>>,
@@ -94,8 +96,9 @@ fn person_id(s: &str) -> Result<PersonId, ApiError> {
     Ok(PersonId::parse(s).map_err(DeviceError::from)?)
 }
 
+#[cfg(not(any(target_os = "android", target_os = "ios")))]
 impl App<OsKeystore> {
-    /// The app over `dir` with the OS keystore.
+    /// The app over `dir` with the desktop's keystore.
     pub fn new(dir: &Path) -> Result<App<OsKeystore>, ApiError> {
         App::with_keystore(dir, OsKeystore::new())
     }
@@ -455,9 +458,29 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
         }
     }
 
+    /// Reads an open person's page again (after a save, or when a sync brought changes),
+    /// without a new entry in the access log: the visit goes on.
+    pub fn refresh_person(&self, req: &PageRef) -> Result<PersonPageView, ApiError> {
+        let session = lock(&self.session);
+        let u = session.as_ref().ok_or_else(ApiError::locked)?;
+        let ticket = u.pages.get(&req.page).ok_or_else(|| {
+            ApiError::new(
+                "page_closed",
+                "that page is not open (closed, or the app was locked)",
+                "この画面はすでに閉じられています。対象者をもう一度開いてください。",
+                false,
+            )
+        })?;
+        Ok(views::person_page(
+            &u.device,
+            ticket.person(),
+            req.page.clone(),
+        )?)
+    }
+
     /// Closes a person's page (recorded with how long it was open). Closing one already
     /// closed does nothing.
-    pub fn close_person(&self, req: &ClosePage) -> Result<(), ApiError> {
+    pub fn close_person(&self, req: &PageRef) -> Result<(), ApiError> {
         let mut session = lock(&self.session);
         let u = session.as_mut().ok_or_else(ApiError::locked)?;
         if let Some(ticket) = u.pages.remove(&req.page) {
@@ -699,7 +722,17 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
             .last_error
             .as_ref()
             .is_some_and(|e| e.code == "unreachable");
-        let state = if offline { "offline" } else { status.state };
+        let state = if offline {
+            SyncState::Offline
+        } else {
+            match status.state {
+                "synced" => SyncState::Synced,
+                "pending" => SyncState::Pending,
+                "error" => SyncState::Error,
+                "never" => SyncState::Never,
+                _ => SyncState::NotEnrolled,
+            }
+        };
         let message_ja = if offline {
             format!(
                 "オフラインです。未送信 {} 件は端末に保存されています。電波の届く場所で自動的に送信します。",
@@ -710,7 +743,7 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
         };
         Ok(SyncView {
             enrolled: status.enrolled,
-            state: state.to_owned(),
+            state,
             message_ja,
             pending: u32::try_from(status.pending).unwrap_or(u32::MAX),
             last_success: status.last_success.clone(),

@@ -406,8 +406,13 @@ fn plan_view(state: &EntityState) -> Result<PlanView, DeviceError> {
     let f = p.fields();
     let next_states = PlanState::ALL
         .iter()
-        .filter(|to| p.state().check_transition(**to).is_ok())
-        .map(|s| s.key().to_owned())
+        .filter_map(|to| {
+            let meeting = p.state().check_transition(*to).ok()?;
+            Some(PlanStep {
+                to: to.key().to_owned(),
+                needs_meeting: meeting.map(|k| k.key().to_owned()),
+            })
+        })
         .collect();
     Ok(PlanView {
         id: state.id().to_string(),
@@ -431,7 +436,7 @@ fn plan_view(state: &EntityState) -> Result<PlanView, DeviceError> {
                 to: e.transition.to.key().to_owned(),
                 to_label: e.transition.to.label_ja().to_owned(),
                 on: e.transition.at.to_string(),
-                needs_meeting: e.transition.needs_meeting.map(|k| k.label_ja().to_owned()),
+                needs_meeting: e.transition.needs_meeting.map(|k| k.key().to_owned()),
                 meeting: e.meeting.map(|m| m.to_string()),
             })
             .collect(),
@@ -448,43 +453,16 @@ fn meeting_view(id: String, m: &Meeting) -> MeetingView {
         kind_label: f.kind.label_ja().to_owned(),
         date: f.date.to_string(),
         agencies: f.agencies.iter().map(ToString::to_string).collect(),
+        persons: f.persons.iter().map(ToString::to_string).collect(),
         decisions: f.decisions.to_string(),
     }
 }
 
 /// The Japanese label of a record's field, for conflict lists.
 fn field_label(field: &str) -> String {
-    match field {
-        "name" => "氏名",
-        "kana" => "ふりがな",
-        "birth" => "生年月日",
-        "sex" => "性別",
-        "address" => "住所",
-        "phone" => "電話番号",
-        "household" => "世帯",
-        "district" => "地区",
-        "programs" => "事業",
-        "status" => "状態",
-        "risk_flags" => "リスク",
-        "memo" => "メモ",
-        "referred_on" => "相談受付日",
-        "note" => "記録",
-        "observations" => "観察",
-        "outcome" => "結果",
-        "channel" => "方法",
-        "stage" => "つながりの段階",
-        "next_step" => "次の予定",
-        "next_due" => "次回予定日",
-        "letter_text" => "置き手紙の内容",
-        "goals" => "目標",
-        "roles" => "役割分担",
-        "review_on" => "見直し日",
-        "state" => "プランの状態",
-        "members" => "世帯員",
-        "decisions" => "決定事項",
-        other => other,
-    }
-    .to_owned()
+    tsunagi_core::error::field_label_ja(field)
+        .unwrap_or(field)
+        .to_owned()
 }
 
 fn display_value(v: &Value) -> String {

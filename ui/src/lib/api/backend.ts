@@ -1,7 +1,7 @@
 // The UI's one interface to the backend: one method per command of the device's front door.
 import type {
   AccessLogRequest, AccessView, ApprovalStatus, AppStatus, AssessmentForm, AssessmentSaved,
-  BundleInfo, BundleText, ById, CaseloadRequest, ChangePinRequest, ClosePage, ConflictView,
+  BundleInfo, BundleText, ById, CaseloadRequest, ChangePinRequest, ConflictView, PageRef,
   ConsentForm, ContactEditForm, ContactForm, Created, Draft, DraftKey, DraftSave, EnrollRequest,
   EnrollResult, HouseholdForm, InstrumentForm, MeetingForm, PersonEditForm, PersonForm,
   PersonPageView, PersonRow, PlanEditForm, PlanForm, PlanMeetingForm, PlanTransitionForm,
@@ -25,7 +25,8 @@ export interface Backend {
   caseload(req: CaseloadRequest): Promise<PersonRow[]>;
   search(req: SearchRequest): Promise<SearchView>;
   open_person(req: ById): Promise<PersonPageView>;
-  close_person(req: ClosePage): Promise<null>;
+  refresh_person(req: PageRef): Promise<PersonPageView>;
+  close_person(req: PageRef): Promise<null>;
   access_log(req: AccessLogRequest): Promise<AccessView[]>;
   conflicts(): Promise<ConflictView[]>;
   today(req: TodayRequest): Promise<TodayView>;

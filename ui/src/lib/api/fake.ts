@@ -181,7 +181,7 @@ export function samplePage(id = 'p1'): PersonPageView {
     plans: [
       {
         id: 'pl1', state: 'draft', state_label: '作成中', goals: ['月に一度は外出できる'], roles: [{ agency: '社協', task: '定期訪問' }],
-        review_on: '2027-01-15', history: [], next_states: ['active', 'discarded'], meeting_pending: false,
+        review_on: '2027-01-15', history: [], next_states: [{ to: 'active', needs_meeting: 'jushoteki' }, { to: 'discarded', needs_meeting: null }], meeting_pending: false,
       },
     ],
     meetings: [],
@@ -293,6 +293,7 @@ export class FakeBackend {
         contact_total: 1, contact_total_capped: false,
       })),
       open_person: r('open_person', (req: { id: string }) => ({ ...page(req.id), page: `page-${req.id}-${++this.seq}` })),
+      refresh_person: r('refresh_person', (req: { page: string }) => ({ ...page(req.page.slice('page-'.length, req.page.lastIndexOf('-'))), page: req.page })),
       close_person: r('close_person', () => null),
       access_log: r('access_log', () => []),
       conflicts: r('conflicts', () => []),

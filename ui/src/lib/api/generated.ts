@@ -8,7 +8,7 @@ export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in
 
 export type ApiError = { 
 /**
- * Stable machine code (`wrong_pin`, `invalid_date`, `unreachable`, ...).
+ * Stable machine code (`wrong_pin`, `date_no_such_day`, `unreachable`, ...).
  */
 code: string, 
 /**
@@ -961,7 +961,7 @@ to_label: string,
  */
 on: string, 
 /**
- * The meeting kind this step calls for.
+ * The meeting kind this step calls for (its key).
  */
 needs_meeting: string | null, 
 /**
@@ -978,6 +978,16 @@ agency: string,
  * Its task.
  */
 task: string, };
+
+export type PlanStep = { 
+/**
+ * The state it moves to.
+ */
+to: string, 
+/**
+ * The meeting kind the step calls for (its key), if any: the form can link it at once.
+ */
+needs_meeting: string | null, };
 
 export type PlanView = { 
 /**
@@ -1009,9 +1019,9 @@ review_on: string | null,
  */
 history: Array<PlanEventView>, 
 /**
- * States it may move to now.
+ * The steps it may take now.
  */
-next_states: Array<string>, 
+next_states: Array<PlanStep>, 
 /**
  * A step still waits for its 重層的支援会議 to be recorded.
  */
@@ -1038,6 +1048,10 @@ date: string,
  * Attending agencies.
  */
 agencies: Array<string>, 
+/**
+ * Persons discussed (ids).
+ */
+persons: Array<string>, 
 /**
  * What was decided.
  */
@@ -1123,7 +1137,8 @@ person: string, };
 
 export type PersonPageView = { 
 /**
- * Hand back to `close_person` when the page closes (the access log records how long).
+ * Hand back to `refresh_person` to read the page again, and to `close_person` when it
+ * closes (the access log records one visit, with how long it lasted).
  */
 page: string, 
 /**
@@ -1183,7 +1198,7 @@ access: Array<AccessView>,
  */
 read_only: boolean, };
 
-export type ClosePage = { 
+export type PageRef = { 
 /**
  * The `page` from the opened page.
  */
@@ -1719,6 +1734,8 @@ body: string,
  */
 saved_at: string, };
 
+export type SyncState = "synced" | "pending" | "offline" | "error" | "never" | "not_enrolled";
+
 export type SyncPhase = "keys" | "own_cases" | "pull" | "snapshots" | "push" | "compact";
 
 export type SyncProgress = { 
@@ -1753,9 +1770,9 @@ export type SyncView = {
  */
 enrolled: boolean, 
 /**
- * `synced`, `pending`, `offline`, `error`, `never`, `not_enrolled`.
+ * What the indicator says.
  */
-state: string, 
+state: SyncState, 
 /**
  * One line for the screen, in Japanese.
  */

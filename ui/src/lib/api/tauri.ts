@@ -12,7 +12,8 @@ const NO_ARG = new Set<keyof Backend>([
 
 const COMMANDS: (keyof Backend)[] = [
   'status', 'inspect_bundle', 'enroll', 'check_approval', 'unlock', 'lock', 'change_pin',
-  'reference', 'instrument_form', 'score', 'caseload', 'search', 'open_person', 'close_person',
+  'reference', 'instrument_form', 'score', 'caseload', 'search', 'open_person', 'refresh_person',
+  'close_person',
   'access_log', 'conflicts', 'today', 'add_person', 'edit_person', 'add_contact', 'edit_contact',
   'add_assessment', 'add_plan', 'edit_plan', 'move_plan', 'plan_meeting', 'save_household',
   'add_meeting', 'add_consent', 'withdraw_consent', 'share_case', 'resolve_conflict',
