@@ -5,7 +5,7 @@
 //! step's effects and its progress marker are one store transaction, and the server answers a
 //! repeated push with `duplicate`.
 //!
-//! It lives in `crates/device`, not `crates/sync`: it decrypts, and `crates/sync` is shared
+//! It lives in `crates/device`, not `crates/protocol`: it decrypts, and `crates/protocol` is shared
 //! with the server, which must not compile a decrypting function.
 
 use chrono::Utc;
@@ -18,12 +18,12 @@ use tsunagi_crypto::case::{
 };
 use tsunagi_crypto::identity::{KemPublic, SealedKey, SigKey, SigPublic, Signature};
 use tsunagi_crypto::random_array;
+use tsunagi_protocol::api::{DeviceCert, Head, TeamKem, TeamKemAnswer};
+use tsunagi_protocol::client::{Client, ClientError};
+use tsunagi_protocol::wire::{self, Aux, Envelope, Kind, PullPage, PushResponse, PushResult};
 use tsunagi_store::keys::Keystore;
 use tsunagi_store::{CaseKeyRow, GrantRow, PageWrite, QueuedEnvelope};
 use tsunagi_store::{payload, snapshot};
-use tsunagi_sync::api::{DeviceCert, Head, TeamKem, TeamKemAnswer};
-use tsunagi_sync::client::{Client, ClientError};
-use tsunagi_sync::wire::{self, Aux, Envelope, Kind, PullPage, PushResponse, PushResult};
 use uuid::Uuid;
 
 use crate::enroll::{Enrollment, Identity, verified_certs};
