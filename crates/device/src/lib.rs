@@ -20,6 +20,8 @@ pub use share::{
     ConsentInput, ContactEdit, MeetingInput, PersonEdit, ShareBasis, ShareReport, WithdrawReport,
 };
 pub use sync::{Backoff, SNAPSHOT_MIN_OPS, SyncErrorView, SyncReport, SyncStatus, SyncSteps};
+/// The plaintext formats of change and snapshot envelopes (docs/protocol.md, "Payloads").
+pub use sync::{payload, snapshot_payload};
 pub use tsunagi_store::keys::{KeyError, Keystore, OsKeystore, Pin};
 pub use tsunagi_store::{CaseloadFilter, SearchResults};
 pub use view::{AssessmentView, CaseloadView, ContactView, PersonPage};

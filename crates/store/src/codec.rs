@@ -20,8 +20,9 @@ use std::io::Read;
 
 use crate::StoreError;
 
-/// Tag 1 (read only). Also payload format 1's first byte (crate::payload).
-pub(crate) const DEFLATE_JSON: u8 = 1;
+/// Tag 1 (read only). Also the first byte of change payload format 1 (docs/protocol.md), which
+/// is a whole change set in this format.
+pub const DEFLATE_JSON: u8 = 1;
 const ZSTD_JSON: u8 = 2;
 /// zstd level (1: the fastest level that still entropy-codes Japanese text).
 const ZSTD_LEVEL: i32 = 1;
@@ -77,7 +78,7 @@ pub fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError
 
 /// Encodes JSON text already serialized (tag 2): what [`encode`] gives for the value it
 /// stands for.
-pub(crate) fn encode_json(json: &[u8], what: &str) -> Result<Vec<u8>, StoreError> {
+pub fn encode_json(json: &[u8], what: &str) -> Result<Vec<u8>, StoreError> {
     let mut out = vec![0u8; 1 + zstd::zstd_safe::compress_bound(json.len())];
     out[0] = ZSTD_JSON;
     let n = with_zstd(what, |c, _| c.compress_to_buffer(json, &mut out[1..]))?;
@@ -93,7 +94,7 @@ pub fn decode<T: DeserializeOwned>(blob: &[u8], what: &str) -> Result<T, StoreEr
 
 /// The JSON text a BLOB column or payload of either tag holds, inflated and checked (zstd's
 /// content checksum) but not parsed.
-pub(crate) fn json_of(blob: &[u8], what: &str) -> Result<Vec<u8>, StoreError> {
+pub fn json_of(blob: &[u8], what: &str) -> Result<Vec<u8>, StoreError> {
     match blob.split_first() {
         Some((&DEFLATE_JSON, rest)) => {
             let mut json = Vec::with_capacity(rest.len() * 3);

@@ -13,11 +13,9 @@ mod grams;
 pub mod keys;
 pub mod migrate;
 mod open;
-pub mod payload;
 mod project;
 mod query;
 pub mod search;
-pub mod snapshot;
 mod sync;
 mod teamkeys;
 mod write;
@@ -27,5 +25,8 @@ pub use checkpoint::BackgroundHold;
 pub use error::StoreError;
 pub use open::{Encryption, Store};
 pub use query::{CaseloadFilter, CaseloadRow, ContactHit, PersonHit, SearchResults};
-pub use sync::{CaseKeyRow, GrantRow, OutboxOp, PageWrite, QueuedEnvelope, SyncCounts};
+pub use sync::{
+    CaseKeyRow, GrantRow, OutboxOp, PageWrite, QueuedEnvelope, ReceivedChange, SnapshotState,
+    SyncCounts,
+};
 pub use write::Origin;

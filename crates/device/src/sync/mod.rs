@@ -13,8 +13,10 @@
 
 mod backoff;
 mod keys;
+pub mod payload;
 mod pull;
 mod push;
+pub mod snapshot_payload;
 mod snapshots;
 mod status;
 
@@ -260,4 +262,18 @@ impl Device {
         self.clock = self.clock.observe(last, crate::device::now_ms());
         Ok(())
     }
+}
+
+/// A record of the store codec's tag 1 (raw deflate), as devices wrote payloads before zstd
+/// (tests of what is still read).
+#[cfg(test)]
+fn deflated<T: Serialize>(value: &T) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::DeflateEncoder::new(
+        vec![tsunagi_store::codec::DEFLATE_JSON],
+        flate2::Compression::new(2),
+    );
+    enc.write_all(&serde_json::to_vec(value).expect("JSON"))
+        .expect("in memory");
+    enc.finish().expect("in memory")
 }

@@ -10,10 +10,9 @@ use tsunagi_protocol::client::ClientError;
 use tsunagi_protocol::wire::{self, Aux, Envelope, Kind, PullPage};
 use tsunagi_store::keys::Keystore;
 use tsunagi_store::{CaseKeyRow, GrantRow, PageWrite};
-use tsunagi_store::{payload, snapshot};
 use uuid::Uuid;
 
-use super::{Author, CURSOR, Round, ms_since, now_rfc3339};
+use super::{Author, CURSOR, Round, ms_since, now_rfc3339, payload, snapshot_payload};
 use crate::enroll::verified_certs;
 use crate::{Device, DeviceError};
 
@@ -415,7 +414,7 @@ impl Device {
                     ));
                 };
                 if let Aux::Snapshot { .. } = env.aux {
-                    let states = match snapshot::decode(&plain) {
+                    let states = match snapshot_payload::decode(&plain) {
                         Ok(s) => s,
                         Err(e) => return Ok(refused("malformed", e.to_string())),
                     };

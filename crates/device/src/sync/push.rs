@@ -9,9 +9,9 @@ use tsunagi_crypto::case::seal_payload;
 use tsunagi_crypto::identity::SigKey;
 use tsunagi_protocol::client::{Client, ClientError};
 use tsunagi_protocol::wire::{self, Aux, Envelope, Kind, PushResponse, PushResult};
-use tsunagi_store::{CaseKeyRow, QueuedEnvelope};
+use tsunagi_store::{CaseKeyRow, QueuedEnvelope, StoreError};
 
-use super::{Round, now_rfc3339};
+use super::{Round, now_rfc3339, payload};
 use crate::{Device, DeviceError};
 
 /// Envelopes per push request, and bytes (the server takes 1000 and 4 MiB).
@@ -148,7 +148,21 @@ impl Device {
         after: i64,
         sig: &Arc<SigKey>,
     ) -> Result<ToSeal, DeviceError> {
-        let ops = self.store.outbox_batch(after, PUSH_MAX)?;
+        // Each op goes out as its op-log row (payload format 2): the stored body is copied, not
+        // decompressed and compressed again.
+        let ops = self
+            .store
+            .outbox_batch(after, PUSH_MAX)?
+            .into_iter()
+            .map(|op| {
+                Ok(Outgoing {
+                    payload: payload::of_outbox(&op)?,
+                    seq: op.seq,
+                    case: op.case,
+                    op: op.op,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let mut keys: BTreeMap<EntityId, Option<CaseKeyRow>> = BTreeMap::new();
         for op in &ops {
             if let std::collections::btree_map::Entry::Vacant(v) = keys.entry(op.case) {
@@ -267,13 +281,25 @@ impl Device {
     }
 }
 
+/// A local op waiting to be pushed, with the plaintext to seal.
+struct Outgoing {
+    /// Op-log position.
+    seq: i64,
+    /// Its case.
+    case: EntityId,
+    /// Its op id.
+    op: OpId,
+    /// The plaintext to seal ([`payload`], format 2: the op-log row as stored).
+    payload: Vec<u8>,
+}
+
 /// An outbox batch read and keyed, to be sealed. Empty (no job, no refusal) when the outbox
 /// is empty past `after`: the first op read is always taken.
 struct ToSeal {
     /// Op-log position of the last op taken.
     after: i64,
     /// Each change with the key it is sealed under.
-    jobs: Vec<(CaseKeyRow, tsunagi_store::OutboxOp)>,
+    jobs: Vec<(CaseKeyRow, Outgoing)>,
     /// Changes refused here (read-only shared cases).
     refusals: Vec<(OpId, String, String)>,
     author: [u8; 16],

@@ -7,7 +7,7 @@ use tsunagi_protocol::wire::{Aux, Kind};
 use tsunagi_store::QueuedEnvelope;
 
 use super::push::seal_envelope;
-use super::{CURSOR, Round};
+use super::{CURSOR, Round, snapshot_payload};
 use crate::{Device, DeviceError};
 
 /// A device seals a snapshot of a case after this many change sets since the last one.
@@ -44,7 +44,7 @@ impl Device {
             if key.team != round.enrollment.team || key.team_epoch != epoch {
                 continue;
             }
-            let plain = self.store.case_snapshot(case)?;
+            let plain = snapshot_payload::of_case(&self.store, case)?;
             if plain.len() > MAX_SNAPSHOT {
                 // Too large for one push request: the case stays on the change log.
                 continue;
