@@ -7,8 +7,8 @@
 
 use tsunagi_device::{DeviceError, OsKeystore};
 use tsunagi_e2e::{Kind, World, new_device};
-use tsunagi_sync::api::{DeviceState, Role};
-use tsunagi_sync::client::ClientError;
+use tsunagi_protocol::api::{DeviceState, Role};
+use tsunagi_protocol::client::ClientError;
 
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {

@@ -14,7 +14,7 @@ use tsunagi_core::merge::EntityState;
 use tsunagi_device::api::{ConsentForm, ContactForm, MeetingForm, PersonEditForm, PersonForm};
 use tsunagi_device::{Device, DeviceError, OsKeystore, ShareBasis};
 use tsunagi_e2e::{Kind, World, new_device};
-use tsunagi_sync::client::ClientError;
+use tsunagi_protocol::client::ClientError;
 
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -552,8 +552,8 @@ async fn tampered_envelopes_are_refused() {
     b1[n - 1] ^= 0x01;
     set(rows[1].0, &b1);
     // 3: envelope 3's header glued to envelope 4's payload and signature.
-    let e2 = tsunagi_sync::wire::Envelope::decode(&rows[2].1).unwrap();
-    let mut swapped = tsunagi_sync::wire::Envelope::decode(&rows[3].1).unwrap();
+    let e2 = tsunagi_protocol::wire::Envelope::decode(&rows[2].1).unwrap();
+    let mut swapped = tsunagi_protocol::wire::Envelope::decode(&rows[3].1).unwrap();
     swapped.id = e2.id;
     set(rows[2].0, &swapped.encode());
     // 5: a signature byte flipped in the page's second half.

@@ -1,16 +1,16 @@
 //! The admin's operations against the server (docs/identity.md, *Flows* 1, 2, 4 and 6), over
-//! the signed `tsunagi_sync::client::Client`. Every request but the bootstrap is signed with
+//! the signed `tsunagi_protocol::client::Client`. Every request but the bootstrap is signed with
 //! the admin key; ORK is opened only to approve a device into a team that already has a key.
 
 use serde::Serialize;
 use serde::de::IgnoredAny;
 use std::path::{Path, PathBuf};
 use tsunagi_crypto::identity::{KemPublic, SigKey, SigPublic, fingerprint};
-use tsunagi_sync::api::{
+use tsunagi_protocol::api::{
     ApproveRequest, BootstrapRequest, BootstrapResponse, CreateEnrollment, CreateTeam, CreateUser,
     DeviceInfo, DeviceState, EnrollmentBundle, Role, SlotsUpload, Team, TeamMembers, User,
 };
-use tsunagi_sync::client::{Client, ClientError, Signer};
+use tsunagi_protocol::client::{Client, ClientError, Signer};
 use uuid::Uuid;
 
 use crate::bundle;

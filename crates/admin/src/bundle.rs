@@ -7,7 +7,7 @@ use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use tsunagi_sync::api::EnrollmentBundle;
+use tsunagi_protocol::api::EnrollmentBundle;
 
 use crate::error::AdminError;
 use crate::state::write_new;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use thiserror::Error;
 use tsunagi_crypto::CryptoError;
-use tsunagi_sync::client::ClientError;
+use tsunagi_protocol::client::ClientError;
 
 /// Why an admin operation failed.
 #[derive(Debug, Error)]

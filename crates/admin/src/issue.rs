@@ -5,7 +5,7 @@ use tsunagi_crypto::identity::{
     KemKey, KemPublic, SigKey, SigPublic, Signature, SlotContext, TeamKey, open_team_key,
     seal_team_key,
 };
-use tsunagi_sync::api::{DeviceCert, DeviceInfo, KeySlot};
+use tsunagi_protocol::api::{DeviceCert, DeviceInfo, KeySlot};
 use uuid::Uuid;
 
 use crate::error::AdminError;

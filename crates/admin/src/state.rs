@@ -77,13 +77,13 @@ pub struct AdminState {
     /// The server's base URL.
     pub server_url: String,
     /// The server identity key pinned at bootstrap.
-    #[serde(with = "tsunagi_sync::b64")]
+    #[serde(with = "tsunagi_protocol::b64")]
     pub server_pub: Vec<u8>,
     /// The admin Ed25519 public key.
-    #[serde(with = "tsunagi_sync::b64")]
+    #[serde(with = "tsunagi_protocol::b64")]
     pub admin_pub: Vec<u8>,
     /// The ORK X25519 public key.
-    #[serde(with = "tsunagi_sync::b64")]
+    #[serde(with = "tsunagi_protocol::b64")]
     pub org_recovery_pub: Vec<u8>,
     /// Fingerprints of the three keys.
     pub fingerprints: Fingerprints,

@@ -42,7 +42,7 @@ pub struct Device {
     /// The unlocked store key: derives the key that seals this device's identity keys.
     pub(crate) key: StoreKey,
     /// HTTP connections to the server, made on first use (see `signed_client`).
-    pub(crate) http: std::sync::OnceLock<tsunagi_sync::client::Pool>,
+    pub(crate) http: std::sync::OnceLock<tsunagi_protocol::client::Pool>,
     /// The team this device is enrolled in, once read (a device never changes team).
     team: std::sync::OnceLock<String>,
 }

@@ -12,12 +12,12 @@ use tsunagi_crypto::identity::{
     seal_team_key,
 };
 use tsunagi_crypto::{open_under_store_key, seal_under_store_key};
-use tsunagi_store::keys::{KeyError, Keystore};
-use tsunagi_sync::api::{
+use tsunagi_protocol::api::{
     ApproveRequest, DeviceCert, DeviceInfo, DeviceState, EnrollRequest, EnrollResponse,
     EnrollmentBundle, KeyDirectory, KeySlot, Role,
 };
-use tsunagi_sync::client::{Client, Pool, Signer};
+use tsunagi_protocol::client::{Client, Pool, Signer};
+use tsunagi_store::keys::{KeyError, Keystore};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 

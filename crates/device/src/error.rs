@@ -67,7 +67,7 @@ pub enum DeviceError {
     },
     /// The server could not be reached or refused.
     #[error(transparent)]
-    Server(#[from] tsunagi_sync::client::ClientError),
+    Server(#[from] tsunagi_protocol::client::ClientError),
     /// A plan step that waits for a meeting was asked for, but none waits.
     #[error("no step of this plan is waiting for a meeting")]
     NothingPending,
@@ -124,7 +124,7 @@ impl DeviceError {
             DeviceError::BadDraft(_) => "bad_draft",
             DeviceError::BadValue(_) => "bad_value",
             DeviceError::Server(e) => match e {
-                tsunagi_sync::client::ClientError::Unreachable(_) => "unreachable",
+                tsunagi_protocol::client::ClientError::Unreachable(_) => "unreachable",
                 _ => "server_refused",
             },
         }
@@ -217,10 +217,10 @@ impl DeviceError {
             DeviceError::ReadOnlyCase { owner } => format!(
                 "このケースは他のチーム（{owner}）から閲覧のみで共有されているため、記録の追加や変更はできません。担当チームに連絡してください。"
             ),
-            DeviceError::Server(tsunagi_sync::client::ClientError::Unreachable(_)) => {
+            DeviceError::Server(tsunagi_protocol::client::ClientError::Unreachable(_)) => {
                 "サーバーに接続できません。電波の届く場所で再度お試しください（記録は端末に保存されています）。".into()
             }
-            DeviceError::Server(tsunagi_sync::client::ClientError::Refused { code, .. })
+            DeviceError::Server(tsunagi_protocol::client::ClientError::Refused { code, .. })
                 if code == "revoked" || code == "device_revoked" =>
             {
                 "この端末は無効化されています。情報システム担当に連絡してください（未送信の記録は端末に残っています）。".into()

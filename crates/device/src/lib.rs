@@ -23,6 +23,8 @@ pub use error::{DeviceError, Refusal};
 pub use settings::Settings;
 pub use share::{ShareBasis, ShareReport, WithdrawReport};
 pub use sync::{Backoff, SNAPSHOT_MIN_OPS, SyncErrorView, SyncReport, SyncStatus, SyncSteps};
+/// The plaintext formats of change and snapshot envelopes (docs/protocol.md, "Payloads").
+pub use sync::{payload, snapshot_payload};
 #[cfg(not(any(target_os = "android", target_os = "ios")))]
 pub use tsunagi_store::keys::OsKeystore;
 pub use tsunagi_store::keys::{KeyError, Keystore, Pin};

@@ -18,9 +18,9 @@ use tsunagi_core::meeting::{Meeting, MeetingFields, MeetingId, MeetingKind};
 use tsunagi_core::person::parse_date;
 use tsunagi_core::text::{Note, ShortText};
 use tsunagi_crypto::random_array;
+use tsunagi_protocol::wire::{Aux, Envelope, Kind};
 use tsunagi_store::keys::Keystore;
 use tsunagi_store::{GrantRow, QueuedEnvelope};
-use tsunagi_sync::wire::{Aux, Envelope, Kind};
 use uuid::Uuid;
 
 use crate::api::{ConsentForm, ContactEditForm, MeetingForm};
@@ -264,7 +264,7 @@ impl Device {
         )?;
         let sync = match self.sync(keystore).await {
             Ok(r) => Some(r),
-            Err(DeviceError::Server(tsunagi_sync::client::ClientError::Unreachable(_))) => None,
+            Err(DeviceError::Server(tsunagi_protocol::client::ClientError::Unreachable(_))) => None,
             Err(e) => return Err(e),
         };
         Ok(ShareReport {
@@ -347,7 +347,7 @@ impl Device {
             .await?;
         report.sync = match self.sync(keystore).await {
             Ok(r) => Some(r),
-            Err(DeviceError::Server(tsunagi_sync::client::ClientError::Unreachable(_))) => None,
+            Err(DeviceError::Server(tsunagi_protocol::client::ClientError::Unreachable(_))) => None,
             Err(e) => return Err(e),
         };
         Ok(report)

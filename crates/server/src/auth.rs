@@ -7,8 +7,8 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use tsunagi_crypto::identity::SigPublic;
-use tsunagi_sync::api::DeviceState;
-use tsunagi_sync::auth::{AuthError, AuthHeader, NONCE_TTL_MS};
+use tsunagi_protocol::api::DeviceState;
+use tsunagi_protocol::auth::{AuthError, AuthHeader, NONCE_TTL_MS};
 use uuid::Uuid;
 
 use crate::error::ApiError;

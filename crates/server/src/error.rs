@@ -1,11 +1,11 @@
 //! API errors: each is an HTTP status with a stable machine code and a sentence, sent as
-//! `{"error": {"code", "message"}}` (`tsunagi_sync::api::ErrorBody`). An internal error tells
+//! `{"error": {"code", "message"}}` (`tsunagi_protocol::api::ErrorBody`). An internal error tells
 //! the client nothing and logs everything.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use tsunagi_sync::api::{ErrorBody, ErrorDetail};
+use tsunagi_protocol::api::{ErrorBody, ErrorDetail};
 
 use crate::storage::StorageError;
 

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashSet;
 use tsunagi_crypto::identity::{KemPublic, SigPublic, Signature};
-use tsunagi_sync::api::{
+use tsunagi_protocol::api::{
     ApproveRequest, BootstrapRequest, BootstrapResponse, CreateEnrollment, CreateTeam, CreateUser,
     DeviceCert, DeviceInfo, DeviceState, EnrollRequest, EnrollResponse, EnrollmentBundle, Health,
     KeyDirectory, KeySlot, Role, SlotsUpload, Team, TeamMembers, User,

@@ -10,7 +10,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use tsunagi_sync::wire::PushResult;
+use tsunagi_protocol::wire::PushResult;
 
 use crate::AppState;
 

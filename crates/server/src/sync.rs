@@ -8,8 +8,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tsunagi_crypto::identity::{KemPublic, SigPublic};
-use tsunagi_sync::api::{DeviceCert, Head, TeamKem, TeamKemAnswer};
-use tsunagi_sync::wire::{self, Aux, Envelope, PushResponse, PushResult};
+use tsunagi_protocol::api::{DeviceCert, Head, TeamKem, TeamKemAnswer};
+use tsunagi_protocol::wire::{self, Aux, Envelope, PushResponse, PushResult};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Signed, parse_json};

@@ -20,8 +20,9 @@ use std::io::Read;
 
 use crate::StoreError;
 
-/// Tag 1 (read only). Also payload format 1's first byte (crate::payload).
-pub(crate) const DEFLATE_JSON: u8 = 1;
+/// Tag 1 (read only). Also the first byte of change payload format 1 (docs/protocol.md), which
+/// is a whole change set in this format.
+pub const DEFLATE_JSON: u8 = 1;
 const ZSTD_JSON: u8 = 2;
 /// zstd level (1: the fastest level that still entropy-codes Japanese text).
 const ZSTD_LEVEL: i32 = 1;

@@ -1,6 +1,7 @@
 //! The full-text index of notes: every character bigram with its position, as posting lists in
 //! segments of plain tables inside the encrypted file, built and read in Rust (it replaced
-//! FTS5, which cost a fresh device four times as much per note; see ARCHITECTURE "Search").
+//! FTS5, which cost a fresh device four times as much per note; see docs/decisions.md,
+//! "Search: how the index came to be").
 //!
 //! - Each indexed version of a note is a *document* with a fresh number (`gram_docs` maps the
 //!   live ones to their contact). Correcting a note makes a new document; the old one is dead:

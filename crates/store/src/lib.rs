@@ -13,12 +13,10 @@ mod grams;
 pub mod keys;
 pub mod migrate;
 mod open;
-pub mod payload;
 mod project;
 mod query;
 mod records;
 pub mod search;
-pub mod snapshot;
 mod sync;
 mod teamkeys;
 mod write;
@@ -29,5 +27,8 @@ pub use error::StoreError;
 pub use open::{Encryption, Store};
 pub use query::{CaseloadFilter, CaseloadRow, ContactHit, PersonHit, SearchResults};
 pub use records::{DraftRow, MAX_DRAFT_BYTES};
-pub use sync::{CaseKeyRow, GrantRow, OutboxOp, PageWrite, QueuedEnvelope, SyncCounts};
+pub use sync::{
+    CaseKeyRow, GrantRow, OutboxOp, PageWrite, QueuedEnvelope, ReceivedChange, SnapshotState,
+    SyncCounts,
+};
 pub use write::Origin;

@@ -5,18 +5,18 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::BTreeMap;
+use tsunagi_core::change::ChangeSet;
 use tsunagi_core::change::EntityKind;
-use tsunagi_core::ids::{EntityId, OpId};
+use tsunagi_core::ids::{DeviceId, EntityId, OpId};
 use tsunagi_core::merge::EntityState;
 use tsunagi_crypto::case::CaseKey;
 use uuid::Uuid;
 
-use crate::payload::{self, ReceivedChange};
-use crate::snapshot::SnapshotState;
 use crate::write::{Deferred, Origin, apply_in, decode_state, join_in};
 use crate::{Store, StoreError, codec};
 
-/// A local op waiting to be pushed.
+/// A local op waiting to be pushed: its op-log row as stored, so that the sync engine seals
+/// the body bytes as they are, without decompressing and compressing them again.
 #[derive(Debug, Clone)]
 pub struct OutboxOp {
     /// Op-log position.
@@ -25,8 +25,36 @@ pub struct OutboxOp {
     pub case: EntityId,
     /// Its op id.
     pub op: OpId,
-    /// The plaintext to seal ([`crate::payload`], format 2: the op-log row as stored).
-    pub payload: Vec<u8>,
+    /// Its entity.
+    pub entity: EntityId,
+    /// The device that made it.
+    pub device: DeviceId,
+    /// Its entity kind, as stored (`EntityKind::key`).
+    pub kind: String,
+    /// Its HLC, as stored (sortable text).
+    pub hlc: String,
+    /// Its body as stored: the change body in the BLOB format ([`crate::codec`]).
+    pub body: Vec<u8>,
+}
+
+/// A change set received from another device, with its stored body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedChange {
+    /// The change set (checked against the envelope header by the caller).
+    pub cs: ChangeSet,
+    /// Its body already in the BLOB format ([`crate::codec`]) and decoded into `cs.body`,
+    /// stored as it is; `None`: the store encodes `cs.body` itself.
+    pub body: Option<Vec<u8>>,
+}
+
+/// One entity state of a received snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotState {
+    /// The state, parsed and checked.
+    pub state: EntityState,
+    /// The JSON text `state` was parsed from (`None`: the store prints the state itself). A
+    /// store that then holds exactly this state compresses the text as it came.
+    pub json: Option<Vec<u8>>,
 }
 
 /// A case key held by this device.
@@ -330,20 +358,23 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (seq, op, kind, entity, hlc, device, body, case) = row?;
-            let op16 = *uuid_of(&op, "op id")?.as_bytes();
-            let entity16 = *uuid_of(&entity, "op entity")?.as_bytes();
-            let device16 = *uuid_of(&device, "op device")?.as_bytes();
+            let op = OpId::from_uuid(uuid_of(&op, "op id")?);
+            let entity = EntityId::from_uuid(uuid_of(&entity, "op entity")?);
+            let device = DeviceId::from_uuid(uuid_of(&device, "op device")?);
             let case = match case {
                 Some(c) => EntityId::from_uuid(uuid_of(&c, "op case")?),
-                None => EntityId::from_uuid(Uuid::from_bytes(entity16)),
+                None => entity,
             };
             // The row goes out as stored: its body is not decompressed and compressed again.
-            let payload = payload::encode_row(&op16, &entity16, &device16, &kind, &hlc, &body)?;
             out.push(OutboxOp {
                 seq,
                 case,
-                op: OpId::from_uuid(Uuid::from_bytes(op16)),
-                payload,
+                op,
+                entity,
+                device,
+                kind,
+                hlc,
+                body,
             });
         }
         Ok(out)
@@ -757,28 +788,25 @@ impl Store {
         Ok(out)
     }
 
-    /// A case's snapshot payload: what `codec::encode(&self.case_states(case)?)` gives (a JSON
-    /// array of its entities' states, compressed), but made from each state's stored JSON
-    /// without parsing and serializing it again. A sealing device makes one per case of its
-    /// team: at 100,000 contacts, sealing and pushing all 500 took 9.9–11.7 s instead of
-    /// 13.0–13.8 s (`tsunagi-syncbench`, phase B's snapshot step).
-    pub fn case_snapshot(&self, case: EntityId) -> Result<Vec<u8>, StoreError> {
+    /// The JSON text of each entity state of a case, in the order of [`Store::case_states`],
+    /// inflated from its stored BLOB but not parsed: what a snapshot is made of, without
+    /// parsing and serializing each state again.
+    pub fn case_states_json(
+        &self,
+        case: EntityId,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<(), StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT id, state FROM entities WHERE case_id = ?1 ORDER BY rowid")?;
         let mut rows = stmt.query([case.as_uuid().as_bytes()])?;
-        let mut json = vec![b'['];
         while let Some(r) = rows.next()? {
-            if json.len() > 1 {
-                json.push(b',');
-            }
             let (id, blob): (Vec<u8>, Vec<u8>) = (r.get(0)?, r.get(1)?);
             let what = format!("entity {:?}", uuid_of(&id, "entity")?);
             let state = codec::json_of(&blob, &what)?;
-            json.extend_from_slice(&state);
+            each(&state);
         }
-        json.push(b']');
-        codec::encode_json(&json, "snapshot")
+        Ok(())
     }
 
     /// Cases with at least `min_ops` change sets applied since their latest snapshot, and no

@@ -3,7 +3,7 @@
 use crate::sample_bundle;
 use std::os::unix::fs::PermissionsExt;
 use tsunagi_admin::bundle::{PNG_MODULE_PX, png_path, qr_code, qr_terminal, write_bundle};
-use tsunagi_sync::api::EnrollmentBundle;
+use tsunagi_protocol::api::EnrollmentBundle;
 
 #[test]
 fn bundle_file_is_the_documented_compact_json() {
@@ -40,7 +40,7 @@ fn bundle_file_is_the_documented_compact_json() {
     assert_eq!(v["user_name"], "山田花子");
     assert_eq!(
         v["server_pub"],
-        tsunagi_sync::b64::encode(&b.server_pub),
+        tsunagi_protocol::b64::encode(&b.server_pub),
         "standard base64"
     );
     let back: EnrollmentBundle = serde_json::from_str(&text).unwrap();

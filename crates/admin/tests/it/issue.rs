@@ -7,7 +7,7 @@ use tsunagi_admin::issue::{
     ORG, admin_slot, approval_slots, device_cert, open_org_slot, rotation_slots,
 };
 use tsunagi_crypto::identity::{KemKey, KemPublic, SigKey, Signature, TeamKey, open_team_key};
-use tsunagi_sync::api::{KeySlot, Role};
+use tsunagi_protocol::api::{KeySlot, Role};
 use uuid::Uuid;
 
 fn verifies(admin: &SigKey, msg: &[u8], sig: &[u8]) -> bool {

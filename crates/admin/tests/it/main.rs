@@ -7,7 +7,7 @@ mod issue;
 mod state;
 
 use tsunagi_crypto::identity::{KemKey, SigKey};
-use tsunagi_sync::api::{DeviceInfo, DeviceState, EnrollmentBundle, Role};
+use tsunagi_protocol::api::{DeviceInfo, DeviceState, EnrollmentBundle, Role};
 use uuid::Uuid;
 
 /// A pending device as the server would report it, with its private keys.

@@ -128,7 +128,7 @@ fn admin_json_holds_public_keys_and_fingerprints_only_and_is_not_overwritten() {
         tsunagi_crypto::identity::fingerprint(keys.admin.public().as_bytes())
     );
     let text = v.to_string();
-    let b64 = |b: &[u8]| tsunagi_sync::b64::encode(b);
+    let b64 = |b: &[u8]| tsunagi_protocol::b64::encode(b);
     assert!(!text.contains(&b64(keys.admin.seed().as_ref())));
     assert!(!text.contains(&b64(keys.ork.secret().as_ref())));
     assert!(matches!(

@@ -9,7 +9,8 @@ use tsunagi_bench::Prepared;
 use tsunagi_bench::harness::captured_device;
 use tsunagi_core::ids::EntityId;
 use tsunagi_crypto::StoreKey;
-use tsunagi_store::{Encryption, PageWrite, Store, snapshot};
+use tsunagi_device::snapshot_payload;
+use tsunagi_store::{Encryption, PageWrite, Store};
 
 /// Seals one snapshot per case (the 500 persons) from a device holding N workload records,
 /// then applies them into a fresh store `--reps` times in each mode, alternating which goes
@@ -76,7 +77,7 @@ fn apply_all(
         let mut write = PageWrite::default();
         for (case, plain) in page {
             seq += 1;
-            let mut states = snapshot::decode(plain).context("decode")?;
+            let mut states = snapshot_payload::decode(plain).context("decode")?;
             if mode == Mode::Print {
                 states.iter_mut().for_each(|s| s.json = None);
             }
@@ -109,7 +110,7 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let payloads = cases
         .iter()
-        .map(|c| Ok((*c, store.case_snapshot(*c)?)))
+        .map(|c| Ok((*c, snapshot_payload::of_case(store, *c)?)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     // The source's background thread is still indexing its notes and merging segments: closed
     // here, so that it does not compete with what is measured.

@@ -1,4 +1,4 @@
-//! The one place the harness calls the device sync engine (crates/device/src/sync.rs): a sync
+//! The one place the harness calls the device sync engine (crates/device/src/sync/): a sync
 //! round, what is still to send, and a contact correction.
 
 use tsunagi_core::ids::ContactId;

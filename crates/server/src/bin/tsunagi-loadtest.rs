@@ -15,13 +15,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tsunagi_crypto::case::{CaseKey, CaseKeyContext, seal_case_key, seal_payload, team_kem};
 use tsunagi_crypto::identity::{KemKey, KemPublic, SigKey, SlotContext, TeamKey, seal_team_key};
-use tsunagi_sync::api::{
+use tsunagi_protocol::api::{
     ApproveRequest, BootstrapRequest, BootstrapResponse, CreateEnrollment, CreateTeam, CreateUser,
     DeviceCert, DeviceInfo, EnrollRequest, EnrollResponse, EnrollmentBundle, Head, KeyDirectory,
     KeySlot, Role, Team, User,
 };
-use tsunagi_sync::client::{Client, Signer};
-use tsunagi_sync::wire::{Aux, Envelope, Kind, PushResponse, PushResult, encode_batch};
+use tsunagi_protocol::client::{Client, Signer};
+use tsunagi_protocol::wire::{Aux, Envelope, Kind, PushResponse, PushResult, encode_batch};
 
 #[derive(Debug, Parser)]
 #[command(about = "Load figures of tsunagi-server on SQLite and PostgreSQL")]

@@ -5,8 +5,8 @@
 
 use async_trait::async_trait;
 use thiserror::Error;
-use tsunagi_sync::api::{DeviceState, KeySlot, Role, TeamKem};
-use tsunagi_sync::wire::{PullPage, PushResult};
+use tsunagi_protocol::api::{DeviceState, KeySlot, Role, TeamKem};
+use tsunagi_protocol::wire::{PullPage, PushResult};
 use uuid::Uuid;
 
 pub mod postgres;

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row, Statement};
-use tsunagi_sync::api::{DeviceState, KeySlot, TeamKem};
-use tsunagi_sync::wire::{PullPage, Pulled, PushResult};
+use tsunagi_protocol::api::{DeviceState, KeySlot, TeamKem};
+use tsunagi_protocol::wire::{PullPage, Pulled, PushResult};
 use uuid::Uuid;
 
 use super::sync::{self, Dialect, Known, ScopeParam, sql_int};

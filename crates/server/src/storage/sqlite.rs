@@ -11,8 +11,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tsunagi_sync::api::{DeviceState, KeySlot, TeamKem};
-use tsunagi_sync::wire::{PullPage, Pulled, PushResult};
+use tsunagi_protocol::api::{DeviceState, KeySlot, TeamKem};
+use tsunagi_protocol::wire::{PullPage, Pulled, PushResult};
 use uuid::Uuid;
 
 use super::sync::{self, Dialect, Known, ScopeParam, sql_int};

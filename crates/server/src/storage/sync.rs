@@ -2,8 +2,8 @@
 //! function over what the backend loaded under its write lock, and the SQL of pull pages.
 
 use std::collections::{HashMap, HashSet};
-use tsunagi_sync::api::TeamKem;
-use tsunagi_sync::wire::{Aux, Envelope, Kind, PushResult};
+use tsunagi_protocol::api::TeamKem;
+use tsunagi_protocol::wire::{Aux, Envelope, Kind, PushResult};
 use uuid::Uuid;
 
 /// One envelope of a push batch as the handler hands it over: refused already (it does not

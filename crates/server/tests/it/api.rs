@@ -5,12 +5,12 @@ use crate::harness::*;
 use tsunagi_crypto::identity::{
     KemKey, SigKey, SigPublic, Signature, SlotContext, TeamKey, open_team_key,
 };
-use tsunagi_server::secret_hash;
-use tsunagi_sync::api::{
+use tsunagi_protocol::api::{
     ApproveRequest, BootstrapRequest, CreateTeam, DeviceInfo, EnrollRequest, EnrollResponse,
     Health, KeyDirectory, Role, SlotsUpload, Team, TeamMembers,
 };
-use tsunagi_sync::auth::AuthHeader;
+use tsunagi_protocol::auth::AuthHeader;
+use tsunagi_server::secret_hash;
 
 pub async fn health_and_metrics(kind: Kind) {
     let s = start(kind).await;
@@ -146,7 +146,7 @@ pub async fn enroll_with_bad_proof(kind: Kind) {
     // Signed by another key than the one submitted.
     let other = SigKey::generate().unwrap();
     req.proof = other
-        .sign(&tsunagi_sync::api::EnrollRequest::proof_message(
+        .sign(&tsunagi_protocol::api::EnrollRequest::proof_message(
             &req.code,
             &req.sig_pub,
             &req.kem_pub,

@@ -2,13 +2,13 @@
 //! real keys and the real client.
 
 use tsunagi_crypto::identity::{KemKey, SigKey, SlotContext, TeamKey, seal_team_key};
-use tsunagi_server::{AppState, Backend, Settings, app};
-use tsunagi_sync::api::{
+use tsunagi_protocol::api::{
     ApproveRequest, BootstrapRequest, BootstrapResponse, CreateEnrollment, CreateTeam, CreateUser,
     DeviceCert, DeviceInfo, EnrollRequest, EnrollResponse, EnrollmentBundle, KeySlot, Role, Team,
     User,
 };
-use tsunagi_sync::client::{Client, ClientError, Signer};
+use tsunagi_protocol::client::{Client, ClientError, Signer};
+use tsunagi_server::{AppState, Backend, Settings, app};
 
 /// Which backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,11 +11,11 @@ use tsunagi_crypto::case::{
     CaseKey, CaseKeyContext, open_case_key, open_payload, seal_case_key, seal_payload, team_kem,
 };
 use tsunagi_crypto::identity::{KemPublic, SigKey, SigPublic, Signature, TeamKey};
-use tsunagi_server::Settings;
-use tsunagi_sync::api::{DeviceCert, DeviceInfo, Head, Role, TeamKem, TeamKemAnswer};
-use tsunagi_sync::wire::{
+use tsunagi_protocol::api::{DeviceCert, DeviceInfo, Head, Role, TeamKem, TeamKemAnswer};
+use tsunagi_protocol::wire::{
     Aux, Envelope, Kind as EnvKind, PullPage, Pulled, PushResponse, PushResult, encode_batch,
 };
+use tsunagi_server::Settings;
 
 fn rand16() -> [u8; 16] {
     tsunagi_crypto::random_array::<16>().unwrap()

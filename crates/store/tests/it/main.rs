@@ -66,6 +66,15 @@ impl Fixture {
     }
 }
 
+/// A change set as the sync engine receives it from another device: with its body in the
+/// store's BLOB format, as a change payload (format 2) carries it.
+pub(crate) fn received(cs: &ChangeSet) -> tsunagi_store::ReceivedChange {
+    tsunagi_store::ReceivedChange {
+        cs: cs.clone(),
+        body: Some(tsunagi_store::codec::encode(&cs.body, "change-set body").expect("encode")),
+    }
+}
+
 /// Closes a store after moving its write-ahead log into the main file, so that the main file
 /// alone holds everything.
 pub(crate) fn close(store: Store) {

@@ -2,7 +2,7 @@
 //! characters, tokens for 2, prefixes for 1), width and kana folding, re-indexing on edit and
 //! delete, the upgrade from the two-index schema, checked against a naive substring search.
 
-use crate::{Device, Fixture, contact, person};
+use crate::{Device, Fixture, contact, person, received};
 use proptest::prelude::*;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -542,7 +542,7 @@ fn a_note_queued_for_indexing_survives_a_restart() {
 /// page leaves its notes to the background thread, and a search still finds them.
 #[test]
 fn a_large_pulled_page_is_indexed_when_it_commits() {
-    use tsunagi_store::{PageWrite, payload};
+    use tsunagi_store::PageWrite;
     let fx = Fixture::new();
     let mut store = fx.create();
     let mut remote = Device::new(2);
@@ -564,11 +564,8 @@ fn a_large_pulled_page_is_indexed_when_it_commits() {
                 contact(p.into(), &at, &format!("{word}その{i}")),
             ));
         }
-        // As the sync engine receives them: sealed as payloads of format 2, opened again.
-        let changes = changes
-            .iter()
-            .map(|cs| payload::decode(&payload::encode(cs).unwrap()).unwrap())
-            .collect();
+        // As the sync engine receives them: each with its body in the store's format.
+        let changes = changes.iter().map(received).collect();
         PageWrite {
             changes,
             ..PageWrite::default()
@@ -601,7 +598,7 @@ fn a_large_pulled_page_is_indexed_when_it_commits() {
 /// in the page not at all, and a local save still queued is indexed with the page.
 #[test]
 fn a_large_page_indexes_the_last_note_it_wrote_for_each_contact() {
-    use tsunagi_store::{PageWrite, payload};
+    use tsunagi_store::PageWrite;
     let fx = Fixture::new();
     let mut store = fx.create();
     let mut local = Device::new(1);
@@ -630,10 +627,7 @@ fn a_large_page_indexes_the_last_note_it_wrote_for_each_contact() {
         changes.push(remote.set_on(&base, json!({"note": "直した記録"})));
     }
     changes.push(remote.tombstone(EntityKind::Contact, ids[7].0));
-    let changes = changes
-        .iter()
-        .map(|cs| payload::decode(&payload::encode(cs).unwrap()).unwrap())
-        .collect();
+    let changes = changes.iter().map(received).collect();
     let page = PageWrite {
         changes,
         ..PageWrite::default()

@@ -6,7 +6,7 @@ use serde_json::json;
 use tsunagi_core::change::EntityKind;
 use tsunagi_core::ids::EntityId;
 use tsunagi_core::merge::{EntityState, MergeError};
-use tsunagi_store::{Origin, StoreError, codec};
+use tsunagi_store::{Origin, SnapshotState, StoreError, codec};
 use uuid::Uuid;
 
 #[test]
@@ -314,11 +314,13 @@ fn held_envelopes_are_read_in_byte_bounded_slices() {
     assert_eq!(seqs(0, 10 << 20), vec![7, 9, 12, 20]);
 }
 
-/// An outbox op goes out as its op-log row (payload format 2: the stored body, not encoded
-/// again), and a store receiving it applies the same change set from those bytes.
+/// An outbox op goes out as its op-log row (the stored body, not encoded again), and a store
+/// receiving it applies the same change set from those bytes.
 #[test]
-fn an_outbox_payload_carries_the_stored_row_to_another_store() {
-    use tsunagi_store::{PageWrite, payload};
+fn an_outbox_op_carries_the_stored_row_to_another_store() {
+    use tsunagi_core::change::ChangeSet;
+    use tsunagi_core::hlc::Hlc;
+    use tsunagi_store::{PageWrite, ReceivedChange};
     let (fa, fb) = (Fixture::new(), Fixture::new());
     let (mut a, mut b) = (fa.create(), fb.create());
     let mut dev = Device::new(1);
@@ -333,10 +335,28 @@ fn an_outbox_payload_carries_the_stored_row_to_another_store() {
     let out = a.outbox_batch(0, 10).unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!((out[0].op, out[0].case), (cs.op, id));
-    let rc = payload::decode(&out[0].payload).unwrap();
+    let row = &out[0];
+    let stored: Vec<u8> = fa
+        .raw()
+        .query_row(
+            "SELECT body FROM ops WHERE op_id = ?1",
+            [cs.op.as_uuid().as_bytes()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(row.body, stored, "the body as stored");
+    let rc = ReceivedChange {
+        cs: ChangeSet {
+            op: row.op,
+            kind: EntityKind::parse(&row.kind).unwrap(),
+            entity: row.entity,
+            hlc: Hlc::parse_sortable(&row.hlc).unwrap(),
+            device: row.device,
+            body: codec::decode(&row.body, "body").unwrap(),
+        },
+        body: Some(row.body.clone()),
+    };
     assert_eq!(rc.cs, cs);
-    let body = rc.body.clone().expect("format 2 carries the stored body");
-    assert!(out[0].payload.ends_with(&body));
 
     let page = PageWrite {
         changes: vec![rc],
@@ -397,10 +417,10 @@ fn acknowledged_ops_leave_the_outbox_and_count_per_case() {
     assert_eq!(store.cases_due_for_snapshot(3).unwrap(), vec![a]);
 }
 
-/// A snapshot payload made from the stored JSON of a case's states reads back as exactly
-/// those states (what parsing and encoding them again gave), and holds no other case's.
+/// The stored JSON of a case's states (what a snapshot is made of) reads back as exactly
+/// those states, and holds no other case's.
 #[test]
-fn a_case_snapshot_holds_exactly_the_states_of_its_case() {
+fn the_json_of_a_case_holds_exactly_the_states_of_its_case() {
     let fx = Fixture::new();
     let mut store = fx.create();
     let mut dev = Device::new(1);
@@ -428,15 +448,20 @@ fn a_case_snapshot_holds_exactly_the_states_of_its_case() {
     assert!(store.apply(&deleted, Origin::Local).unwrap());
 
     let case = EntityId::from(p);
-    let snapshot = store.case_snapshot(case).unwrap();
-    let states: Vec<EntityState> = codec::decode(&snapshot, "snapshot").unwrap();
+    let json_of = |case| {
+        let mut texts = Vec::new();
+        store
+            .case_states_json(case, |json| texts.push(json.to_vec()))
+            .unwrap();
+        texts
+    };
+    let states: Vec<EntityState> = json_of(case)
+        .iter()
+        .map(|json| serde_json::from_slice(json).unwrap())
+        .collect();
     let expected = store.case_states(case).unwrap();
     assert_eq!(states.len(), 6, "the person, five contacts (one deleted)");
     assert_eq!(states, expected);
-    assert_eq!(
-        codec::decode::<Vec<EntityState>>(&codec::encode(&expected, "x").unwrap(), "x").unwrap(),
-        states
-    );
     assert!(
         states
             .iter()
@@ -447,11 +472,8 @@ fn a_case_snapshot_holds_exactly_the_states_of_its_case() {
             .iter()
             .any(|s| s.value("note") == Some(&json!("別の人")))
     );
-    // A case with no entities: an empty array.
-    let none = EntityId::from_uuid(Uuid::now_v7());
-    let empty: Vec<EntityState> =
-        codec::decode(&store.case_snapshot(none).unwrap(), "snapshot").unwrap();
-    assert!(empty.is_empty());
+    // A case with no entities: nothing.
+    assert!(json_of(EntityId::from_uuid(Uuid::now_v7())).is_empty());
 }
 
 /// The stored bytes of an entity's state (to tell a state stored as it came from one encoded
@@ -466,10 +488,14 @@ fn stored_bytes(fx: &Fixture, id: EntityId) -> Vec<u8> {
         .unwrap()
 }
 
-/// A case's snapshot payload as another implementation might write it: the JSON array of its
-/// states pretty-printed, so each state's text differs from what this store prints. Also the
-/// text of each element, in order.
-fn foreign_snapshot(store: &tsunagi_store::Store, case: EntityId) -> (Vec<u8>, Vec<String>) {
+/// A case's snapshot as another implementation might write it, opened as the sync engine
+/// opens it: the JSON array of its states pretty-printed, so each state's text differs from
+/// what this store prints, and each state with the text of its element. Also those texts, in
+/// order.
+fn foreign_snapshot(
+    store: &tsunagi_store::Store,
+    case: EntityId,
+) -> (Vec<SnapshotState>, Vec<String>) {
     let states = store.case_states(case).unwrap();
     let texts: Vec<String> = states
         .iter()
@@ -482,12 +508,14 @@ fn foreign_snapshot(store: &tsunagi_store::Store, case: EntityId) -> (Vec<u8>, V
     let array = format!("[\n  {}\n]", texts.join(",\n  "));
     let value: serde_json::Value = serde_json::from_str(&array).unwrap();
     assert_eq!(serde_json::to_value(&states).unwrap(), value);
-    let payload = [
-        vec![2u8],
-        zstd::bulk::compress(array.as_bytes(), 1).unwrap(),
-    ]
-    .concat();
-    (payload, texts)
+    let received = texts
+        .iter()
+        .map(|text| SnapshotState {
+            state: serde_json::from_str(text).unwrap(),
+            json: Some(text.as_bytes().to_vec()),
+        })
+        .collect();
+    (received, texts)
 }
 
 /// The JSON text of an entity's state as stored.
@@ -497,9 +525,9 @@ fn stored_text(fx: &Fixture, id: EntityId) -> String {
     String::from_utf8(zstd::bulk::decompress(&blob[1..], 1 << 24).unwrap()).unwrap()
 }
 
-fn snapshot_page(case: EntityId, seq: u64, payload: &[u8]) -> tsunagi_store::PageWrite {
+fn snapshot_page(case: EntityId, seq: u64, states: Vec<SnapshotState>) -> tsunagi_store::PageWrite {
     tsunagi_store::PageWrite {
-        snapshots: vec![(case, seq, tsunagi_store::snapshot::decode(payload).unwrap())],
+        snapshots: vec![(case, seq, states)],
         ..Default::default()
     }
 }
@@ -526,8 +554,8 @@ fn a_received_snapshot_stores_its_states_as_they_came_unless_merged_with_more() 
     let case = EntityId::from(p);
 
     // A fresh store: every state stored exactly as sent.
-    let (payload, sent) = foreign_snapshot(&a, case);
-    b.commit_page(&snapshot_page(case, 1, &payload), "now")
+    let (states, sent) = foreign_snapshot(&a, case);
+    b.commit_page(&snapshot_page(case, 1, states), "now")
         .unwrap();
     for (id, text) in [case, c[0], c[1], c[2]].into_iter().zip(&sent) {
         assert_eq!(b.entity(id).unwrap(), a.entity(id).unwrap());
@@ -544,8 +572,8 @@ fn a_received_snapshot_stores_its_states_as_they_came_unless_merged_with_more() 
     );
     dev_b.edit(&mut b, EntityKind::Contact, c[1], json!({"note": "不在。"}));
     let local = b.entity(c[1]).unwrap().unwrap();
-    let (payload, sent) = foreign_snapshot(&a, case);
-    b.commit_page(&snapshot_page(case, 2, &payload), "now")
+    let (states, sent) = foreign_snapshot(&a, case);
+    b.commit_page(&snapshot_page(case, 2, states), "now")
         .unwrap();
     // Contact 0: B held an older part of it; now it holds exactly A's state, as sent.
     assert_eq!(b.entity(c[0]).unwrap(), a.entity(c[0]).unwrap());

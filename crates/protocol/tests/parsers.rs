@@ -7,8 +7,8 @@ use tsunagi_crypto::identity::{
     KemKey, KemPublic, SealedKey, SigKey, SigPublic, Signature, SlotContext, TeamKey,
     open_team_key, open_with_passphrase, seal_team_key, seal_with_params,
 };
-use tsunagi_sync::api::{DeviceCert, EnrollmentBundle, KeyDirectory, KeySlot};
-use tsunagi_sync::auth::AuthHeader;
+use tsunagi_protocol::api::{DeviceCert, EnrollmentBundle, KeyDirectory, KeySlot};
+use tsunagi_protocol::auth::AuthHeader;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]

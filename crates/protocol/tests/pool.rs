@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tsunagi_sync::client::{Client, Pool};
+use tsunagi_protocol::client::{Client, Pool};
 
 /// A keep-alive HTTP/1.1 server on 127.0.0.1 answering `{}` to every request; returns its URL
 /// and the count of accepted connections. Its threads end with the test process (each

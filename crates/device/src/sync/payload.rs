@@ -4,29 +4,18 @@
 //!
 //! Format 2 (written): `u8 2 | op[16] | entity[16] | device[16] | u8 len | kind | u8 len |
 //! hlc (sortable text) | body`, where `body` is the op body in the store's BLOB format
-//! ([`crate::codec`]: a tag byte, then compressed JSON). Format 1 (read only, the first
+//! ([`tsunagi_store::codec`]: a tag byte, then compressed JSON). Format 1 (read only, the first
 //! payloads): the whole change set deflated, as the codec's tag 1.
 
 use tsunagi_core::change::{ChangeBody, ChangeSet, EntityKind};
 use tsunagi_core::hlc::Hlc;
 use tsunagi_core::ids::{DeviceId, EntityId, OpId};
+use tsunagi_store::{OutboxOp, ReceivedChange, StoreError, codec};
 use uuid::Uuid;
-
-use crate::{StoreError, codec};
 
 /// Tag of format 2. Format 1 starts with the codec's deflate tag, [`codec::DEFLATE_JSON`]
 /// (the only codec format of its time).
 const OP_ROW: u8 = 2;
-
-/// A change set opened from an envelope.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReceivedChange {
-    /// The change set (checked against the envelope header by the caller).
-    pub cs: ChangeSet,
-    /// Its body exactly as received, already in the store's BLOB format and decoded into
-    /// `cs.body` (format 2); `None` for format 1, whose body the store encodes itself.
-    pub body: Option<Vec<u8>>,
-}
 
 fn malformed(detail: impl Into<String>) -> StoreError {
     StoreError::Unreadable {
@@ -35,8 +24,20 @@ fn malformed(detail: impl Into<String>) -> StoreError {
     }
 }
 
+/// Format 2 of an outbox op: its op-log row as stored, the body copied as it is.
+pub fn of_outbox(op: &OutboxOp) -> Result<Vec<u8>, StoreError> {
+    encode_row(
+        op.op.as_uuid().as_bytes(),
+        op.entity.as_uuid().as_bytes(),
+        op.device.as_uuid().as_bytes(),
+        &op.kind,
+        &op.hlc,
+        &op.body,
+    )
+}
+
 /// Format 2 of an op-log row (the fields as the `ops` table stores them).
-pub(crate) fn encode_row(
+fn encode_row(
     op: &[u8; 16],
     entity: &[u8; 16],
     device: &[u8; 16],
@@ -159,13 +160,41 @@ mod tests {
         let body = got.body.expect("format 2 keeps the body bytes");
         assert_eq!(codec::decode::<ChangeBody>(&body, "b").unwrap(), cs.body);
         // Format 1 as the first devices wrote it: the whole change set, deflated (codec tag 1).
-        let one = codec::deflated(&cs);
+        let one = crate::sync::deflated(&cs);
         assert_eq!(decode(&one).unwrap(), ReceivedChange { cs, body: None });
         assert!(
             decode(&[7, 1, 2])
                 .unwrap_err()
                 .to_string()
                 .contains("format 7")
+        );
+    }
+
+    /// An outbox op goes out as its op-log row: the stored body bytes end the payload as they
+    /// are, and the payload opens to the same change set with those bytes.
+    #[test]
+    fn an_outbox_op_is_sealed_with_its_stored_body() {
+        let cs = change();
+        let body = codec::encode(&cs.body, "b").unwrap();
+        let op = OutboxOp {
+            seq: 1,
+            case: cs.entity,
+            op: cs.op,
+            entity: cs.entity,
+            device: cs.device,
+            kind: cs.kind.key().to_owned(),
+            hlc: cs.hlc.to_sortable(),
+            body: body.clone(),
+        };
+        let plain = of_outbox(&op).unwrap();
+        assert_eq!(plain, encode(&cs).unwrap());
+        assert!(plain.ends_with(&body));
+        assert_eq!(
+            decode(&plain).unwrap(),
+            ReceivedChange {
+                cs,
+                body: Some(body)
+            }
         );
     }
 

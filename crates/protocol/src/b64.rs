@@ -14,7 +14,7 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
     STANDARD.decode(text).ok()
 }
 
-/// `#[serde(with = "tsunagi_sync::b64")]` on a `Vec<u8>` field.
+/// `#[serde(with = "tsunagi_protocol::b64")]` on a `Vec<u8>` field.
 pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&encode(bytes))
 }

@@ -1,0 +1,273 @@
+//! The device's sync engine (docs/protocol.md): pull pages (verify, open, merge, cursor in one
+//! store transaction each), re-seal case keys after a team key rotation, push the outbox
+//! (sealing each change set under its case key at push time), seal snapshots when due, and a
+//! status the app can show. A crash at any point neither loses nor duplicates anything: each
+//! step's effects and its progress marker are one store transaction, and the server answers a
+//! repeated push with `duplicate`.
+//!
+//! It lives in `crates/device`, not `crates/protocol`: it decrypts, and `crates/protocol` is
+//! shared with the server, which must not compile a decrypting function.
+//!
+//! This file is the round (`Device::sync`: keys, pull, re-seal, push, snapshots) and what its
+//! steps share; each step is a module of its own.
+
+mod backoff;
+mod keys;
+pub mod payload;
+mod pull;
+mod push;
+pub mod snapshot_payload;
+mod snapshots;
+mod status;
+
+use chrono::Utc;
+use serde::Serialize;
+use std::collections::HashMap;
+use tsunagi_core::ids::EntityId;
+use tsunagi_crypto::identity::SigPublic;
+use tsunagi_protocol::client::Client;
+use tsunagi_store::CaseKeyRow;
+use tsunagi_store::keys::Keystore;
+use uuid::Uuid;
+
+use crate::enroll::{Enrollment, Identity};
+use crate::{Device, DeviceError};
+
+pub use backoff::Backoff;
+pub use snapshots::SNAPSHOT_MIN_OPS;
+pub use status::{SyncErrorView, SyncStatus};
+
+/// Meta keys of the sync state.
+const CURSOR: &str = "sync.cursor";
+const LAST_ATTEMPT: &str = "sync.last_attempt";
+const LAST_SUCCESS: &str = "sync.last_success";
+const LAST_ERROR: &str = "sync.last_error";
+
+/// What one sync round did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    /// Change sets the server accepted.
+    pub pushed: u64,
+    /// Change sets the server already had (a retried push).
+    pub duplicates: u64,
+    /// Change sets the server refused (kept on the device; see the status).
+    pub refused: u64,
+    /// Change sets sealed again because the server did not know their key: another device's
+    /// key for the same case-key epoch reached it first (`stale_key`), or the key's slot had
+    /// not arrived (`unknown_case`). This device pulled and re-sent them.
+    pub resealed: u64,
+    /// Case-key slots, grants and snapshots sent.
+    pub envelopes_sent: u64,
+    /// Envelopes received.
+    pub pulled: u64,
+    /// Change sets newly applied.
+    pub applied: u64,
+    /// Snapshots received and merged.
+    pub snapshots_applied: u64,
+    /// Envelopes waiting for a key.
+    pub held: u64,
+    /// Envelopes refused as invalid in this round.
+    pub invalid: u64,
+    /// Case keys made here.
+    pub keys_made: u64,
+    /// Snapshots sealed here.
+    pub snapshots_made: u64,
+    /// The cursor after the round.
+    pub cursor: u64,
+    /// Where the round's time went.
+    pub steps: SyncSteps,
+}
+
+/// Where one sync round's time went, in milliseconds of wall time (for IT and for tuning:
+/// `tsunagi-device sync` prints it; `tsunagi-syncbench` reports it per phase).
+///
+/// `download`, `open` and `apply` add up every pull page of the round, including the pull that
+/// precedes sealing snapshots; `push` is the outbox push, whose sealing of the next batch
+/// overlaps the previous batch's request; `snapshots` is everything after that push (pull
+/// back, seal, push the snapshots).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct SyncSteps {
+    /// Certificates, team keys and key publication before the pull.
+    pub keys_ms: f64,
+    /// Waiting for pull pages (request, transfer, page decoding).
+    pub download_ms: f64,
+    /// Verifying signatures, opening and decoding envelopes.
+    pub open_ms: f64,
+    /// Merging and storing pages (one store transaction each).
+    pub apply_ms: f64,
+    /// Sealing and pushing the outbox, and recording the answers.
+    pub push_ms: f64,
+    /// Pulling back, sealing and pushing due snapshots.
+    pub snapshots_ms: f64,
+    /// The whole round.
+    pub total_ms: f64,
+}
+
+impl SyncSteps {
+    /// The steps by name, in the order of a round (`total_ms` apart).
+    pub fn named(&self) -> [(&'static str, f64); 6] {
+        [
+            ("keys", self.keys_ms),
+            ("download", self.download_ms),
+            ("open", self.open_ms),
+            ("apply", self.apply_ms),
+            ("push", self.push_ms),
+            ("snapshots", self.snapshots_ms),
+        ]
+    }
+}
+
+impl std::ops::AddAssign for SyncSteps {
+    /// The steps of several rounds, added up.
+    fn add_assign(&mut self, o: SyncSteps) {
+        self.keys_ms += o.keys_ms;
+        self.download_ms += o.download_ms;
+        self.open_ms += o.open_ms;
+        self.apply_ms += o.apply_ms;
+        self.push_ms += o.push_ms;
+        self.snapshots_ms += o.snapshots_ms;
+        self.total_ms += o.total_ms;
+    }
+}
+
+/// Milliseconds since `t`.
+fn ms_since(t: std::time::Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+fn now_rfc3339() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A verified author.
+#[derive(Clone)]
+struct Author {
+    key: SigPublic,
+    team: String,
+}
+
+/// State of one round.
+struct Round<'a> {
+    client: &'a Client,
+    enrollment: &'a Enrollment,
+    identity: &'a Identity,
+    authors: HashMap<Uuid, Author>,
+    /// Case keys opened in this page, before the page's transaction stores them.
+    page_keys: HashMap<([u8; 16], u32), CaseKeyRow>,
+    /// Cases granted to this device's team in this round: their history is fetched.
+    backfill: Vec<EntityId>,
+    /// Cases whose history was fetched in this round (a fetched history holds the grant again).
+    backfilled: std::collections::BTreeSet<EntityId>,
+    report: SyncReport,
+}
+
+impl<'a> Round<'a> {
+    fn new(client: &'a Client, enrollment: &'a Enrollment, identity: &'a Identity) -> Round<'a> {
+        let mut authors = HashMap::new();
+        // This device's own envelopes verify with its own key, without a certificate fetch.
+        authors.insert(
+            enrollment.device,
+            Author {
+                key: identity.sig.public(),
+                team: enrollment.team.clone(),
+            },
+        );
+        Round {
+            client,
+            enrollment,
+            identity,
+            authors,
+            page_keys: HashMap::new(),
+            backfill: Vec::new(),
+            backfilled: std::collections::BTreeSet::new(),
+            report: SyncReport::default(),
+        }
+    }
+}
+
+impl Device {
+    /// One sync round with the server: keys, pull, re-seal, push, snapshots. Records the
+    /// attempt, and its success or its error in plain words, for the status.
+    pub async fn sync<K: Keystore>(&mut self, keystore: &K) -> Result<SyncReport, DeviceError> {
+        let started = now_rfc3339();
+        // The store's background indexing and index merges wait for the round: they are
+        // housekeeping, and on a tablet's two cores they slowed the sync the worker waits for.
+        let _hold = self.store.hold_background_work();
+        self.store.set_meta(LAST_ATTEMPT, &started)?;
+        let result = self.sync_round(keystore).await;
+        match &result {
+            Ok(_) => self
+                .store
+                .set_metas(&[(LAST_SUCCESS, &started), (LAST_ERROR, "")])?,
+            Err(e) => {
+                let view = SyncErrorView {
+                    code: e.code().to_owned(),
+                    message_ja: e.message_ja(),
+                    detail: e.to_string(),
+                    at: started,
+                };
+                let json = serde_json::to_string(&view).unwrap_or_default();
+                // Recording the error must not hide it: ignore a failure to record.
+                let _ = self.store.set_meta(LAST_ERROR, &json);
+            }
+        }
+        result
+    }
+
+    async fn sync_round<K: Keystore>(&mut self, keystore: &K) -> Result<SyncReport, DeviceError> {
+        let start = std::time::Instant::now();
+        let (client, enrollment, identity) = self.signed_client(keystore)?;
+        self.refresh_keys_with(&client, &enrollment, &identity)
+            .await?;
+        let mut round = Round::new(&client, &enrollment, &identity);
+        let epoch = self.current_team_epoch(&enrollment)?;
+        self.publish_team_kems(&mut round).await?;
+        round.report.steps.keys_ms = ms_since(start);
+        self.pull_all(&mut round).await?;
+        self.reseal(&mut round, epoch)?;
+        let t = std::time::Instant::now();
+        self.push_all(&mut round, epoch).await?;
+        round.report.steps.push_ms = ms_since(t);
+        let t = std::time::Instant::now();
+        if !self
+            .store
+            .cases_due_for_snapshot(SNAPSHOT_MIN_OPS)?
+            .is_empty()
+        {
+            // A snapshot claims every envelope up to the cursor: pull what was just pushed
+            // (and anything between) first, so the claim covers it.
+            self.pull_all(&mut round).await?;
+        }
+        if self.seal_snapshots(&mut round, epoch)? > 0 {
+            self.push_all(&mut round, epoch).await?;
+        }
+        round.report.steps.snapshots_ms = ms_since(t);
+        self.observe_clock()?;
+        round.report.cursor = self.meta_u64(CURSOR)?;
+        round.report.held = self.store.sync_counts()?.held;
+        round.report.steps.total_ms = ms_since(start);
+        Ok(round.report)
+    }
+
+    fn meta_u64(&self, key: &str) -> Result<u64, DeviceError> {
+        Ok(self
+            .store
+            .meta(key)?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0))
+    }
+}
+
+/// A record of the store codec's tag 1 (raw deflate), as devices wrote payloads before zstd
+/// (tests of what is still read).
+#[cfg(test)]
+fn deflated<T: Serialize>(value: &T) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::DeflateEncoder::new(
+        vec![tsunagi_store::codec::DEFLATE_JSON],
+        flate2::Compression::new(2),
+    );
+    enc.write_all(&serde_json::to_vec(value).expect("JSON"))
+        .expect("in memory");
+    enc.finish().expect("in memory")
+}

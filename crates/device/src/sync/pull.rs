@@ -1,0 +1,508 @@
+//! Receiving: pull pages (verify, open, merge, cursor in one store transaction each), held
+//! envelopes retried when their key arrives, a fresh device's catch-up (the log, then the
+//! snapshots as of the head), and a case's whole history (`Device::fetch_history`).
+
+use tsunagi_core::ids::{EntityId, OpId};
+use tsunagi_crypto::case::{CaseKeyContext, open_case_key, open_payload, team_kem};
+use tsunagi_crypto::identity::{SealedKey, SigPublic};
+use tsunagi_protocol::api::{DeviceCert, Head};
+use tsunagi_protocol::client::ClientError;
+use tsunagi_protocol::wire::{self, Aux, Envelope, Kind, PullPage};
+use tsunagi_store::keys::Keystore;
+use tsunagi_store::{CaseKeyRow, GrantRow, PageWrite};
+use uuid::Uuid;
+
+use super::{Author, CURSOR, Round, ms_since, now_rfc3339, payload, snapshot_payload};
+use crate::enroll::verified_certs;
+use crate::{Device, DeviceError};
+
+/// Meta keys of a fresh device's catch-up: the head it catches up to, how far it took the
+/// snapshots as of that head, and that it is done.
+const COVERED: &str = "sync.covered_as_of";
+const SNAP_CURSOR: &str = "sync.snapshot_cursor";
+const FRESH_DONE: &str = "sync.fresh_done";
+/// Held envelopes retried per transaction, in bytes (about one pull page).
+const HELD_SLICE: usize = 4 * 1024 * 1024;
+/// Envelopes per pull page asked for.
+const PULL_LIMIT: u32 = 5000;
+/// From this many envelopes on, a pulled page's signatures are checked on two threads.
+const PARALLEL_VERIFY_FROM: usize = 32;
+
+fn refused(code: &str, detail: impl Into<String>) -> Outcome {
+    Outcome::Refused(code.to_owned(), detail.into())
+}
+
+/// What became of one pulled envelope.
+enum Outcome {
+    Done,
+    Hold(String),
+    Refused(String, String),
+}
+
+impl Device {
+    /// Fetches a person's whole case history from the server (audit, and devices that started
+    /// from snapshots): every change set is verified, opened and recorded in the op log; the
+    /// merged state does not change (it already includes them). Returns change sets added.
+    pub async fn fetch_history<K: Keystore>(
+        &mut self,
+        person: &str,
+        keystore: &K,
+    ) -> Result<u64, DeviceError> {
+        let pid = tsunagi_core::ids::PersonId::parse(person)?;
+        let (client, enrollment, identity) = self.signed_client(keystore)?;
+        let mut round = Round::new(&client, &enrollment, &identity);
+        self.fetch_case(&mut round, pid.into()).await?;
+        Ok(round.report.applied)
+    }
+
+    pub(super) async fn pull_all(&mut self, round: &mut Round<'_>) -> Result<(), DeviceError> {
+        let mut cursor = self.meta_u64(CURSOR)?;
+        // A fresh device (or one interrupted while catching up): the log first, without what
+        // the snapshots as of the head hold, then those snapshots. The log brings the case-key
+        // slots and grants, so every snapshot opens as it arrives; fetched first, each waited
+        // for its key in the store (a fresh device of a team with 100,000 records wrote and
+        // read back 300 MB of held snapshots). Merging is order-independent, so changes newer
+        // than a snapshot may come before it.
+        let fresh = self.store.meta(FRESH_DONE)?.is_none()
+            && (cursor == 0 || self.store.meta(COVERED)?.is_some());
+        let covered = if fresh {
+            self.fresh_head(round).await?
+        } else {
+            self.meta_u64(COVERED)?
+        };
+        loop {
+            let mut path = format!("/v1/sync/pull?since={cursor}&limit={PULL_LIMIT}");
+            if covered > 0 {
+                path.push_str(&format!("&covered_as_of={covered}"));
+            }
+            let page = self.get_page(round, &path).await?;
+            let more = page.more;
+            let next = page.next;
+            self.apply_page(round, page, Some((CURSOR, next))).await?;
+            cursor = next;
+            if !more {
+                break;
+            }
+        }
+        if fresh {
+            self.fresh_snapshots(round, covered).await?;
+        }
+        self.retry_held(round).await?;
+        while let Some(case) = round.backfill.pop() {
+            if round.backfilled.insert(case) {
+                self.fetch_case(round, case).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A fresh device: the head it catches up to (recorded, so an interrupted catch-up keeps
+    /// it).
+    async fn fresh_head(&mut self, round: &mut Round<'_>) -> Result<u64, DeviceError> {
+        Ok(match self.store.meta(COVERED)? {
+            Some(s) => s.parse().unwrap_or(0),
+            None => {
+                let head: Head = round.client.get("/v1/sync/head").await?;
+                self.store.set_meta(COVERED, &head.head.to_string())?;
+                head.head
+            }
+        })
+    }
+
+    /// A fresh device, after the log: every readable case's latest snapshot as of the head.
+    async fn fresh_snapshots(
+        &mut self,
+        round: &mut Round<'_>,
+        as_of: u64,
+    ) -> Result<(), DeviceError> {
+        let mut since = self.meta_u64(SNAP_CURSOR)?;
+        loop {
+            let path = format!("/v1/sync/snapshots?since={since}&as_of={as_of}&limit=200");
+            let page = self.get_page(round, &path).await?;
+            let (more, next) = (page.more, page.next);
+            self.apply_page(round, page, Some((SNAP_CURSOR, next)))
+                .await?;
+            since = next;
+            if !more {
+                break;
+            }
+        }
+        self.store.set_meta(FRESH_DONE, &now_rfc3339())?;
+        Ok(())
+    }
+
+    /// A case's whole history (after a grant, or for the audit view).
+    async fn fetch_case(
+        &mut self,
+        round: &mut Round<'_>,
+        case: EntityId,
+    ) -> Result<(), DeviceError> {
+        let mut since = 0u64;
+        loop {
+            let path = format!("/v1/sync/cases/{}?since={since}&limit={PULL_LIMIT}", case);
+            let page = self.get_page(round, &path).await?;
+            let (more, next) = (page.more, page.next);
+            self.apply_page(round, page, None).await?;
+            since = next;
+            if !more {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_page(&self, round: &mut Round<'_>, path: &str) -> Result<PullPage, DeviceError> {
+        let t = std::time::Instant::now();
+        let bytes = round.client.send_bytes("GET", path, Vec::new()).await?;
+        let page = PullPage::decode(&bytes)
+            .map_err(|e| DeviceError::Server(ClientError::Protocol(e.to_string())));
+        round.report.steps.download_ms += ms_since(t);
+        page
+    }
+
+    async fn apply_page(
+        &mut self,
+        round: &mut Round<'_>,
+        page: PullPage,
+        cursor: Option<(&str, u64)>,
+    ) -> Result<(), DeviceError> {
+        let mut write = PageWrite::default();
+        round.page_keys.clear();
+        let t = std::time::Instant::now();
+        let verified = self.verify_page(round, &page.items, &mut write).await?;
+        for (item, &verified) in page.items.iter().zip(&verified) {
+            round.report.pulled += 1;
+            match self
+                .take(round, item.seq, &item.body, &mut write, verified)
+                .await?
+            {
+                Outcome::Done => {}
+                Outcome::Hold(why) => write.hold.push((item.seq, item.body.clone(), why)),
+                Outcome::Refused(code, detail) => {
+                    round.report.invalid += 1;
+                    write
+                        .refused
+                        .push((item.seq, item.body.clone(), code, detail));
+                }
+            }
+        }
+        write.cursor = cursor.map(|(k, v)| (k.to_owned(), v));
+        round.report.steps.open_ms += ms_since(t);
+        let t = std::time::Instant::now();
+        round.report.applied += self.store.commit_page(&write, &now_rfc3339())? as u64;
+        round.report.steps.apply_ms += ms_since(t);
+        round.report.snapshots_applied += write.snapshots.len() as u64;
+        Ok(())
+    }
+
+    /// Retries held envelopes, a slice of about [`HELD_SLICE`] bytes per transaction (memory
+    /// stays bounded however many a fresh device holds).
+    async fn retry_held(&mut self, round: &mut Round<'_>) -> Result<(), DeviceError> {
+        let mut after = 0u64;
+        loop {
+            let held = self.store.held(after, HELD_SLICE)?;
+            let Some(&(last, _)) = held.last() else {
+                return Ok(());
+            };
+            after = last;
+            let mut write = PageWrite::default();
+            round.page_keys.clear();
+            for (seq, body) in held {
+                match self.take(round, seq, &body, &mut write, false).await? {
+                    Outcome::Done => write.unhold.push(seq),
+                    Outcome::Hold(_) => {}
+                    Outcome::Refused(code, detail) => {
+                        write.unhold.push(seq);
+                        write.refused.push((seq, body, code, detail));
+                    }
+                }
+            }
+            let t = std::time::Instant::now();
+            round.report.applied += self.store.commit_page(&write, &now_rfc3339())? as u64;
+            round.report.steps.apply_ms += ms_since(t);
+            round.report.snapshots_applied += write.snapshots.len() as u64;
+        }
+    }
+
+    /// Checks the signatures of a pulled page's envelopes on two threads (a page of 200
+    /// changes spends most of its opening time verifying, and a tablet has cores to spare
+    /// while it syncs). True where the envelope decodes, its author is known and verified, and
+    /// its signature holds under the author's key: [`Device::take`] then does not check it
+    /// again. False where any of that fails or was not tried (small pages, this device's own
+    /// change sets, which `take` skips unverified): `take` checks those one by one as always,
+    /// so a refusal is the same, with the same reason, as without this step.
+    async fn verify_page(
+        &mut self,
+        round: &mut Round<'_>,
+        items: &[wire::Pulled],
+        write: &mut PageWrite,
+    ) -> Result<Vec<bool>, DeviceError> {
+        if items.len() < PARALLEL_VERIFY_FROM {
+            return Ok(vec![false; items.len()]);
+        }
+        let me = round.enrollment.device;
+        let mut jobs: Vec<Option<(Envelope, SigPublic)>> = Vec::with_capacity(items.len());
+        for item in items {
+            let job = match Envelope::decode(&item.body) {
+                Ok(env) => {
+                    let author = Uuid::from_bytes(env.author);
+                    if author == me && env.kind == Kind::Change {
+                        None
+                    } else {
+                        self.author(round, author, write)
+                            .await?
+                            .map(|a| (env, a.key))
+                    }
+                }
+                Err(_) => None,
+            };
+            jobs.push(job);
+        }
+        let check = |jobs: &[Option<(Envelope, SigPublic)>]| -> Vec<bool> {
+            jobs.iter()
+                .map(|j| j.as_ref().is_some_and(|(env, key)| env.verify(key)))
+                .collect()
+        };
+        let (first, second) = jobs.split_at(jobs.len() / 2);
+        Ok(std::thread::scope(|s| {
+            let other = s.spawn(|| check(first));
+            let mine = check(second);
+            // A panicked helper leaves its half to `take` (checked one by one).
+            let mut all = other.join().unwrap_or_else(|_| vec![false; first.len()]);
+            all.extend(mine);
+            all
+        }))
+    }
+
+    /// Verifies (unless `verified` says [`Device::verify_page`] did) and opens one envelope
+    /// into `write`.
+    async fn take(
+        &mut self,
+        round: &mut Round<'_>,
+        seq: u64,
+        body: &[u8],
+        write: &mut PageWrite,
+        verified: bool,
+    ) -> Result<Outcome, DeviceError> {
+        let env = match Envelope::decode(body) {
+            Ok(e) => e,
+            Err(e) => return Ok(refused("malformed", e.to_string())),
+        };
+        let author_id = Uuid::from_bytes(env.author);
+        let me = round.enrollment.device;
+        // Our own change sets come back in the stream: already applied.
+        if author_id == me
+            && env.kind == Kind::Change
+            && self
+                .store
+                .has_op(OpId::from_uuid(Uuid::from_bytes(env.id)))?
+        {
+            return Ok(Outcome::Done);
+        }
+        let author = match self.author(round, author_id, write).await? {
+            Some(a) => a,
+            None => {
+                return Ok(refused(
+                    "unknown_author",
+                    format!("no verifiable certificate for device {author_id}"),
+                ));
+            }
+        };
+        if !verified && !env.verify(&author.key) {
+            return Ok(refused(
+                "bad_signature",
+                format!("envelope {seq} is not signed by its author {author_id}"),
+            ));
+        }
+        let case = EntityId::from_uuid(Uuid::from_bytes(env.case));
+        match &env.aux {
+            Aux::CaseKey {
+                team,
+                team_epoch,
+                created,
+                enc,
+            } => {
+                if *team != round.enrollment.team {
+                    return Ok(refused("not_for_us", format!("slot for team {team}")));
+                }
+                // A key this device already holds (another slot of it opened first): nothing
+                // to learn, except that it is sealed to a newer epoch of its team.
+                let known = match round.page_keys.get(&(env.case, env.epoch)) {
+                    Some(k) => Some(k.clone()),
+                    None => self.store.case_key(case, env.epoch)?,
+                };
+                if let Some(mut k) = known.filter(|k| k.key_id == env.key_id) {
+                    if *team == author.team && *team_epoch > k.sealed_to {
+                        k.sealed_to = *team_epoch;
+                        round.page_keys.insert((env.case, env.epoch), k.clone());
+                        write.keys.push(k);
+                    }
+                    return Ok(Outcome::Done);
+                }
+                let Some(tk) = self.store.team_key(team, *team_epoch)? else {
+                    return Ok(Outcome::Hold(format!(
+                        "team key {team}/{team_epoch} not held"
+                    )));
+                };
+                let kem = team_kem(&tk, team, *team_epoch)?;
+                let ctx = CaseKeyContext {
+                    case: &env.case,
+                    epoch: env.epoch,
+                    key_id: &env.key_id,
+                    team,
+                    team_epoch: *team_epoch,
+                };
+                let sealed = SealedKey {
+                    enc: enc.clone(),
+                    ct: env.ct.clone(),
+                };
+                let Ok(ck) = open_case_key(&kem, &sealed, &ctx) else {
+                    return Ok(refused(
+                        "does_not_open",
+                        format!("case key slot {seq} does not open"),
+                    ));
+                };
+                let row = CaseKeyRow {
+                    case,
+                    epoch: env.epoch,
+                    key_id: env.key_id,
+                    key: ck,
+                    team: author.team.clone(),
+                    team_epoch: *created,
+                    sealed_to: if *team == author.team { *team_epoch } else { 0 },
+                    local: author_id == me,
+                };
+                round.page_keys.insert((env.case, env.epoch), row.clone());
+                write.keys.push(row);
+                Ok(Outcome::Done)
+            }
+            Aux::Grant {
+                team,
+                from_epoch,
+                until_epoch,
+                ..
+            } => {
+                write.grants.push(GrantRow {
+                    case,
+                    team: team.clone(),
+                    from_epoch: *from_epoch,
+                    until_epoch: *until_epoch,
+                });
+                if *team == round.enrollment.team && *until_epoch == 0 && author.team != *team {
+                    round.backfill.push(case);
+                }
+                Ok(Outcome::Done)
+            }
+            Aux::None | Aux::Snapshot { .. } => {
+                let key = match round.page_keys.get(&(env.case, env.epoch)) {
+                    Some(k) => Some(k.clone()),
+                    None => self.store.case_key(case, env.epoch)?,
+                };
+                let Some(key) = key.filter(|k| k.key_id == env.key_id) else {
+                    return Ok(Outcome::Hold(format!(
+                        "case key {case}/{} not held",
+                        env.epoch
+                    )));
+                };
+                let Ok(plain) = open_payload(&key.key, &env.id, &env.aad(), &env.nonce, &env.ct)
+                else {
+                    return Ok(refused(
+                        "does_not_open",
+                        format!(
+                            "envelope {seq} does not open (tampered, or moved under another header)"
+                        ),
+                    ));
+                };
+                if let Aux::Snapshot { .. } = env.aux {
+                    let states = match snapshot_payload::decode(&plain) {
+                        Ok(s) => s,
+                        Err(e) => return Ok(refused("malformed", e.to_string())),
+                    };
+                    if states.iter().any(|s| s.state.case_id() != case) {
+                        return Ok(refused(
+                            "wrong_case",
+                            format!("snapshot {seq} holds records of another case"),
+                        ));
+                    }
+                    let states = if author_id == me { Vec::new() } else { states };
+                    write.snapshots.push((case, seq, states));
+                    return Ok(Outcome::Done);
+                }
+                let rc = match payload::decode(&plain) {
+                    Ok(c) => c,
+                    Err(e) => return Ok(refused("malformed", e.to_string())),
+                };
+                let cs = &rc.cs;
+                if *cs.op.as_uuid().as_bytes() != env.id
+                    || *cs.device.as_uuid().as_bytes() != env.author
+                {
+                    return Ok(refused(
+                        "mismatch",
+                        format!(
+                            "envelope {seq}: the change set's op id or author differs from the header"
+                        ),
+                    ));
+                }
+                write.changes.push(rc);
+                Ok(Outcome::Done)
+            }
+        }
+    }
+
+    /// The verified key and team of an envelope's author (cached in the store).
+    async fn author(
+        &mut self,
+        round: &mut Round<'_>,
+        id: Uuid,
+        write: &mut PageWrite,
+    ) -> Result<Option<Author>, DeviceError> {
+        if let Some(a) = round.authors.get(&id) {
+            return Ok(Some(a.clone()));
+        }
+        let admin = round.enrollment.admin_key()?;
+        let mut chain: Vec<DeviceCert> = Vec::new();
+        let cached = self.store.cert(id)?;
+        let cert: DeviceCert = match cached.as_deref().map(serde_json::from_str) {
+            Some(Ok(c)) => c,
+            _ => match round.client.get(&format!("/v1/devices/{id}/cert")).await {
+                Ok(c) => c,
+                Err(ClientError::Refused { status: 404, .. }) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        if cert.signer != "admin" {
+            // Signed by a lead of its team: verify the lead's certificate too.
+            let lead_id = Uuid::parse_str(&cert.signer).ok();
+            let lead: Option<DeviceCert> = match lead_id {
+                Some(l) => match round.client.get(&format!("/v1/devices/{l}/cert")).await {
+                    Ok(c) => Some(c),
+                    Err(ClientError::Refused { status: 404, .. }) => None,
+                    Err(e) => return Err(e.into()),
+                },
+                None => None,
+            };
+            chain.extend(lead);
+        }
+        chain.push(cert.clone());
+        let mut why = Vec::new();
+        let ok = verified_certs(&chain, &admin, &mut why);
+        let Some((pk, c)) = ok.get(&id.to_string()) else {
+            return Ok(None);
+        };
+        if c.device != id {
+            return Ok(None);
+        }
+        let a = Author {
+            key: *pk,
+            team: c.team.clone(),
+        };
+        if cached.is_none() {
+            write.certs.push((
+                id,
+                serde_json::to_string(&cert).map_err(|e| DeviceError::Bundle(e.to_string()))?,
+            ));
+        }
+        round.authors.insert(id, a.clone());
+        Ok(Some(a))
+    }
+}
