@@ -757,3 +757,48 @@ async fn a_case_key_that_lost_the_race_is_replaced(kind: Kind) {
     assert!(w2.store().entity(c1.into()).unwrap().is_some());
     assert_eq!(case_states(&w2, p).len(), 6, "person + 5 contacts");
 }
+
+/// A worker's new tablet takes their own caseload first — the cases their devices wrote in —
+/// and then the rest of the team's records: both end as on the old device.
+#[tokio::test(flavor = "current_thread")]
+async fn a_new_device_takes_its_users_own_cases_first() {
+    let world = World::start(Kind::Sqlite).await;
+    let admin = world.admin().await;
+    admin.create_team("csw-north", "csw").await.unwrap();
+    let mut old = member(&world, &admin, "山田 花子", "csw-north", "worker").await;
+    let mut mate = member(&world, &admin, "鈴木 一郎", "csw-north", "worker").await;
+    let mine: Vec<PersonId> = (0..2)
+        .map(|i| old.add_person(&person(&format!("自分の担当 {i}"))).unwrap())
+        .collect();
+    for p in &mine {
+        for k in 0..3 {
+            old.add_contact(&contact(*p, &format!("訪問 {k}"))).unwrap();
+        }
+    }
+    let theirs = mate.add_person(&person("同僚の担当")).unwrap();
+    mate.add_contact(&contact(theirs, "同僚の訪問")).unwrap();
+    sync(&mut old).await;
+    sync(&mut mate).await;
+    sync(&mut old).await;
+
+    // The same worker's new tablet.
+    let user = old.enrollment().unwrap().unwrap().user;
+    let file = world.dir.path().join("second-tablet.json");
+    admin
+        .provision(&user.to_string(), None, Some(&file))
+        .await
+        .unwrap();
+    let mut new = new_device(&world.device_dir("second-tablet"), "山田 花子");
+    let e = new
+        .enroll(&std::fs::read_to_string(&file).unwrap(), &OsKeystore::new())
+        .await
+        .unwrap();
+    admin.approve(&e.device.to_string()).await.unwrap();
+    let report = sync(&mut new).await;
+    assert_eq!(report.own_cases, 2, "the worker's two cases came first");
+    for p in mine.iter().chain([&theirs]) {
+        assert_eq!(case_states(&new, *p), case_states(&old, *p));
+    }
+    // A second round is an ordinary one.
+    assert_eq!(sync(&mut new).await.own_cases, 0);
+}

@@ -124,7 +124,7 @@ pub struct Prepared {
     workload: Workload,
     n: u32,
     /// Per client: (program index, district index) of the first record about it.
-    first_use: Vec<Option<(usize, usize)>>,
+    pub(crate) first_use: Vec<Option<(usize, usize)>>,
     /// Per entry of [`SEARCH_TERMS`]: notes among the n that contain the term.
     pub naive_hits: Vec<u64>,
 }

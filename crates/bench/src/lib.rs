@@ -3,6 +3,7 @@
 //! write, read and search paths and SQLCipher's share of them; and the sync benchmark
 //! (`syncbench`), phases A–D against a real server next to the PouchDB peer.
 
+pub mod appbench;
 pub mod harness;
 pub mod report;
 pub mod rss;

@@ -45,6 +45,11 @@ pub struct Device {
     pub(crate) http: std::sync::OnceLock<tsunagi_protocol::client::Pool>,
     /// The team this device is enrolled in, once read (a device never changes team).
     team: std::sync::OnceLock<String>,
+    /// Where a sync on this connection reports its progress (the app's background sync).
+    pub(crate) progress: Option<std::sync::Arc<crate::sync::ProgressBoard>>,
+    /// The longest a sync's store transaction may hold the write lock (the app's background
+    /// sync: the worker's saves on the other connection wait no longer); `None`: a page each.
+    pub(crate) write_slice: Option<std::time::Duration>,
 }
 
 /// What `init` produced: the device id and the recovery code IT must keep (shown once).
@@ -267,6 +272,8 @@ impl Device {
             key,
             http: std::sync::OnceLock::new(),
             team: std::sync::OnceLock::new(),
+            progress: None,
+            write_slice: None,
         })
     }
 
@@ -284,7 +291,34 @@ impl Device {
             key: self.key.clone(),
             http: std::sync::OnceLock::new(),
             team: std::sync::OnceLock::new(),
+            progress: None,
+            write_slice: None,
         })
+    }
+
+    /// Runs this device's syncs as the app's background sync: progress on `board`, and store
+    /// transactions that hold the write lock at most about `slice` each (`None`: a page each).
+    pub(crate) fn run_in_background(
+        &mut self,
+        board: std::sync::Arc<crate::sync::ProgressBoard>,
+        slice: Option<std::time::Duration>,
+    ) {
+        self.progress = Some(board);
+        self.write_slice = slice;
+    }
+
+    /// A step of a running sync begins (shown by the app's progress bar).
+    pub(crate) fn step(&self, phase: crate::api::SyncPhase, total: u64) {
+        if let Some(p) = &self.progress {
+            p.begin(phase, total);
+        }
+    }
+
+    /// Records done in the running sync's step.
+    pub(crate) fn step_done(&self, done: u64) {
+        if let Some(p) = &self.progress {
+            p.advance(done);
+        }
     }
 
     /// Advances the clock for a local write.

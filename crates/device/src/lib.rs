@@ -16,7 +16,7 @@ mod share;
 mod sync;
 mod view;
 
-pub use app::{App, IDLE_LOCK_MINUTES, MIN_APP_PIN};
+pub use app::{App, AppOptions, IDLE_LOCK_MINUTES, MIN_APP_PIN};
 pub use device::{Device, InitReport, VaultInfo};
 pub use enroll::{ApproveReport, EnrollReport, Enrollment, KeysReport, PeerReport};
 pub use error::{DeviceError, Refusal};

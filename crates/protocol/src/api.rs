@@ -435,6 +435,15 @@ pub struct Head {
     pub head: u64,
 }
 
+/// `GET /v1/sync/mine?as_of=S`: the cases of the device's team in which a device of the same
+/// user wrote a change with `seq <= S` — the worker's own caseload, which a fresh device takes
+/// first so that it is usable while the rest of the team's records follow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyCases {
+    /// Case ids, 32 lower-case hex digits each.
+    pub cases: Vec<String>,
+}
+
 /// `POST /v1/teams/{team}/kem`: the public half of TeamKEM[team, epoch] (docs/protocol.md),
 /// published by a member device and signed with its DevSig.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -239,6 +239,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/sync/pull", get(sync::pull))
         .route("/v1/sync/snapshots", get(sync::snapshots))
         .route("/v1/sync/head", get(sync::head))
+        .route("/v1/sync/mine", get(sync::mine))
         .route("/v1/sync/cases/{case}", get(sync::case_history))
         .route(
             "/v1/teams/{team}/kem",

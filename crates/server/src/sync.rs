@@ -8,7 +8,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tsunagi_crypto::identity::{KemPublic, SigPublic};
-use tsunagi_protocol::api::{DeviceCert, Head, TeamKem, TeamKemAnswer};
+use tsunagi_protocol::api::{DeviceCert, Head, MyCases, TeamKem, TeamKemAnswer};
 use tsunagi_protocol::wire::{self, Aux, Envelope, PushResponse, PushResult};
 use uuid::Uuid;
 
@@ -315,6 +315,30 @@ pub(crate) async fn case_history(
     let case = Uuid::try_parse(&case).map_err(|_| bad_case())?;
     let p = Params::parse(query.as_deref(), &["since", "limit"])?;
     page(&state, &me, PageScope::Case(*case.as_bytes()), &p, "case").await
+}
+
+/// `GET /v1/sync/mine?as_of=S`: the requesting user's own cases (see `MyCases`).
+pub(crate) async fn mine(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    signed: Signed,
+) -> ApiResult<Json<MyCases>> {
+    let me = device(signed.caller)?;
+    let p = Params::parse(query.as_deref(), &["as_of"])?;
+    let as_of = p
+        .get("as_of")
+        .ok_or_else(|| bad_query("as_of is required (the head the device starts from)"))?;
+    check_as_of(&state, "as_of", as_of).await?;
+    let cases = state
+        .storage()
+        .cases_of_user(me.user.id, &me.user.team, as_of)
+        .await?;
+    Ok(Json(MyCases {
+        cases: cases
+            .iter()
+            .map(|c| Uuid::from_bytes(*c).simple().to_string())
+            .collect(),
+    }))
 }
 
 /// `GET /v1/sync/head`.

@@ -197,6 +197,11 @@ impl Store {
             std::time::Duration::MAX,
             std::time::Duration::from_millis(50),
         )?;
+        // One read transaction for the whole search: the index is read through several
+        // statements (the segment list, then each segment's rows), and a merge step of the
+        // background thread committing between them moved rows out of sight (found by a test
+        // of a page committed in slices, whose many small segments merge often).
+        let snapshot = self.conn.unchecked_transaction()?;
         let query = Query::parse(input);
         if query.is_empty() {
             return Ok(SearchResults {
@@ -289,6 +294,8 @@ impl Store {
                 excerpt: excerpt(note, &query.terms),
             });
         }
+        // Read only: nothing to keep, the snapshot just ends.
+        snapshot.rollback()?;
         Ok(SearchResults {
             persons,
             contacts,

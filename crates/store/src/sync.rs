@@ -125,6 +125,9 @@ pub struct PageWrite {
     pub certs: Vec<(Uuid, String)>,
     /// Cursor to record: meta key and value.
     pub cursor: Option<(String, u64)>,
+    /// Index the page's notes inside its own transactions whatever its size (a fresh
+    /// device's own cases, searched at once while the rest of the team's records follow).
+    pub index_now: bool,
 }
 
 /// Counts the status shows.
@@ -583,92 +586,102 @@ impl Store {
 
     /// Writes one pulled page in one transaction. Returns how many change sets were new.
     pub fn commit_page(&mut self, page: &PageWrite, now: &str) -> Result<usize, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        for k in &page.keys {
-            put_key(&tx, k)?;
-        }
-        for g in &page.grants {
-            put_grant(&tx, g)?;
-        }
-        let mut per_case: BTreeMap<EntityId, i64> = BTreeMap::new();
-        let mut applied = 0;
-        let mut after = Deferred::default();
-        // A large page is indexed inside this transaction (see fts::inline_for), from the notes
-        // it writes.
+        self.commit_page_sliced(page, now, None)
+    }
+
+    /// Writes one pulled page; with `slice`, in transactions that each hold the write lock
+    /// about that long (plus their commit), so that the app's saves on another connection
+    /// never wait for a whole page. The keys, grants, certificates, held and refused envelopes
+    /// go in the first transaction; change sets and snapshots fill the transactions in order;
+    /// the cursor goes in the last one only. A crash between them re-pulls the page, which
+    /// merges to the same state (known op ids change nothing, joins are idempotent). Returns
+    /// how many change sets were new.
+    pub fn commit_page_sliced(
+        &mut self,
+        page: &PageWrite,
+        now: &str,
+        slice: Option<std::time::Duration>,
+    ) -> Result<usize, StoreError> {
         let joined: usize = page.snapshots.iter().map(|(_, _, s)| s.len()).sum();
-        let inline = crate::fts::inline_for(page.changes.len() + joined);
-        if inline {
-            after.index = Some(crate::fts::PageIndex::default());
-        }
-        for rc in &page.changes {
-            if let Some(case) =
-                apply_in(&tx, &rc.cs, rc.body.as_deref(), Origin::Remote, &mut after)?
-            {
-                applied += 1;
-                *per_case.entry(case).or_default() += 1;
+        // A large page is indexed inside its transactions (see fts::inline_for), from the notes
+        // they write.
+        let inline = page.index_now || crate::fts::inline_for(page.changes.len() + joined);
+        let mut changes = page.changes.iter().peekable();
+        let mut snapshots = page.snapshots.iter().peekable();
+        let mut applied = 0;
+        let mut first = true;
+        loop {
+            let started = std::time::Instant::now();
+            // Every transaction takes at least one record, so a slice too short still ends.
+            let mut taken = 0usize;
+            let mut over = || {
+                taken += 1;
+                taken > 1 && slice.is_some_and(|s| started.elapsed() >= s)
+            };
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut after = Deferred::default();
+            if inline {
+                after.index = Some(crate::fts::PageIndex::default());
             }
-            crate::fts::index_page_step(&tx, after.index.as_mut())?;
-        }
-        for (case, n) in per_case {
-            tx.prepare_cached(
-                "INSERT INTO case_sync (case_id, ops_since) VALUES (?1, ?2)
-                 ON CONFLICT (case_id) DO UPDATE SET ops_since = ops_since + excluded.ops_since",
-            )?
-            .execute(params![case.as_uuid().as_bytes(), n])?;
-        }
-        for (case, seq, states) in &page.snapshots {
-            for s in states {
-                join_in(&tx, &s.state, s.json.as_deref(), &mut after)?;
+            if first {
+                commit_page_extras(&tx, page, now)?;
+                first = false;
             }
-            crate::fts::index_page_step(&tx, after.index.as_mut())?;
-            tx.prepare_cached(
-                "INSERT INTO case_sync (case_id, snapshot_seq, ops_since) VALUES (?1, ?2, 0)
-                 ON CONFLICT (case_id) DO UPDATE SET snapshot_seq = max(snapshot_seq, excluded.snapshot_seq),
-                     ops_since = 0",
-            )?
-            .execute(params![case.as_uuid().as_bytes(), *seq as i64])?;
+            let mut per_case: BTreeMap<EntityId, i64> = BTreeMap::new();
+            while !over() {
+                let Some(rc) = changes.next() else { break };
+                if let Some(case) =
+                    apply_in(&tx, &rc.cs, rc.body.as_deref(), Origin::Remote, &mut after)?
+                {
+                    applied += 1;
+                    *per_case.entry(case).or_default() += 1;
+                }
+                crate::fts::index_page_step(&tx, after.index.as_mut())?;
+            }
+            for (case, n) in per_case {
+                tx.prepare_cached(
+                    "INSERT INTO case_sync (case_id, ops_since) VALUES (?1, ?2)
+                     ON CONFLICT (case_id) DO UPDATE SET ops_since = ops_since + excluded.ops_since",
+                )?
+                .execute(params![case.as_uuid().as_bytes(), n])?;
+            }
+            while changes.peek().is_none() && !over() {
+                let Some((case, seq, states)) = snapshots.next() else {
+                    break;
+                };
+                for s in states {
+                    join_in(&tx, &s.state, s.json.as_deref(), &mut after)?;
+                }
+                crate::fts::index_page_step(&tx, after.index.as_mut())?;
+                tx.prepare_cached(
+                    "INSERT INTO case_sync (case_id, snapshot_seq, ops_since) VALUES (?1, ?2, 0)
+                     ON CONFLICT (case_id) DO UPDATE SET snapshot_seq = max(snapshot_seq, excluded.snapshot_seq),
+                         ops_since = 0",
+                )?
+                .execute(params![case.as_uuid().as_bytes(), *seq as i64])?;
+            }
+            let last = changes.peek().is_none() && snapshots.peek().is_none();
+            if last && let Some((key, value)) = &page.cursor {
+                tx.prepare_cached(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute(params![key, value.to_string()])?;
+            }
+            let index = after.index.take();
+            after.finish(&tx)?;
+            // A large page's notes are searchable as soon as the transaction that wrote them
+            // commits.
+            if let Some(index) = index {
+                crate::fts::index_page_in(&tx, index)?;
+            }
+            tx.commit()?;
+            if last {
+                return Ok(applied);
+            }
         }
-        for seq in &page.unhold {
-            tx.prepare_cached("DELETE FROM held WHERE seq = ?1")?
-                .execute([*seq as i64])?;
-        }
-        for (seq, body, reason) in &page.hold {
-            tx.prepare_cached(
-                "INSERT INTO held (seq, body, reason) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (seq) DO UPDATE SET reason = excluded.reason",
-            )?
-            .execute(params![*seq as i64, body, reason])?;
-        }
-        for (seq, body, code, detail) in &page.refused {
-            tx.prepare_cached(
-                "INSERT INTO pull_refused (seq, body, code, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (seq) DO NOTHING",
-            )?
-            .execute(params![*seq as i64, body, code, detail, now])?;
-        }
-        for (device, cert) in &page.certs {
-            tx.prepare_cached(
-                "INSERT INTO certs (device, cert) VALUES (?1, ?2) ON CONFLICT (device) DO NOTHING",
-            )?
-            .execute(params![device.as_bytes(), cert])?;
-        }
-        if let Some((key, value)) = &page.cursor {
-            tx.prepare_cached(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )?
-            .execute(params![key, value.to_string()])?;
-        }
-        let index = after.index.take();
-        after.finish(&tx)?;
-        // A large page's notes are searchable as soon as it is.
-        if let Some(index) = index {
-            crate::fts::index_page_in(&tx, index)?;
-        }
-        tx.commit()?;
-        Ok(applied)
     }
 
     /// Held envelopes after `after_seq`, oldest first, as many as fit in `max_bytes` (at least
@@ -835,4 +848,44 @@ impl Store {
             .optional()?
             .is_some())
     }
+}
+
+/// The small parts of a pulled page, written by its first transaction: case keys, grants,
+/// held (and no longer held) and refused envelopes, certificates.
+fn commit_page_extras(
+    tx: &rusqlite::Transaction<'_>,
+    page: &PageWrite,
+    now: &str,
+) -> Result<(), StoreError> {
+    for k in &page.keys {
+        put_key(tx, k)?;
+    }
+    for g in &page.grants {
+        put_grant(tx, g)?;
+    }
+    for seq in &page.unhold {
+        tx.prepare_cached("DELETE FROM held WHERE seq = ?1")?
+            .execute([*seq as i64])?;
+    }
+    for (seq, body, reason) in &page.hold {
+        tx.prepare_cached(
+            "INSERT INTO held (seq, body, reason) VALUES (?1, ?2, ?3)
+             ON CONFLICT (seq) DO UPDATE SET reason = excluded.reason",
+        )?
+        .execute(params![*seq as i64, body, reason])?;
+    }
+    for (seq, body, code, detail) in &page.refused {
+        tx.prepare_cached(
+            "INSERT INTO pull_refused (seq, body, code, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (seq) DO NOTHING",
+        )?
+        .execute(params![*seq as i64, body, code, detail, now])?;
+    }
+    for (device, cert) in &page.certs {
+        tx.prepare_cached(
+            "INSERT INTO certs (device, cert) VALUES (?1, ?2) ON CONFLICT (device) DO NOTHING",
+        )?
+        .execute(params![device.as_bytes(), cert])?;
+    }
+    Ok(())
 }

@@ -143,13 +143,13 @@ impl Meter<'_> {
 }
 
 /// IT's side: the admin library, bootstrapped once.
-struct It {
-    admin: Admin,
+pub(crate) struct It {
+    pub(crate) admin: Admin,
     dir: PathBuf,
 }
 
 impl It {
-    async fn bootstrap(server: &ServerInfo, dir: &Path) -> anyhow::Result<It> {
+    pub(crate) async fn bootstrap(server: &ServerInfo, dir: &Path) -> anyhow::Result<It> {
         let admin_dir = dir.join("admin");
         let pass = Passphrase::new_for_init(PASSPHRASE)?;
         tsunagi_admin::init(&admin_dir, &server.url, &server.bootstrap_token, &pass)
@@ -165,7 +165,7 @@ impl It {
 
     /// A user of the team, a new device for them (its keys in the OS keystore), its enrollment
     /// bundle redeemed, approved by IT, and the team key fetched.
-    async fn device(
+    pub(crate) async fn device(
         &self,
         name: &str,
         user: &str,
@@ -173,12 +173,8 @@ impl It {
         ks: &OsKeystore,
     ) -> anyhow::Result<Device> {
         let u = self.admin.create_user(user, TEAM, role).await?;
-        let bundle = self.dir.join(format!("{name}.tsunagi-enroll.json"));
-        self.admin
-            .provision(&u.id.to_string(), None, Some(&bundle))
-            .await?;
         let (mut device, _) = Device::init(&self.dir.join(name), None, user, ks)?;
-        let text = std::fs::read_to_string(&bundle)?;
+        let text = self.bundle(&u.id.to_string(), name).await?;
         let enrolled = device.enroll(&text, ks).await?;
         self.admin.approve(&enrolled.device.to_string()).await?;
         let keys = device.refresh_keys(ks).await?;
@@ -187,6 +183,15 @@ impl It {
             "{name} holds no team key after approval"
         );
         Ok(device)
+    }
+}
+
+impl It {
+    /// An enrollment bundle for another device of an existing user (its JSON text).
+    pub(crate) async fn bundle(&self, user: &str, name: &str) -> anyhow::Result<String> {
+        let file = self.dir.join(format!("{name}.tsunagi-enroll.json"));
+        self.admin.provision(user, None, Some(&file)).await?;
+        Ok(std::fs::read_to_string(&file)?)
     }
 }
 

@@ -34,6 +34,22 @@ pub const IDLE_LOCK_MINUTES: u32 = 5;
 /// Wrong PINs before the device locks for good (kept in the vault).
 const MAX_ATTEMPTS: u32 = 5;
 
+/// How an [`App`] runs.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// The longest one store transaction of the background sync may hold the write lock
+    /// (`None`: a pulled page per transaction, as the CLI does).
+    pub write_slice: Option<std::time::Duration>,
+}
+
+impl Default for AppOptions {
+    fn default() -> AppOptions {
+        AppOptions {
+            write_slice: Some(worker::WRITE_SLICE),
+        }
+    }
+}
+
 /// The unlocked part of the session.
 #[derive(Debug)]
 struct Unlocked {
@@ -53,6 +69,7 @@ pub struct App<K: Keystore + Send + Sync + 'static> {
     recovery: Mutex<Option<Zeroizing<String>>>,
     /// Runs the requests to the server of interactive use cases (enrollment, sharing).
     runtime: tokio::runtime::Runtime,
+    options: AppOptions,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -107,6 +124,11 @@ impl App<OsKeystore> {
 impl<K: Keystore + Send + Sync + 'static> App<K> {
     /// The app over `dir` with another keystore (tablets plug their platform's store here).
     pub fn with_keystore(dir: &Path, keystore: K) -> Result<App<K>, ApiError> {
+        App::with_options(dir, keystore, AppOptions::default())
+    }
+
+    /// The app over `dir` with another keystore and options (tools and benchmarks).
+    pub fn with_options(dir: &Path, keystore: K, options: AppOptions) -> Result<App<K>, ApiError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("tsunagi-requests")
@@ -125,6 +147,7 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
             sync: Mutex::new(None),
             recovery: Mutex::new(None),
             runtime,
+            options,
         })
     }
 
@@ -320,7 +343,11 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
         };
         let mut sync = lock(&self.sync);
         if sync.is_none() {
-            *sync = Some(SyncWorker::start(sibling, Arc::clone(&self.keystore))?);
+            *sync = Some(SyncWorker::start(
+                sibling,
+                Arc::clone(&self.keystore),
+                self.options.write_slice,
+            )?);
         }
         Ok(())
     }

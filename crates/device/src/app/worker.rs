@@ -3,15 +3,17 @@
 //! saves on the app's connection while a sync pulls and pushes. Rounds run on a schedule with
 //! backoff, at once on "sync now", soon after a save; a running round can be cancelled.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tsunagi_crypto::random_array;
 use tsunagi_store::keys::Keystore;
 
-use crate::api::{SyncPhase, SyncProgress};
+use crate::api::SyncProgress;
+use crate::sync::ProgressBoard;
 use crate::{Backoff, Device, DeviceError};
 
 /// Wait between rounds while all is well.
@@ -22,6 +24,9 @@ const BASE_WAIT: Duration = Duration::from_secs(5);
 const MAX_WAIT: Duration = Duration::from_secs(300);
 /// A save asks for a round this long after it (saves in a row make one round).
 const AFTER_SAVE: Duration = Duration::from_secs(5);
+/// The longest one store transaction of the sync holds the write lock: a save on the app's
+/// connection waits at most about this (plus the transaction's commit).
+pub(crate) const WRITE_SLICE: Duration = Duration::from_millis(40);
 
 enum Command {
     /// A round now.
@@ -32,21 +37,13 @@ enum Command {
     Stop,
 }
 
-/// What the app reads about the worker.
-#[derive(Debug, Default)]
-pub(crate) struct WorkerState {
-    /// A round is running.
-    pub running: bool,
-    /// Its progress.
-    pub progress: Option<SyncProgress>,
-}
-
 /// A running sync worker; stopped and joined when dropped.
 #[derive(Debug)]
 pub(crate) struct SyncWorker {
     commands: Sender<Command>,
     cancel: Arc<tokio::sync::Notify>,
-    state: Arc<Mutex<WorkerState>>,
+    running: Arc<AtomicBool>,
+    board: Arc<ProgressBoard>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -61,11 +58,14 @@ impl SyncWorker {
     pub(crate) fn start<K: Keystore + Send + Sync + 'static>(
         mut device: Device,
         keystore: Arc<K>,
+        write_slice: Option<Duration>,
     ) -> Result<SyncWorker, DeviceError> {
         let (commands, rx) = channel();
         let cancel = Arc::new(tokio::sync::Notify::new());
-        let state = Arc::new(Mutex::new(WorkerState::default()));
-        let (cancel2, state2) = (Arc::clone(&cancel), Arc::clone(&state));
+        let running = Arc::new(AtomicBool::new(false));
+        let board = Arc::new(ProgressBoard::default());
+        device.run_in_background(Arc::clone(&board), write_slice);
+        let (cancel2, running2) = (Arc::clone(&cancel), Arc::clone(&running));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -75,7 +75,7 @@ impl SyncWorker {
             })?;
         let thread = std::thread::Builder::new()
             .name("tsunagi-sync".into())
-            .spawn(move || run(&mut device, &*keystore, &rx, &cancel2, &state2, &runtime))
+            .spawn(move || run(&mut device, &*keystore, &rx, &cancel2, &running2, &runtime))
             .map_err(|e| DeviceError::Io {
                 path: std::path::PathBuf::from("tsunagi-sync thread"),
                 source: e,
@@ -83,7 +83,8 @@ impl SyncWorker {
         Ok(SyncWorker {
             commands,
             cancel,
-            state,
+            running,
+            board,
             thread: Some(thread),
         })
     }
@@ -105,8 +106,11 @@ impl SyncWorker {
 
     /// Whether a round runs, and how far it is.
     pub(crate) fn state(&self) -> (bool, Option<SyncProgress>) {
-        let s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        (s.running, s.progress.clone())
+        if self.running.load(Ordering::Acquire) {
+            (true, self.board.view())
+        } else {
+            (false, None)
+        }
     }
 }
 
@@ -125,7 +129,7 @@ fn run<K: Keystore>(
     keystore: &K,
     rx: &Receiver<Command>,
     cancel: &tokio::sync::Notify,
-    state: &Mutex<WorkerState>,
+    running: &AtomicBool,
     runtime: &tokio::runtime::Runtime,
 ) {
     let mut backoff = Backoff::new(INTERVAL, BASE_WAIT, MAX_WAIT);
@@ -142,29 +146,14 @@ fn run<K: Keystore>(
             Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {}
         }
-        {
-            let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
-            s.running = true;
-            s.progress = Some(SyncProgress {
-                phase: SyncPhase::Keys,
-                done: 0,
-                total: 0,
-                eta_seconds: None,
-                first_sync: false,
-                own_cases_ready: true,
-            });
-        }
+        running.store(true, Ordering::Release);
         let outcome = runtime.block_on(async {
             tokio::select! {
                 r = device.sync(keystore) => Some(r),
                 () = cancel.notified() => None,
             }
         });
-        {
-            let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
-            s.running = false;
-            s.progress = None;
-        }
+        running.store(false, Ordering::Release);
         let wait = match outcome {
             // Cancelled: the worker asked for it; the next round comes on schedule.
             None => INTERVAL,

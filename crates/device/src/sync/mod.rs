@@ -14,6 +14,7 @@
 mod backoff;
 mod keys;
 pub mod payload;
+mod progress;
 mod pull;
 mod push;
 pub mod snapshot_payload;
@@ -30,10 +31,12 @@ use tsunagi_store::CaseKeyRow;
 use tsunagi_store::keys::Keystore;
 use uuid::Uuid;
 
+use crate::api::SyncPhase;
 use crate::enroll::{Enrollment, Identity};
 use crate::{Device, DeviceError};
 
 pub use backoff::Backoff;
+pub use progress::ProgressBoard;
 pub use snapshots::SNAPSHOT_MIN_OPS;
 pub use status::{SyncErrorView, SyncStatus};
 
@@ -64,6 +67,8 @@ pub struct SyncReport {
     pub applied: u64,
     /// Snapshots received and merged.
     pub snapshots_applied: u64,
+    /// A fresh device: the worker's own cases, taken first.
+    pub own_cases: u64,
     /// Envelopes waiting for a key.
     pub held: u64,
     /// Envelopes refused as invalid in this round.
@@ -194,7 +199,12 @@ impl Device {
         // housekeeping, and on a tablet's two cores they slowed the sync the worker waits for.
         let _hold = self.store.hold_background_work();
         self.store.set_meta(LAST_ATTEMPT, &started)?;
+        self.step(SyncPhase::Keys, 0);
+        self.announce_round()?;
         let result = self.sync_round(keystore).await;
+        if let Some(p) = &self.progress {
+            p.clear();
+        }
         match &result {
             Ok(_) => self
                 .store
@@ -238,6 +248,7 @@ impl Device {
             // (and anything between) first, so the claim covers it.
             self.pull_all(&mut round).await?;
         }
+        self.step(SyncPhase::Compact, 0);
         if self.seal_snapshots(&mut round, epoch)? > 0 {
             self.push_all(&mut round, epoch).await?;
         }

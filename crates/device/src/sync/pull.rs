@@ -5,7 +5,7 @@
 use tsunagi_core::ids::{EntityId, OpId};
 use tsunagi_crypto::case::{CaseKeyContext, open_case_key, open_payload, team_kem};
 use tsunagi_crypto::identity::{SealedKey, SigPublic};
-use tsunagi_protocol::api::{DeviceCert, Head};
+use tsunagi_protocol::api::{DeviceCert, Head, MyCases};
 use tsunagi_protocol::client::ClientError;
 use tsunagi_protocol::wire::{self, Aux, Envelope, Kind, PullPage};
 use tsunagi_store::keys::Keystore;
@@ -13,6 +13,7 @@ use tsunagi_store::{CaseKeyRow, GrantRow, PageWrite};
 use uuid::Uuid;
 
 use super::{Author, CURSOR, Round, ms_since, now_rfc3339, payload, snapshot_payload};
+use crate::api::SyncPhase;
 use crate::enroll::verified_certs;
 use crate::{Device, DeviceError};
 
@@ -21,6 +22,8 @@ use crate::{Device, DeviceError};
 const COVERED: &str = "sync.covered_as_of";
 const SNAP_CURSOR: &str = "sync.snapshot_cursor";
 const FRESH_DONE: &str = "sync.fresh_done";
+/// Meta key: a fresh device has taken the worker's own cases (it takes them first).
+const OWN_DONE: &str = "sync.own_cases_done";
 /// Held envelopes retried per transaction, in bytes (about one pull page).
 const HELD_SLICE: usize = 4 * 1024 * 1024;
 /// Envelopes per pull page asked for.
@@ -63,13 +66,24 @@ impl Device {
         // for its key in the store (a fresh device of a team with 100,000 records wrote and
         // read back 300 MB of held snapshots). Merging is order-independent, so changes newer
         // than a snapshot may come before it.
-        let fresh = self.store.meta(FRESH_DONE)?.is_none()
-            && (cursor == 0 || self.store.meta(COVERED)?.is_some());
+        let fresh = self.catching_up(cursor)?;
         let covered = if fresh {
             self.fresh_head(round).await?
         } else {
             self.meta_u64(COVERED)?
         };
+        if fresh && self.store.meta(OWN_DONE)?.is_none() {
+            self.own_cases_first(round, covered).await?;
+        }
+        // How far the log goes now, for the progress bar (a fresh device: its head).
+        let head = if fresh {
+            covered
+        } else {
+            let head: Head = round.client.get("/v1/sync/head").await?;
+            head.head
+        };
+        let start = cursor;
+        self.step(SyncPhase::Pull, head.saturating_sub(start));
         loop {
             let mut path = format!("/v1/sync/pull?since={cursor}&limit={PULL_LIMIT}");
             if covered > 0 {
@@ -80,6 +94,7 @@ impl Device {
             let next = page.next;
             self.apply_page(round, page, Some((CURSOR, next))).await?;
             cursor = next;
+            self.step_done(cursor.saturating_sub(start));
             if !more {
                 break;
             }
@@ -92,6 +107,58 @@ impl Device {
             if round.backfilled.insert(case) {
                 self.fetch_case(round, case).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Whether this device is still catching up as a fresh device (never synced, or
+    /// interrupted while catching up), with its cursor at `cursor`.
+    fn catching_up(&self, cursor: u64) -> Result<bool, DeviceError> {
+        Ok(self.store.meta(FRESH_DONE)?.is_none()
+            && (cursor == 0 || self.store.meta(COVERED)?.is_some()))
+    }
+
+    /// Tells the progress board, at a round's start, whether this is the device's first sync
+    /// and whether the worker's own cases are already here.
+    pub(super) fn announce_round(&self) -> Result<(), DeviceError> {
+        if let Some(p) = &self.progress
+            && self.catching_up(self.meta_u64(CURSOR)?)?
+        {
+            p.first_sync(self.store.meta(OWN_DONE)?.is_some());
+        }
+        Ok(())
+    }
+
+    /// A fresh device, before anything else: the cases the worker wrote in (the server knows
+    /// which devices are theirs, not what the cases hold), each with its whole history, so
+    /// the worker's own caseload is on the device and usable — opened, searched, written
+    /// to — while the rest of the team's records follow. Taken again from the log and the
+    /// snapshots afterwards, which merge to the same state.
+    async fn own_cases_first(
+        &mut self,
+        round: &mut Round<'_>,
+        as_of: u64,
+    ) -> Result<(), DeviceError> {
+        let mine: MyCases = round
+            .client
+            .get(&format!("/v1/sync/mine?as_of={as_of}"))
+            .await?;
+        self.step(SyncPhase::OwnCases, mine.cases.len() as u64);
+        for (i, case) in mine.cases.iter().enumerate() {
+            let id = Uuid::try_parse(case).map_err(|_| {
+                DeviceError::Server(ClientError::Protocol(format!(
+                    "the server named a case {case:?} that is not a case id"
+                )))
+            })?;
+            let case = EntityId::from_uuid(id);
+            self.fetch_case_indexed(round, case, true).await?;
+            round.backfilled.insert(case);
+            round.report.own_cases += 1;
+            self.step_done(i as u64 + 1);
+        }
+        self.store.set_meta(OWN_DONE, &now_rfc3339())?;
+        if let Some(p) = &self.progress {
+            p.first_sync(true);
         }
         Ok(())
     }
@@ -116,6 +183,8 @@ impl Device {
         as_of: u64,
     ) -> Result<(), DeviceError> {
         let mut since = self.meta_u64(SNAP_CURSOR)?;
+        let start = since;
+        self.step(SyncPhase::Snapshots, as_of.saturating_sub(start));
         loop {
             let path = format!("/v1/sync/snapshots?since={since}&as_of={as_of}&limit=200");
             let page = self.get_page(round, &path).await?;
@@ -123,6 +192,7 @@ impl Device {
             self.apply_page(round, page, Some((SNAP_CURSOR, next)))
                 .await?;
             since = next;
+            self.step_done(since.saturating_sub(start));
             if !more {
                 break;
             }
@@ -137,12 +207,23 @@ impl Device {
         round: &mut Round<'_>,
         case: EntityId,
     ) -> Result<(), DeviceError> {
+        self.fetch_case_indexed(round, case, false).await
+    }
+
+    /// [`Device::fetch_case`]; with `index_now`, its notes are indexed as it is written (the
+    /// worker's own cases: searched while the rest of the team's records are still coming).
+    async fn fetch_case_indexed(
+        &mut self,
+        round: &mut Round<'_>,
+        case: EntityId,
+        index_now: bool,
+    ) -> Result<(), DeviceError> {
         let mut since = 0u64;
         loop {
             let path = format!("/v1/sync/cases/{}?since={since}&limit={PULL_LIMIT}", case);
             let page = self.get_page(round, &path).await?;
             let (more, next) = (page.more, page.next);
-            self.apply_page(round, page, None).await?;
+            self.apply_page_with(round, page, None, index_now).await?;
             since = next;
             if !more {
                 break;
@@ -166,7 +247,20 @@ impl Device {
         page: PullPage,
         cursor: Option<(&str, u64)>,
     ) -> Result<(), DeviceError> {
-        let mut write = PageWrite::default();
+        self.apply_page_with(round, page, cursor, false).await
+    }
+
+    async fn apply_page_with(
+        &mut self,
+        round: &mut Round<'_>,
+        page: PullPage,
+        cursor: Option<(&str, u64)>,
+        index_now: bool,
+    ) -> Result<(), DeviceError> {
+        let mut write = PageWrite {
+            index_now,
+            ..PageWrite::default()
+        };
         round.page_keys.clear();
         let t = std::time::Instant::now();
         let verified = self.verify_page(round, &page.items, &mut write).await?;
@@ -189,7 +283,9 @@ impl Device {
         write.cursor = cursor.map(|(k, v)| (k.to_owned(), v));
         round.report.steps.open_ms += ms_since(t);
         let t = std::time::Instant::now();
-        round.report.applied += self.store.commit_page(&write, &now_rfc3339())? as u64;
+        round.report.applied +=
+            self.store
+                .commit_page_sliced(&write, &now_rfc3339(), self.write_slice)? as u64;
         round.report.steps.apply_ms += ms_since(t);
         round.report.snapshots_applied += write.snapshots.len() as u64;
         Ok(())
@@ -218,7 +314,10 @@ impl Device {
                 }
             }
             let t = std::time::Instant::now();
-            round.report.applied += self.store.commit_page(&write, &now_rfc3339())? as u64;
+            round.report.applied +=
+                self.store
+                    .commit_page_sliced(&write, &now_rfc3339(), self.write_slice)?
+                    as u64;
             round.report.steps.apply_ms += ms_since(t);
             round.report.snapshots_applied += write.snapshots.len() as u64;
         }

@@ -12,6 +12,7 @@ use tsunagi_protocol::wire::{self, Aux, Envelope, Kind, PushResponse, PushResult
 use tsunagi_store::{CaseKeyRow, QueuedEnvelope, StoreError};
 
 use super::{Round, now_rfc3339, payload};
+use crate::api::SyncPhase;
 use crate::{Device, DeviceError};
 
 /// Envelopes per push request, and bytes (the server takes 1000 and 4 MiB).
@@ -41,7 +42,17 @@ impl Device {
         let mut ready: Option<Prepared> = None;
         // A batch the server answered, recorded while the next one travels.
         let mut answered: Option<(Prepared, PushResponse)> = None;
+        self.step(
+            SyncPhase::Push,
+            self.store.outbox_len()? + self.store.sync_counts()?.pending_keys,
+        );
         for _ in 0..100_000 {
+            self.step_done(
+                round.report.pushed
+                    + round.report.duplicates
+                    + round.report.refused
+                    + round.report.envelopes_sent,
+            );
             let mut retry = false;
             let queued = self.store.queued_envelopes(PUSH_MAX, PUSH_BYTES)?;
             if !queued.is_empty() {

@@ -293,6 +293,14 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     async fn page(&self, q: &PageQuery) -> StorageResult<PullPage>;
     /// The highest committed sequence number (0 when the log is empty).
     async fn head(&self) -> StorageResult<u64>;
+    /// The cases of `team` in which a device of `user` wrote a change with `seq <= as_of`
+    /// (the user's own caseload, which a fresh device of theirs takes first), in case order.
+    async fn cases_of_user(
+        &self,
+        user: Uuid,
+        team: &str,
+        as_of: u64,
+    ) -> StorageResult<Vec<[u8; 16]>>;
     /// Stores TeamKEM[team, epoch] unless one is stored already (first one kept).
     async fn put_team_kem(&self, kem: &TeamKem, now: i64) -> StorageResult<KemOutcome>;
     /// The team's KEM key of its highest published epoch.

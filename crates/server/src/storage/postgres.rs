@@ -31,6 +31,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("../../../../migrations/server/postgres/0002_sync.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("../../../../migrations/server/postgres/0003_author_cases.sql"),
+    },
 ];
 
 /// Serializes migrations of several instances starting at once (`pg_advisory_xact_lock`).
@@ -789,6 +793,33 @@ impl Storage for PostgresStorage {
 
     async fn head(&self) -> StorageResult<u64> {
         head_of(&self.client().await?).await
+    }
+
+    async fn cases_of_user(
+        &self,
+        user: Uuid,
+        team: &str,
+        as_of: u64,
+    ) -> StorageResult<Vec<[u8; 16]>> {
+        let c = self.client().await?;
+        let st = c
+            .prepare_cached(
+                "SELECT DISTINCT e.case_id FROM devices d \
+                 JOIN envelopes e ON e.author = d.id AND e.kind = 'change' \
+                 WHERE d.user_id = $1 AND e.owner = $2 AND e.seq <= $3 \
+                 ORDER BY e.case_id",
+            )
+            .await?;
+        let rows = c
+            .query(&st, &[&user.to_string(), &team, &sync::sql_int(as_of)])
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let v: Vec<u8> = r.try_get(0)?;
+                v.try_into()
+                    .map_err(|_| StorageError::Corrupt("a stored case id is not 16 bytes".into()))
+            })
+            .collect()
     }
 
     async fn put_team_kem(&self, kem: &TeamKem, now: i64) -> StorageResult<KemOutcome> {

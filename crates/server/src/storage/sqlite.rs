@@ -33,6 +33,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("../../../../migrations/server/sqlite/0002_sync.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("../../../../migrations/server/sqlite/0003_author_cases.sql"),
+    },
 ];
 
 /// SQLite storage.
@@ -881,6 +885,33 @@ impl Storage for SqliteStorage {
         self.run(|c| head_of(c)).await
     }
 
+    async fn cases_of_user(
+        &self,
+        user: Uuid,
+        team: &str,
+        as_of: u64,
+    ) -> StorageResult<Vec<[u8; 16]>> {
+        let team = team.to_owned();
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT DISTINCT e.case_id FROM devices d \
+                 JOIN envelopes e ON e.author = d.id AND e.kind = 'change' \
+                 WHERE d.user_id = ?1 AND e.owner = ?2 AND e.seq <= ?3 \
+                 ORDER BY e.case_id",
+            )?;
+            let rows = stmt
+                .query_map(params![user.to_string(), team, sync::sql_int(as_of)], |r| {
+                    r.get::<_, Vec<u8>>(0)
+                })?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(case_bytes(r?)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn put_team_kem(&self, kem: &TeamKem, now: i64) -> StorageResult<KemOutcome> {
         let kem = kem.clone();
         self.run(move |c| {
@@ -953,6 +984,12 @@ fn into_kem((team, e, kem_pub, device, sig): KemColumns) -> StorageResult<TeamKe
 }
 
 /// The highest sequence number committed, as `c` sees it (0 for an empty log).
+/// A stored case id (16 bytes; anything else is a damaged row).
+fn case_bytes(v: Vec<u8>) -> StorageResult<[u8; 16]> {
+    v.try_into()
+        .map_err(|_| StorageError::Corrupt("a stored case id is not 16 bytes".into()))
+}
+
 fn head_of(c: &Connection) -> StorageResult<u64> {
     seq(c
         .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM envelopes")?

@@ -53,4 +53,5 @@ both!(
     sync_team_kem_and_device_certs,
     sync_server_stores_no_plaintext,
     sync_concurrent_pushers_never_skip,
+    sync_mine_lists_the_users_own_cases,
 );

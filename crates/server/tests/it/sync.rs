@@ -1309,3 +1309,59 @@ pub async fn sync_concurrent_pushers_never_skip(kind: Kind) {
     let h: Head = org.as_device(&devs[0]).get("/v1/sync/head").await.unwrap();
     assert_eq!(h.head, expected.len() as u64);
 }
+
+/// `GET /v1/sync/mine`: the cases a user's devices wrote in, for that user's fresh device to
+/// take first. Another device of the same user sees them; a teammate sees only their own; a
+/// change after `as_of` does not count; slots, grants and snapshots are not writing.
+pub async fn sync_mine_lists_the_users_own_cases(kind: Kind) {
+    let w = world(kind).await;
+    let (org, a1, a2) = (&w.org, &w.a1, &w.a2);
+    let (own, other, later) = (Case::new(), Case::new(), Case::new());
+    push(
+        org,
+        a1,
+        &[
+            slot_env(a1, &own, &w.a.id, &w.a.kem_pub()),
+            change_env(a1, &own, b"a1 writes"),
+            slot_env(a1, &other, &w.a.id, &w.a.kem_pub()),
+        ],
+    )
+    .await;
+    // a2 writes in `other` (a1 only made its key).
+    push(org, a2, &[change_env(a2, &other, b"a2 writes")]).await;
+    let as_of = head(org, a1).await;
+    push(
+        org,
+        a1,
+        &[
+            slot_env(a1, &later, &w.a.id, &w.a.kem_pub()),
+            change_env(a1, &later, b"after the head"),
+        ],
+    )
+    .await;
+    let mine = |dev: &Dev, as_of: u64| {
+        let path = format!("/v1/sync/mine?as_of={as_of}");
+        let client = org.as_device(dev);
+        async move {
+            let m: tsunagi_protocol::api::MyCases = client.get(&path).await.unwrap();
+            m.cases
+        }
+    };
+    assert_eq!(mine(a1, as_of).await, vec![own.hex()]);
+    assert_eq!(mine(a2, as_of).await, vec![other.hex()]);
+    // A second device of a1's user (a new tablet): the same list.
+    let a1b = org.enroll(&a1.user).await;
+    org.approve_by_admin(&a1b, &w.a.tk, 1, false).await.unwrap();
+    assert_eq!(mine(&a1b, as_of).await, vec![own.hex()]);
+    let mut all = mine(&a1b, head(org, a1).await).await;
+    all.sort();
+    let mut want = vec![own.hex(), later.hex()];
+    want.sort();
+    assert_eq!(all, want);
+    // Another team's lead sees none of them.
+    assert!(mine(&w.b1, as_of).await.is_empty());
+    // as_of is required and may not be beyond the head.
+    assert_eq!(get_status(org, a1, "/v1/sync/mine").await.0, 400);
+    let beyond = format!("/v1/sync/mine?as_of={}", head(org, a1).await + 10);
+    assert_eq!(get_status(org, a1, &beyond).await.0, 400);
+}

@@ -661,3 +661,104 @@ fn a_large_page_indexes_the_last_note_it_wrote_for_each_contact() {
     assert_eq!(sevens.contact_total, expected as u64);
     assert_eq!(store.search("手元で書いた", 10).unwrap().contact_total, 1);
 }
+
+/// A page committed in slices (the app's background sync: no transaction holds the write lock
+/// long) ends exactly as one committed whole: the same records, every note searchable, the
+/// same summaries; and its cursor is written by the last slice only, so a crash between slices
+/// re-pulls the page.
+#[test]
+fn a_page_committed_in_slices_ends_as_one_committed_whole() {
+    use tsunagi_store::PageWrite;
+    let whole_fx = Fixture::new();
+    let sliced_fx = Fixture::new();
+    let mut whole = whole_fx.create();
+    let mut sliced = sliced_fx.create();
+    let mut remote = Device::new(2);
+    let p = EntityId::from_uuid(uuid::Uuid::now_v7());
+    let mut changes = vec![remote.set(
+        &whole,
+        EntityKind::Person,
+        p,
+        person("山田 花子", "やまだ はなこ"),
+    )];
+    for i in 0..400 {
+        let id = EntityId::from_uuid(uuid::Uuid::now_v7());
+        let at = format!("2026-11-01T{:02}:{:02}:00+09:00", 8 + i / 60, i % 60);
+        changes.push(remote.set(
+            &whole,
+            EntityKind::Contact,
+            id,
+            contact(p.into(), &at, &format!("分けて書いた記録その{i}")),
+        ));
+    }
+    let page = PageWrite {
+        changes: changes.iter().map(received).collect(),
+        cursor: Some(("sync.cursor".into(), 401)),
+        ..PageWrite::default()
+    };
+    assert_eq!(
+        whole.commit_page(&page, "2026-11-21T00:00:00Z").unwrap(),
+        401
+    );
+    // A zero slice: every record in a transaction of its own.
+    assert_eq!(
+        sliced
+            .commit_page_sliced(
+                &page,
+                "2026-11-21T00:00:00Z",
+                Some(std::time::Duration::ZERO)
+            )
+            .unwrap(),
+        401
+    );
+    for store in [&whole, &sliced] {
+        assert_eq!(store.meta("sync.cursor").unwrap().as_deref(), Some("401"));
+        assert_eq!(store.index_pending().unwrap(), 0, "notes left queued");
+        assert_eq!(
+            store.search("分けて書いた記録", 500).unwrap().contact_total,
+            400
+        );
+        assert_eq!(store.timeline(p.into(), 1000).unwrap().len(), 400);
+    }
+    assert_eq!(
+        whole.caseload_row(p.into()).unwrap(),
+        sliced.caseload_row(p.into()).unwrap()
+    );
+    // 400 one-note segments: the background thread merges them meanwhile, and every search
+    // sees one state of the index, never rows in the middle of a move.
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+    let mut searches = 0;
+    while std::time::Instant::now() < until {
+        assert_eq!(
+            sliced.search("記録その", 500).unwrap().contact_total,
+            400,
+            "search {searches} during the merges"
+        );
+        searches += 1;
+    }
+    // The same page again (a re-pull after a crash) changes nothing.
+    assert_eq!(
+        sliced
+            .commit_page_sliced(
+                &page,
+                "2026-11-21T00:00:01Z",
+                Some(std::time::Duration::ZERO)
+            )
+            .unwrap(),
+        0
+    );
+    // A crash after the first slices: the cursor is not there yet.
+    let third = Fixture::new();
+    let mut cut = third.create();
+    let first_half = PageWrite {
+        changes: page.changes[..200].to_vec(),
+        ..PageWrite::default()
+    };
+    cut.commit_page_sliced(
+        &first_half,
+        "2026-11-21T00:00:00Z",
+        Some(std::time::Duration::ZERO),
+    )
+    .unwrap();
+    assert_eq!(cut.meta("sync.cursor").unwrap(), None);
+}
