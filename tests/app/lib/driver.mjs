@@ -1,7 +1,7 @@
 // Drives the real built app (target/*/tsunagi) through tauri-driver and WebKitWebDriver: start and stop the driver, open the app on a device directory, find elements by data-testid, screenshots, accessibility checks with axe-core.
 
 import { spawn } from 'node:child_process';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -31,12 +31,30 @@ export function randomPort() {
   return 20000 + Math.floor(Math.random() * 12000);
 }
 
+/** Whether nothing listens on 127.0.0.1:port now (we can bind it). */
+function portFree(port) {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A random port p with p and p + 1 free (tauri-driver and its native driver). */
+async function freePortPair() {
+  for (let i = 0; i < 50; i++) {
+    const p = randomPort();
+    if ((await portFree(p)) && (await portFree(p + 1))) return p;
+  }
+  throw new Error('no free pair of ports found on 127.0.0.1');
+}
+
 /**
  * Starts tauri-driver. The app it launches inherits `env` (TSUNAGI_DATA: the device
- * directory). Returns { url, stop() }.
+ * directory). Returns { url, pid, output(), stop() }.
  */
 export async function startDriver({ env = {}, log } = {}) {
-  const port = randomPort();
+  const port = await freePortPair();
   const nativePort = port + 1;
   const proc = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
     env: { ...process.env, ...env },
@@ -59,6 +77,7 @@ export async function startDriver({ env = {}, log } = {}) {
   }
   return {
     url: `http://127.0.0.1:${port}/`,
+    pid: proc.pid,
     output: () => lines.join(''),
     async stop() {
       if (proc.exitCode === null) {
@@ -103,13 +122,22 @@ export async function allByTestId(driver, id) {
   return driver.findElements(By.css(`[data-testid="${id}"]`));
 }
 
-/** Clicks the element with this data-testid once it is visible and enabled. */
+/**
+ * Clicks the element with this data-testid once it is visible and enabled, scrolled to the
+ * middle of the window first (so the sticky header and save bar never cover it).
+ */
 export async function tap(driver, id, timeoutMs = 15000) {
   const el = await byTestId(driver, id, timeoutMs);
+  await click(driver, el, timeoutMs);
+  return el;
+}
+
+/** Clicks an element once it is visible and enabled, scrolled to the middle of the window. */
+export async function click(driver, el, timeoutMs = 15000) {
   await driver.wait(until.elementIsVisible(el), timeoutMs);
   await driver.wait(until.elementIsEnabled(el), timeoutMs);
+  await driver.executeScript("arguments[0].scrollIntoView({ block: 'center', inline: 'nearest' })", el);
   await el.click();
-  return el;
 }
 
 /** Replaces the text of an input or textarea. */
