@@ -233,6 +233,7 @@ pub enum Period {
 pub struct Deadline {
     key: String,
     label_ja: String,
+    label_en: String,
     anchor: String,
     period: Period,
 }
@@ -245,6 +246,10 @@ impl Deadline {
     /// Japanese label for reminders.
     pub fn label_ja(&self) -> &str {
         &self.label_ja
+    }
+    /// English label (may be empty).
+    pub fn label_en(&self) -> &str {
+        &self.label_en
     }
     /// The event the period runs from: `referral`, `support_start`, `handover`, `birth`, ...
     pub fn anchor(&self) -> &str {
@@ -337,6 +342,8 @@ struct RawProgram {
 struct RawDeadline {
     key: String,
     label_ja: String,
+    #[serde(default)]
+    label_en: String,
     anchor: String,
     days: Option<u32>,
     months: Option<u32>,
@@ -463,6 +470,7 @@ impl Config {
                         || format!("label_ja of deadline {key}/{dkey}"),
                         &d.label_ja,
                     )?,
+                    label_en: d.label_en.trim().to_owned(),
                     anchor: code("anchor", &d.anchor)?,
                     key: dkey,
                     period,

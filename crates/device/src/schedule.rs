@@ -15,6 +15,7 @@
 
 use chrono::{Local, NaiveDate, NaiveTime, TimeZone};
 use tsunagi_core::change::EntityKind;
+use tsunagi_core::contact::Contact;
 use tsunagi_core::person::{Person, PersonStatus, parse_date};
 use tsunagi_core::plan::Plan;
 use tsunagi_store::CaseloadFilter;
@@ -62,20 +63,25 @@ impl Device {
                 continue;
             }
             let view = crate::view::CaseloadView::new(row.clone(), config);
-            let base =
-                |kind: AgendaKind, label_ja: String, program: Option<String>, due: NaiveDate| {
-                    AgendaItem {
-                        person: row.id.to_string(),
-                        person_name: row.name.clone(),
-                        district_name: view.district_name.clone(),
-                        kind,
-                        label_ja,
-                        program,
-                        due: due.to_string(),
-                        days_left: i32::try_from((due - day).num_days()).unwrap_or(i32::MIN),
-                        stage: row.stage.and_then(|s| u8::try_from(s).ok()),
-                    }
-                };
+            let base = |kind: AgendaKind,
+                        (label_ja, label_en): (String, String),
+                        detail: Option<String>,
+                        program: Option<String>,
+                        due: NaiveDate| {
+                AgendaItem {
+                    person: row.id.to_string(),
+                    person_name: row.name.clone(),
+                    district_name: view.district_name.clone(),
+                    kind,
+                    label_ja,
+                    label_en,
+                    detail,
+                    program,
+                    due: due.to_string(),
+                    days_left: i32::try_from((due - day).num_days()).unwrap_or(i32::MIN),
+                    stage: row.stage.and_then(|s| u8::try_from(s).ok()),
+                }
+            };
             let last_contact = row.last_contact_at.as_deref().and_then(local_day);
             // A planned follow-up, until a contact on or after its day.
             let planned = row
@@ -85,7 +91,22 @@ impl Device {
                 .filter(|due| last_contact.is_none_or(|last| last < *due));
             if let Some(due) = planned {
                 if (due - day).num_days() <= FOLLOW_UP_HORIZON {
-                    items.push(base(AgendaKind::FollowUp, "次回予定".into(), None, due));
+                    let step = match self.store.planned_follow_up(row.id)? {
+                        Some(contact) => self
+                            .record::<Contact>(EntityKind::Contact, contact.into(), "contact")?
+                            .fields()
+                            .next_step
+                            .as_ref()
+                            .map(|s| s.as_str().to_owned()),
+                        None => None,
+                    };
+                    items.push(base(
+                        AgendaKind::FollowUp,
+                        ("次回予定".into(), "Planned follow-up".into()),
+                        step,
+                        None,
+                        due,
+                    ));
                 }
             } else if let Some(last) = last_contact {
                 let cadence = row
@@ -103,7 +124,11 @@ impl Device {
                 {
                     items.push(base(
                         AgendaKind::Cadence,
-                        format!("定期の連絡（前回から{days}日）"),
+                        (
+                            format!("定期の連絡（前回から{days}日）"),
+                            format!("Regular contact ({days} days since the last)"),
+                        ),
+                        None,
                         Some(program),
                         due,
                     ));
@@ -139,9 +164,14 @@ impl Device {
                             self.store.met_since(row.id, &local_day_start_utc(anchor))?
                         };
                         if !met {
+                            let label_en = match deadline.label_en() {
+                                "" => deadline.label_ja(),
+                                en => en,
+                            };
                             items.push(base(
                                 AgendaKind::Deadline,
-                                deadline.label_ja().to_owned(),
+                                (deadline.label_ja().to_owned(), label_en.to_owned()),
+                                None,
                                 Some(program.code().to_owned()),
                                 due,
                             ));
@@ -157,9 +187,17 @@ impl Device {
                 if let Some(review) = plan.fields().review_on
                     && (review - day).num_days() <= FOLLOW_UP_HORIZON
                 {
+                    let goals = plan
+                        .fields()
+                        .goals
+                        .iter()
+                        .map(|g| g.as_str())
+                        .collect::<Vec<_>>()
+                        .join("・");
                     items.push(base(
                         AgendaKind::PlanReview,
-                        "支援プランの見直し".into(),
+                        ("支援プランの見直し".into(), "Plan review".into()),
+                        (!goals.is_empty()).then_some(goals),
                         None,
                         review,
                     ));

@@ -436,8 +436,15 @@ impl Device {
         if let Some(o) = &edit.observations {
             f.observations = Note::parse("observations", o)?;
         }
-        if let Some(level) = edit.stage {
-            f.stage = Some(self.config().trust_stage(level)?);
+        match (edit.stage, edit.clear_stage) {
+            (Some(_), true) => {
+                return Err(DeviceError::BadValue(
+                    "give a trust stage or clear it, not both".into(),
+                ));
+            }
+            (Some(level), false) => f.stage = Some(self.config().trust_stage(level)?),
+            (None, true) => f.stage = None,
+            (None, false) => {}
         }
         match edit.next_step.as_deref().map(str::trim) {
             None => {}

@@ -397,7 +397,7 @@ fn a_plan_moves_through_its_lifecycle_with_its_meetings() {
                 agency: "地域包括支援センター".into(),
                 task: "介護保険の申請支援".into(),
             }]),
-            review_on: None,
+            review_on: Some((Local::now().date_naive() + Days::new(2)).to_string()),
         })
         .unwrap();
     f.app
@@ -407,6 +407,15 @@ fn a_plan_moves_through_its_lifecycle_with_its_meetings() {
             ..PlanTransitionForm::default()
         })
         .unwrap();
+    // Its review is on 今日の予定, with the goals it reviews.
+    let day = f.app.today(&TodayRequest::default()).unwrap();
+    let review = day
+        .upcoming
+        .iter()
+        .find(|i| i.person == p && i.kind == AgendaKind::PlanReview)
+        .expect("the plan review listed");
+    assert_eq!(review.days_left, 2);
+    assert_eq!(review.detail.as_deref(), Some("週1回の見守り訪問を続ける"));
     let page = f.app.open_person(&ById { id: p.clone() }).unwrap();
     let view = &page.plans[0];
     assert_eq!(view.state, "active");
@@ -631,11 +640,22 @@ fn today_lists_overdue_follow_ups_and_program_deadlines() {
     let follow = find(&csw).expect("follow-up listed");
     assert_eq!(follow.kind, AgendaKind::FollowUp);
     assert_eq!(follow.days_left, -1);
+    assert_eq!(
+        follow.detail.as_deref(),
+        Some("再訪問"),
+        "the planned step shows"
+    );
+    assert_eq!(follow.label_en, "Planned follow-up");
     assert!(day.overdue.iter().any(|i| i.person == csw));
     let first = find(&dementia).expect("first visit listed");
     assert_eq!(first.kind, AgendaKind::Deadline);
     assert_eq!(first.days_left, 1);
     assert!(first.label_ja.contains("初回訪問"), "{}", first.label_ja);
+    assert!(
+        first.label_en.starts_with("First visit"),
+        "{}",
+        first.label_en
+    );
     let baby = find(&infant).expect("infant visit listed");
     assert_eq!(baby.kind, AgendaKind::Deadline);
     assert_eq!(baby.days_left, 10);
@@ -794,4 +814,56 @@ fn the_sync_indicator_is_honest_before_enrollment() {
     assert!(!s.running);
     assert_eq!(f.app.sync_now().unwrap_err().code, "not_enrolled");
     assert!(Path::new(&f.dir).join("store.db").exists());
+}
+
+#[test]
+fn a_correction_sets_or_clears_the_trust_stage_and_keeps_the_rest() {
+    let f = Fixture::new();
+    let p = f.person("森田栄", "csw");
+    let c = f
+        .app
+        .add_contact(&ContactForm {
+            person: p.clone(),
+            channel: "visit".into(),
+            outcome: "met".into(),
+            note: "縁側で話せた".into(),
+            stage: Some(2),
+            ..ContactForm::default()
+        })
+        .unwrap()
+        .id;
+    let stage_now = || {
+        let page = f.app.open_person(&ById { id: p.clone() }).unwrap();
+        f.app.close_person(&PageRef { page: page.page }).unwrap();
+        (page.timeline[0].stage, page.timeline[0].note.clone())
+    };
+    // Asking for both at once is refused, and nothing changes.
+    let e = f
+        .app
+        .edit_contact(&ContactEditForm {
+            id: c.clone(),
+            stage: Some(3),
+            clear_stage: true,
+            ..ContactEditForm::default()
+        })
+        .unwrap_err();
+    assert_eq!(e.code, "bad_value");
+    assert_japanese(&e);
+    assert_eq!(stage_now(), (Some(2), "縁側で話せた".to_owned()));
+    f.app
+        .edit_contact(&ContactEditForm {
+            id: c.clone(),
+            stage: Some(3),
+            ..ContactEditForm::default()
+        })
+        .unwrap();
+    assert_eq!(stage_now().0, Some(3));
+    f.app
+        .edit_contact(&ContactEditForm {
+            id: c,
+            clear_stage: true,
+            ..ContactEditForm::default()
+        })
+        .unwrap();
+    assert_eq!(stage_now(), (None, "縁側で話せた".to_owned()));
 }

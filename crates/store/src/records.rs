@@ -4,7 +4,7 @@
 
 use rusqlite::{OptionalExtension, params};
 use tsunagi_core::change::EntityKind;
-use tsunagi_core::ids::{EntityId, PersonId};
+use tsunagi_core::ids::{ContactId, EntityId, PersonId};
 use tsunagi_core::merge::EntityState;
 
 use crate::write::decode_state;
@@ -108,6 +108,28 @@ impl Store {
             .query_row(params![person.as_uuid().as_bytes(), since], |_| Ok(()))
             .optional()?
             .is_some())
+    }
+
+    /// The person's latest contact that planned a follow-up (次回予定日), if any: the one whose
+    /// next step 今日の予定 shows.
+    pub fn planned_follow_up(&self, person: PersonId) -> Result<Option<ContactId>, StoreError> {
+        let id: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM contacts WHERE person = ?1 AND next_due IS NOT NULL
+                 ORDER BY at DESC LIMIT 1",
+            )?
+            .query_row(params![person.as_uuid().as_bytes()], |r| r.get(0))
+            .optional()?;
+        id.map(|b| {
+            uuid::Uuid::from_slice(&b)
+                .map(ContactId::from_uuid)
+                .map_err(|e| StoreError::Unreadable {
+                    what: "contact id".into(),
+                    detail: e.to_string(),
+                })
+        })
+        .transpose()
     }
 
     /// Keeps a draft, replacing the one with the same key.

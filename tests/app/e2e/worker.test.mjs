@@ -668,7 +668,8 @@ step('settings: the idle lock time, 今すぐロック shows the user on the loc
   assert.equal(await present(d(), 'app-header'), false, 'nothing of the records shows while locked');
   await assert.rejects(backendCall(d(), 'caseload', { program: null, district: null, status: null, stage: null }), /app_locked/);
   await unlockWithKeypad(d(), PIN);
-  await onScreen(d(), 'today');
+  // Unlocking returns to where the worker was.
+  await onScreen(d(), 'settings');
 });
 
 test('accessibility: no serious or critical axe-core violation on any screen, at either size', async (t) => {

@@ -116,6 +116,8 @@ pub struct ContactEditForm {
     pub observations: Option<String>,
     /// Trust stage (null keeps it).
     pub stage: Option<u8>,
+    /// Removes the recorded trust stage (the contact said nothing about it after all).
+    pub clear_stage: bool,
     /// Next step (empty clears).
     pub next_step: Option<String>,
     /// Its date (empty clears).

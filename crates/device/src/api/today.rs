@@ -40,6 +40,11 @@ pub struct AgendaItem {
     pub kind: AgendaKind,
     /// What is due, in Japanese (次回予定: 再訪問, 初回訪問（相談受付から4日以内）, ...).
     pub label_ja: String,
+    /// The same in English.
+    pub label_en: String,
+    /// What the worker wrote for it, if anything: the next step a contact planned, the goals of
+    /// a plan due for review.
+    pub detail: Option<String>,
     /// The program it comes from.
     pub program: Option<String>,
     /// The due day (YYYY-MM-DD).

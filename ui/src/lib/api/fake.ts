@@ -194,9 +194,9 @@ export function samplePage(id = 'p1'): PersonPageView {
 export function sampleToday(): TodayView {
   return {
     date: '2026-12-02',
-    overdue: [{ person: 'p1', person_name: '山田 花子', district_name: '辻堂', kind: 'follow_up', label_ja: '次回予定: 再訪問', program: 'csw', due: '2026-11-28', days_left: -4, stage: 2 }],
-    due_today: [{ person: 'p3', person_name: '鈴木 美咲', district_name: '湘南大庭', kind: 'deadline', label_ja: '訪問（生後4か月を迎えるまで）', program: 'infant', due: '2026-12-02', days_left: 0, stage: 3 }],
-    upcoming: [{ person: 'p2', person_name: '佐藤 一郎', district_name: '鵠沼', kind: 'cadence', label_ja: '前回の接触から14日', program: 'dementia', due: '2026-12-04', days_left: 2, stage: 1 }],
+    overdue: [{ person: 'p1', person_name: '山田 花子', district_name: '辻堂', kind: 'follow_up', label_ja: '次回予定', label_en: 'Planned follow-up', detail: '再訪問', program: 'csw', due: '2026-11-28', days_left: -4, stage: 2 }],
+    due_today: [{ person: 'p3', person_name: '鈴木 美咲', district_name: '湘南大庭', kind: 'deadline', label_ja: '訪問（生後4か月を迎えるまで）', label_en: 'Visit (before the infant is 4 months old)', detail: null, program: 'infant', due: '2026-12-02', days_left: 0, stage: 3 }],
+    upcoming: [{ person: 'p2', person_name: '佐藤 一郎', district_name: '鵠沼', kind: 'cadence', label_ja: '定期の連絡（前回から14日）', label_en: 'Regular contact (14 days since the last)', detail: null, program: 'dementia', due: '2026-12-04', days_left: 2, stage: 1 }],
   };
 }
 

@@ -1390,6 +1390,10 @@ observations: string | null,
  */
 stage: number | null, 
 /**
+ * Removes the recorded trust stage (the contact said nothing about it after all).
+ */
+clear_stage: boolean, 
+/**
  * Next step (empty clears).
  */
 next_step: string | null, 
@@ -1661,6 +1665,15 @@ kind: AgendaKind,
  * What is due, in Japanese (次回予定: 再訪問, 初回訪問（相談受付から4日以内）, ...).
  */
 label_ja: string, 
+/**
+ * The same in English.
+ */
+label_en: string, 
+/**
+ * What the worker wrote for it, if anything: the next step a contact planned, the goals of
+ * a plan due for review.
+ */
+detail: string | null, 
 /**
  * The program it comes from.
  */
