@@ -507,6 +507,7 @@ step('7. a conflict made on both devices: shown, resolved by keeping one, and th
   assert.equal(await conflict.getAttribute('data-field'), 'phone');
   const ctext = await textOf(d(), conflict);
   assert.ok(ctext.includes(mine) && ctext.includes(theirs), ctext);
+  assert.ok(ctext.includes('この端末') && ctext.includes('別の端末'), `whose each version is: ${ctext}`);
   await book.capture('person-conflict');
   // Keep the colleague's number.
   const versions = await conflict.findElements(By.css('li'));

@@ -190,6 +190,8 @@ pub struct ConflictVersion {
     pub display: String,
     /// The device that wrote it.
     pub device: String,
+    /// Whether that is this device (the other is a colleague's, or this worker's other one).
+    pub this_device: bool,
     /// When (RFC 3339).
     pub at: String,
 }

@@ -550,7 +550,7 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
                     Some(p) => Some((p.to_string(), d.person_name(p)?)),
                     None => None,
                 };
-                out.extend(views::conflict_views(&state, person));
+                out.extend(views::conflict_views(&state, person, d.id()));
             }
             Ok(out)
         })

@@ -11,7 +11,7 @@ use tsunagi_core::config::Config;
 use tsunagi_core::consent::{Consent, Disclosure, LegalBasis};
 use tsunagi_core::contact::{Contact, ContactChannel, ContactOutcome};
 use tsunagi_core::household::{Household, Relation};
-use tsunagi_core::ids::PersonId;
+use tsunagi_core::ids::{DeviceId, PersonId};
 use tsunagi_core::instrument::{Instrument, InstrumentKind, ItemTexts, ScoreResult};
 use tsunagi_core::meeting::{Meeting, MeetingKind};
 use tsunagi_core::merge::{EntityState, FieldConflict};
@@ -477,6 +477,7 @@ fn display_value(v: &Value) -> String {
 pub(crate) fn conflict_views(
     state: &EntityState,
     person: Option<(String, Option<String>)>,
+    me: DeviceId,
 ) -> Vec<ConflictView> {
     state
         .conflicts()
@@ -494,6 +495,7 @@ pub(crate) fn conflict_views(
                     display: display_value(&value),
                     value,
                     device: version.device.to_string(),
+                    this_device: version.device == me,
                     at: chrono::DateTime::from_timestamp_millis(
                         i64::try_from(version.hlc.wall_ms).unwrap_or(0),
                     )
@@ -645,7 +647,7 @@ pub(crate) fn person_page(
     let conflicts = store
         .conflicted(Some(id.into()), 100)?
         .iter()
-        .flat_map(|s| conflict_views(s, Some((id.to_string(), name.clone()))))
+        .flat_map(|s| conflict_views(s, Some((id.to_string(), name.clone())), device.id()))
         .collect();
     let access = access_views(&store.access_log(Some(id), 100)?);
     Ok(PersonPageView {

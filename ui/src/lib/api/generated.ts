@@ -813,6 +813,10 @@ display: string,
  */
 device: string, 
 /**
+ * Whether that is this device (the other is a colleague's, or this worker's other one).
+ */
+this_device: boolean, 
+/**
  * When (RFC 3339).
  */
 at: string, };

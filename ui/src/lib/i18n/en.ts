@@ -310,7 +310,8 @@ export const en: Record<keyof typeof ja, string> = {
 
   'conflict.title': 'Conflicting edits to review ({n})',
   'conflict.lead': 'The same field was changed on two devices at once. Choose the value to keep.',
-  'conflict.device': 'device {device}',
+  'conflict.device': 'another device ({device})',
+  'conflict.device.this': 'this device',
   'conflict.keep': 'Keep this',
 
   'draft.restored': 'Restored what you were typing last time.',

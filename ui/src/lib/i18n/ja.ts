@@ -308,7 +308,8 @@ export const ja = {
 
   'conflict.title': '食い違いの確認（{n}件）',
   'conflict.lead': '別々の端末で同じ項目が同時に変更されました。残す内容を選んでください。',
-  'conflict.device': '端末 {device}',
+  'conflict.device': '別の端末（{device}）',
+  'conflict.device.this': 'この端末',
   'conflict.keep': 'これを残す',
 
   'draft.restored': '前回の入力途中の内容を復元しました。',
