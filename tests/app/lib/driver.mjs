@@ -1,11 +1,12 @@
 // Drives the real built app (target/*/tsunagi) through tauri-driver and WebKitWebDriver: start and stop the driver, open the app on a device directory, find elements by data-testid, screenshots, accessibility checks with axe-core.
 
 import { spawn } from 'node:child_process';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Builder, By, until } from 'selenium-webdriver';
+import { portFree } from './procs.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -29,15 +30,6 @@ export async function waitForPort(port, timeoutMs = 20000) {
 /** A free-looking port below the ephemeral range (picked at random, then checked). */
 export function randomPort() {
   return 20000 + Math.floor(Math.random() * 12000);
-}
-
-/** Whether nothing listens on 127.0.0.1:port now (we can bind it). */
-function portFree(port) {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
 }
 
 /** A random port p with p and p + 1 free (tauri-driver and its native driver). */

@@ -1,7 +1,8 @@
-// Process helpers for the end-to-end tests: running the CLIs with bounded time, finding the app's process under our own tauri-driver (never by a broad name), and stopping what we started.
+// Process helpers for the end-to-end tests: running the CLIs with bounded time, free loopback ports, finding the app's process under our own tauri-driver (never by a broad name), and stopping what we started.
 
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
 
 /**
  * Runs a program to completion with a time limit. Resolves { stdout, stderr } on exit 0;
@@ -106,4 +107,13 @@ export async function waitGone(pids, timeoutMs = 5000) {
     left = left.filter(alive);
   }
   return left;
+}
+
+/** Whether nothing listens on 127.0.0.1:port now (we can bind it). */
+export function portFree(port) {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }

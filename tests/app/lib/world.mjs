@@ -1,13 +1,12 @@
 // The world of an end-to-end test: a real tsunagi-server on 127.0.0.1, IT's tsunagi-admin, headless tsunagi-device devices and temp folders — each with a private data dir, all stopped and removed by cleanup().
 
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from './procs.mjs';
+import { portFree, run } from './procs.mjs';
 
 /** The repository root (tests/app/lib → ../../..). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -37,15 +36,6 @@ export function screensDir() {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Whether nothing listens on 127.0.0.1:port now (we can bind it). */
-function portFree(port) {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
 
 /**
  * A free port below the kernel's ephemeral range (32768+, where outgoing connections could hold
