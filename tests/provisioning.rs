@@ -108,10 +108,12 @@ async fn provision_enroll_approve_revoke(kind: Kind) {
     let keys = worker_dev.refresh_keys(&ks).await.unwrap();
     assert_eq!(keys.epochs_held, vec![1]);
     assert!(keys.refused.is_empty(), "{:?}", keys.refused);
-    let tk_lead = lead_dev.store().team_key("csw-north", 1).unwrap().unwrap();
+    let tk_lead = lead_dev
+        .team_key_fingerprint("csw-north", 1)
+        .unwrap()
+        .unwrap();
     let tk_worker = worker_dev
-        .store()
-        .team_key("csw-north", 1)
+        .team_key_fingerprint("csw-north", 1)
         .unwrap()
         .unwrap();
     assert!(tk_lead == tk_worker, "both hold the same team key");
@@ -146,15 +148,17 @@ async fn provision_enroll_approve_revoke(kind: Kind) {
     }
     assert!(
         worker_dev
-            .store()
-            .team_key("csw-north", 2)
+            .team_key_fingerprint("csw-north", 2)
             .unwrap()
             .is_none()
     );
     let keys = lead_dev.refresh_keys(&ks).await.unwrap();
     assert_eq!(keys.epochs_held, vec![1, 2]);
     assert_eq!(keys.current_epoch, Some(2));
-    let tk2 = lead_dev.store().team_key("csw-north", 2).unwrap().unwrap();
+    let tk2 = lead_dev
+        .team_key_fingerprint("csw-north", 2)
+        .unwrap()
+        .unwrap();
     assert!(tk2 != tk_lead, "a new epoch has a new key");
 
     let all = admin.list_devices(Some("csw-north")).await.unwrap();

@@ -12,7 +12,7 @@ use tsunagi_core::change::EntityKind;
 use tsunagi_core::ids::{EntityId, PersonId};
 use tsunagi_core::merge::EntityState;
 use tsunagi_device::api::{ConsentForm, ContactForm, MeetingForm, PersonEditForm, PersonForm};
-use tsunagi_device::{Device, DeviceError, OsKeystore, ShareBasis};
+use tsunagi_device::{Device, DeviceError, OsKeystore, ShareBasis, SyncStatusState};
 use tsunagi_e2e::{Kind, World, new_device};
 use tsunagi_protocol::client::ClientError;
 
@@ -86,8 +86,7 @@ fn contact(person: PersonId, note: &str) -> ContactForm {
 
 /// Every entity state of a case, by id (what "the same state" means).
 fn case_states(dev: &Device, case: PersonId) -> BTreeMap<EntityId, EntityState> {
-    dev.store()
-        .case_states(case.into())
+    dev.case_records(case.into())
         .unwrap()
         .into_iter()
         .map(|s| (s.id(), s))
@@ -149,16 +148,16 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
             &format!("{} 不在のため置き手紙", marker("ALPHA")),
         ))
         .unwrap();
-    assert_eq!(w1.sync_status().unwrap().state, "never");
+    assert_eq!(w1.sync_status().unwrap().state, SyncStatusState::Never);
     let r = sync(&mut w1).await;
     assert_eq!(r.pushed, 2);
-    assert_eq!(w1.sync_status().unwrap().state, "synced");
+    assert_eq!(w1.sync_status().unwrap().state, SyncStatusState::Synced);
     sync(&mut w2).await;
     sync(&mut lead).await;
     sync(&mut south).await;
-    assert!(w2.store().entity(c1.into()).unwrap().is_some());
+    assert!(w2.record_state(c1.into()).unwrap().is_some());
     assert!(
-        south.store().entity(p.into()).unwrap().is_none(),
+        south.record_state(p.into()).unwrap().is_none(),
         "another team sees nothing without a basis"
     );
 
@@ -230,7 +229,7 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
         other => panic!("shared without a basis: {other:?}"),
     }
     sync(&mut south).await;
-    assert!(south.store().entity(p.into()).unwrap().is_none());
+    assert!(south.record_state(p.into()).unwrap().is_none());
 
     // With the person's consent, the case is shared and the other team sees it.
     let consent = w1
@@ -322,7 +321,7 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
     .await
     .unwrap();
     sync(&mut south).await;
-    assert!(south.store().entity(qc.into()).unwrap().is_some());
+    assert!(south.record_state(qc.into()).unwrap().is_some());
     let disclosed = case_states(&south, q)
         .into_values()
         .find(|s| s.kind() == EntityKind::Disclosure)
@@ -333,7 +332,7 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
         "it names the meeting as its basis"
     );
     assert!(
-        south.store().entity(m.into()).unwrap().is_none(),
+        south.record_state(m.into()).unwrap().is_none(),
         "the meeting record itself stays with its team (会議記録は非公開)"
     );
 
@@ -347,9 +346,9 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
     let after = w1.add_contact(&contact(p, "同意撤回後の記録")).unwrap();
     sync(&mut w1).await;
     sync(&mut south).await;
-    assert!(south.store().entity(after.into()).unwrap().is_none());
+    assert!(south.record_state(after.into()).unwrap().is_none());
     sync(&mut lead).await;
-    assert!(lead.store().entity(after.into()).unwrap().is_some());
+    assert!(lead.record_state(after.into()).unwrap().is_some());
     // A consent withdrawn leaves sharing on another basis: q's case goes on reaching the team
     // that attended the 支援会議, though q also consented to it and withdrew.
     let q_consent = w1
@@ -371,7 +370,7 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
     sync(&mut w1).await;
     sync(&mut south).await;
     assert!(
-        south.store().entity(q_later.into()).unwrap().is_some(),
+        south.record_state(q_later.into()).unwrap().is_some(),
         "the withdrawal ended sharing decided by the 支援会議"
     );
     // Two consents cover the team: withdrawing one leaves the other's sharing; withdrawing
@@ -413,7 +412,7 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
             .unwrap();
         sync(&mut w1).await;
         sync(&mut south).await;
-        seen_by_south.push(south.store().entity(note.into()).unwrap().is_some());
+        seen_by_south.push(south.record_state(note.into()).unwrap().is_some());
     }
     assert_eq!(
         seen_by_south,
@@ -430,7 +429,7 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
         other => panic!("revoked device still syncs: {other:?}"),
     }
     let st = w2.sync_status().unwrap();
-    assert_eq!(st.state, "error");
+    assert_eq!(st.state, SyncStatusState::Error);
     assert!(st.message_ja.contains("無効化"), "{}", st.message_ja);
     assert_eq!(st.pending, 1, "its unsent record stays on the device");
     sync(&mut lead).await; // learns epoch 2, re-seals the case keys
@@ -438,20 +437,20 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
         .add_contact(&contact(p, &format!("{} 新しい鍵で", marker("CHARLIE"))))
         .unwrap();
     sync(&mut w1).await;
-    let newest = w1.store().case_keys_of(p.into()).unwrap();
+    let newest = w1.case_keys(p.into()).unwrap();
     let newest = newest.last().unwrap();
     assert_eq!(
         newest.team_epoch, 2,
         "new changes use a key made after the rotation"
     );
-    assert!(w2.store().team_key("csw-north", 2).unwrap().is_none());
+    assert!(w2.team_key_fingerprint("csw-north", 2).unwrap().is_none());
     assert!(
-        w2.store()
-            .case_key(p.into(), newest.epoch)
+        !w2.case_keys(p.into())
             .unwrap()
-            .is_none()
+            .iter()
+            .any(|k| k.epoch == newest.epoch)
     );
-    assert!(w2.store().entity(c4.into()).unwrap().is_none());
+    assert!(w2.record_state(c4.into()).unwrap().is_none());
 
     // A device approved after the rotation catches up, from snapshots, and reads everything.
     sync(&mut lead).await;
@@ -464,12 +463,12 @@ async fn offline_work_converges_and_stays_private(kind: Kind) {
     );
     assert_eq!(r.held, 0, "{r:?}");
     assert_eq!(case_states(&late, p), case_states(&lead, p));
-    assert!(late.store().entity(c4.into()).unwrap().is_some());
+    assert!(late.record_state(c4.into()).unwrap().is_some());
     // The full history is still there for the audit.
     late.fetch_history(&p.to_string(), &ks).await.unwrap();
     assert_eq!(
-        late.store().history(p.into()).unwrap().len(),
-        lead.store().history(p.into()).unwrap().len()
+        late.history(p.into()).unwrap().len(),
+        lead.history(p.into()).unwrap().len()
     );
     assert_eq!(case_states(&late, p), case_states(&lead, p));
 
@@ -585,10 +584,10 @@ async fn tampered_envelopes_are_refused() {
         st.refusals
     );
     for c in bad.iter().chain(&more[39..]) {
-        assert!(w2.store().entity((*c).into()).unwrap().is_none());
+        assert!(w2.record_state((*c).into()).unwrap().is_none());
     }
     for c in std::iter::once(&good).chain(&more[..39]) {
-        assert!(w2.store().entity((*c).into()).unwrap().is_some());
+        assert!(w2.record_state((*c).into()).unwrap().is_some());
     }
     let mut after = case_states(&w2, p);
     for c in std::iter::once(&good).chain(&more[..39]) {
@@ -596,7 +595,7 @@ async fn tampered_envelopes_are_refused() {
     }
     assert_eq!(after, before, "nothing already stored changed");
     assert_eq!(
-        w2.store().history(good.into()).unwrap().len(),
+        w2.history(good.into()).unwrap().len(),
         1,
         "the replay applied nothing twice"
     );
@@ -696,7 +695,7 @@ async fn a_case_key_that_lost_the_race_is_replaced(kind: Kind) {
     sync(&mut w1).await;
     sync(&mut w2).await;
     sync(&mut lead).await;
-    assert_eq!(w2.store().case_keys_of(p.into()).unwrap().len(), 1);
+    assert_eq!(w2.case_keys(p.into()).unwrap().len(), 1);
 
     // The team key rotates: the next change to the case needs a new case key (epoch 2).
     admin
@@ -737,8 +736,7 @@ async fn a_case_key_that_lost_the_race_is_replaced(kind: Kind) {
 
     // One key per epoch everywhere: worker 2 kept the winner's.
     let keys = |d: &Device| -> Vec<(u32, [u8; 16])> {
-        d.store()
-            .case_keys_of(p.into())
+        d.case_keys(p.into())
             .unwrap()
             .iter()
             .map(|k| (k.epoch, k.key_id))
@@ -751,10 +749,10 @@ async fn a_case_key_that_lost_the_race_is_replaced(kind: Kind) {
     for dev in [&w1, &lead] {
         assert_eq!(case_states(dev, p), case_states(&w2, p));
         for c in &c2 {
-            assert!(dev.store().entity((*c).into()).unwrap().is_some());
+            assert!(dev.record_state((*c).into()).unwrap().is_some());
         }
     }
-    assert!(w2.store().entity(c1.into()).unwrap().is_some());
+    assert!(w2.record_state(c1.into()).unwrap().is_some());
     assert_eq!(case_states(&w2, p).len(), 6, "person + 5 contacts");
 }
 

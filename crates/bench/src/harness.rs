@@ -1,13 +1,11 @@
 //! The measurements: one store per variant, filled with N contacts through the device's own
 //! use case, then timed reads (timeline, person page, caseload, search) and its size.
 
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tsunagi_core::config::Config;
-use tsunagi_core::contact::Contact;
 use tsunagi_core::ids::{DeviceId, PersonId};
 use tsunagi_crypto::{CryptoError, StoreKey};
 use tsunagi_device::api::{ContactForm, PersonForm};
@@ -24,20 +22,12 @@ pub enum BenchError {
     /// A use case refused a workload record or failed.
     #[error(transparent)]
     Device(#[from] DeviceError),
-    /// The store failed outside a use case (create, checkpoint, raw reads).
+    /// The store could not be created.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// No store key could be generated.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
-    /// A stored record did not decode into its domain type.
-    #[error("a stored {what} does not decode: {detail}")]
-    Decode {
-        /// What was read.
-        what: &'static str,
-        /// The decoder's message.
-        detail: String,
-    },
     /// The store's directory.
     #[error("{path}: {source}")]
     Io {
@@ -199,13 +189,6 @@ impl Samples {
     }
 }
 
-fn decode_contact(state: &tsunagi_core::merge::EntityState) -> Result<Contact, BenchError> {
-    serde_json::from_value(Value::Object(state.to_object())).map_err(|e| BenchError::Decode {
-        what: "contact",
-        detail: e.to_string(),
-    })
-}
-
 pub(crate) fn contact_input(r: &VisitRecord, persons: &[PersonId]) -> ContactForm {
     ContactForm {
         person: persons[r.client].to_string(),
@@ -337,15 +320,15 @@ pub fn run_variant(
     // save the indexes are complete (a search before then indexes the rest itself). Polled,
     // bounded at ten minutes.
     let catchup = Instant::now();
-    while device.store().index_pending()? > 0 && catchup.elapsed().as_secs() < 600 {
+    while device.index_pending()? > 0 && catchup.elapsed().as_secs() < 600 {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     out.push(Metric {
         name: "index_catchup_s".into(),
         value: catchup.elapsed().as_secs_f64(),
     });
-    device.store().checkpoint()?;
-    let bytes = device.store().disk_bytes();
+    device.checkpoint()?;
+    let bytes = device.disk_bytes();
     out.push(Metric {
         name: "store_bytes".into(),
         value: bytes as f64,
@@ -365,14 +348,7 @@ pub fn run_variant(
     let mut timeline = Samples::default();
     let mut shown = 0usize;
     for &p in &sample {
-        let contacts = timeline.time(|| -> Result<Vec<Contact>, BenchError> {
-            device
-                .store()
-                .timeline(p, PAGE)?
-                .iter()
-                .map(decode_contact)
-                .collect()
-        })?;
+        let contacts = timeline.time(|| device.timeline(p, PAGE))?;
         shown += contacts.len();
     }
     timeline.push_summary(&mut out, "timeline", false);

@@ -362,11 +362,6 @@ impl Device {
         &self.catalog
     }
 
-    /// The store (read access for views and tools).
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// Local change sets waiting to be pushed.
     pub fn pending(&self) -> Result<u64, DeviceError> {
         Ok(self.store.outbox_len()?)

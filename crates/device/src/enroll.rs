@@ -61,6 +61,17 @@ impl Enrollment {
     }
 }
 
+/// This device's own keys, as fingerprints, and what it knows of its enrollment.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentityReport {
+    /// Signing key fingerprint.
+    pub sig_fingerprint: String,
+    /// Key-exchange key fingerprint.
+    pub kem_fingerprint: String,
+    /// The enrollment (server, user, team, role), once it went through.
+    pub enrollment: Option<Enrollment>,
+}
+
 /// What `enroll` shows: the ids and the fingerprints to compare with IT's screen.
 #[derive(Debug, Clone, Serialize)]
 pub struct EnrollReport {
@@ -536,14 +547,17 @@ impl Device {
         })
     }
 
-    /// This device's own fingerprints (to compare with IT's screen).
-    pub fn identity_fingerprints<K: Keystore>(
-        &self,
-        keystore: &K,
-    ) -> Result<Option<(String, String)>, DeviceError> {
-        Ok(self
+    /// This device's own fingerprints (to compare with IT's screen) and its enrollment.
+    /// Refused before enrollment (there are no keys yet).
+    pub fn identity<K: Keystore>(&self, keystore: &K) -> Result<IdentityReport, DeviceError> {
+        let identity = self
             .load_identity(keystore)?
-            .map(|i| (i.sig.public().fingerprint(), i.kem.public().fingerprint())))
+            .ok_or(DeviceError::NotEnrolled)?;
+        Ok(IdentityReport {
+            sig_fingerprint: identity.sig.public().fingerprint(),
+            kem_fingerprint: identity.kem.public().fingerprint(),
+            enrollment: self.enrollment()?,
+        })
     }
 }
 

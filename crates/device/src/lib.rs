@@ -9,6 +9,7 @@ mod app;
 mod device;
 mod enroll;
 mod error;
+mod inspect;
 mod records;
 mod schedule;
 mod settings;
@@ -18,11 +19,15 @@ mod view;
 
 pub use app::{App, AppOptions, IDLE_LOCK_MINUTES, MIN_APP_PIN};
 pub use device::{Device, InitReport, VaultInfo};
-pub use enroll::{ApproveReport, EnrollReport, Enrollment, KeysReport, PeerReport};
+pub use enroll::{ApproveReport, EnrollReport, Enrollment, IdentityReport, KeysReport, PeerReport};
 pub use error::{DeviceError, Refusal};
+pub use inspect::CaseKeyInfo;
 pub use settings::Settings;
 pub use share::{ShareBasis, ShareReport, WithdrawReport};
-pub use sync::{Backoff, SNAPSHOT_MIN_OPS, SyncErrorView, SyncReport, SyncStatus, SyncSteps};
+pub use sync::{
+    Backoff, SNAPSHOT_MIN_OPS, SyncErrorView, SyncReport, SyncRound, SyncStatus, SyncStatusState,
+    SyncSteps,
+};
 /// The plaintext formats of change and snapshot envelopes (docs/protocol.md, "Payloads").
 pub use sync::{payload, snapshot_payload};
 #[cfg(not(any(target_os = "android", target_os = "ios")))]

@@ -1,17 +1,19 @@
-//! `tsunagi-device`: the headless device — the same use cases as the app, scriptable, with
-//! `--json` output, a clear message and a non-zero exit on bad input (2) or failure (1).
+//! `tsunagi-device`: the headless device — the same use cases as the app, through the same
+//! front door (`App`), scriptable, with `--json` output (the front door's own response types),
+//! a clear message and a non-zero exit on bad input (2) or failure (1).
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tsunagi_device::api::{
-    AssessmentForm, ConsentForm, ContactEditForm, ContactForm, MeetingForm, PersonEditForm,
-    PersonForm,
+    AccessLogRequest, ApiError, AssessmentForm, ById, CaseloadRequest, ConsentForm,
+    ContactEditForm, ContactForm, DeviceStatus, MeetingForm, PageRef, PersonEditForm, PersonForm,
+    SearchRequest, ShareForm, WithdrawForm,
 };
-use tsunagi_device::{CaseloadFilter, Device, DeviceError, KeyError, OsKeystore, Pin};
+use tsunagi_device::{App, Device, DeviceError, KeyError, OsKeystore, Pin, SyncRound};
 use zeroize::Zeroizing;
 
 #[derive(Parser, Debug)]
@@ -62,6 +64,9 @@ enum Command {
         /// Status key.
         #[arg(long)]
         status: Option<String>,
+        /// Current trust stage (0–4).
+        #[arg(long)]
+        stage: Option<u8>,
     },
     /// Full-text search over names, kana and notes (1 character and up).
     Search {
@@ -204,13 +209,11 @@ enum ConsentCmd {
 enum PersonCmd {
     /// Register a person.
     Add(Box<PersonAdd>),
-    /// Show a person: profile, timeline, assessments.
+    /// Show a person's page: profile, timeline, assessments, plans, consents (the opening is
+    /// recorded in the access log).
     Show {
         /// The person's id.
         id: String,
-        /// At most this many contacts and assessments.
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
     },
     /// Change fields of a person's record.
     Edit {
@@ -338,16 +341,10 @@ enum AssessmentCmd {
     },
 }
 
+/// The error line of `--json`: `{"error": {code, message, message_ja, field, bad_input}}`.
 #[derive(Serialize)]
 struct ErrorOut<'a> {
-    error: ErrorBody<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: String,
-    message_ja: String,
+    error: &'a ApiError,
 }
 
 fn main() -> ExitCode {
@@ -356,29 +353,37 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let device_err = err.downcast_ref::<DeviceError>();
-            let code = device_err.map_or("error", DeviceError::code);
+            let e = error_view(&err);
             if json {
-                let out = ErrorOut {
-                    error: ErrorBody {
-                        code,
-                        message: format!("{err:#}"),
-                        message_ja: device_err.map(DeviceError::message_ja).unwrap_or_default(),
-                    },
-                };
-                println!("{}", serde_json::to_string(&out).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string(&ErrorOut { error: &e }).unwrap_or_default()
+                );
             } else {
-                eprintln!("error: {err:#} [{code}]");
+                eprintln!("error: {} [{}]", e.message, e.code);
             }
-            if device_err.is_some_and(DeviceError::is_bad_input)
-                || err.downcast_ref::<UsageError>().is_some()
-            {
-                ExitCode::from(2)
-            } else {
-                ExitCode::from(1)
-            }
+            ExitCode::from(if e.bad_input { 2 } else { 1 })
         }
     }
+}
+
+/// Any failure in the front door's error shape; the message is the whole chain.
+fn error_view(err: &anyhow::Error) -> ApiError {
+    if let Some(e) = err.downcast_ref::<ApiError>() {
+        return e.clone();
+    }
+    let mut e = match err.downcast_ref::<DeviceError>() {
+        Some(d) => ApiError::from_ref(d),
+        None => ApiError {
+            code: "error".into(),
+            message: String::new(),
+            message_ja: String::new(),
+            field: None,
+            bad_input: err.downcast_ref::<UsageError>().is_some(),
+        },
+    };
+    e.message = format!("{err:#}");
+    e
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -414,7 +419,8 @@ fn stdin_line(
     }
 }
 
-fn open(dir: &std::path::Path) -> anyhow::Result<Device> {
+/// Opens the device, reading the PIN from the first line of standard input when it has one.
+fn open(dir: &Path) -> anyhow::Result<Device> {
     let ks = OsKeystore::new();
     let info = Device::vault_info(dir, &ks)?;
     let pin = if info.vault.has_pin && !info.vault.locked {
@@ -429,6 +435,12 @@ fn open(dir: &std::path::Path) -> anyhow::Result<Device> {
         None
     };
     Ok(Device::open(dir, pin.as_ref(), &ks)?)
+}
+
+/// The front door over the opened device, unlocked, without the background sync (`sync`
+/// syncs when asked).
+fn app(dir: &Path) -> anyhow::Result<App<OsKeystore>> {
+    Ok(App::over_device(open(dir)?, OsKeystore::new())?)
 }
 
 fn print<T: Serialize>(
@@ -478,47 +490,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(p) if !p.trim().is_empty() => Some(Pin::parse(&p).map_err(DeviceError::Key)?),
                 _ => None,
             };
-            let device = Device::recover(&dir, &code, pin.as_ref(), &OsKeystore::new())?;
-            let out = serde_json::json!({ "device_id": device.id(), "recovered": true, "has_pin": pin.is_some() });
-            print(json, &out, |_| {
-                "device re-enabled; wrong-PIN counter reset".into()
+            let ks = OsKeystore::new();
+            drop(Device::recover(&dir, &code, pin.as_ref(), &ks)?);
+            let info = Device::vault_info(&dir, &ks)?;
+            print(json, &info, |i| {
+                format!(
+                    "device {} re-enabled; wrong-PIN counter reset ({})",
+                    i.device_id,
+                    if i.vault.has_pin { "PIN set" } else { "no PIN" }
+                )
             })
         }
         Command::Status => {
             let ks = OsKeystore::new();
             let info = Device::vault_info(&dir, &ks)?;
-            let sync = if info.vault.locked {
-                None
-            } else {
-                Some(open(&dir)?.sync_status()?)
-            };
-            let out = serde_json::json!({ "device": info, "sync": sync });
-            print(json, &out, |_| {
-                let mut s = format!(
-                    "device {}\nPIN: {}\nwrong attempts: {}\nlocked: {}",
-                    info.device_id,
-                    if info.vault.has_pin { "yes" } else { "no" },
-                    info.vault.failures,
-                    if info.vault.locked {
-                        "YES — IT must re-enable it with the recovery code"
-                    } else {
-                        "no"
-                    }
-                );
-                if let Some(st) = &sync {
-                    s.push_str(&format!(
-                        "\nsync: {} — {}\npending: {}  held: {}  refused: {} out / {} in\nlast success: {}",
-                        st.state,
-                        st.message_ja,
-                        st.pending,
-                        st.held,
-                        st.refused_outgoing,
-                        st.refused_incoming,
-                        st.last_success.as_deref().unwrap_or("never")
-                    ));
+            let status = if info.vault.locked {
+                // Disabled: nothing is opened, the status says so.
+                DeviceStatus {
+                    device: App::with_keystore(&dir, ks)?.status()?,
+                    sync: None,
                 }
-                s
-            })
+            } else {
+                let app = App::over_device(open(&dir)?, ks)?;
+                DeviceStatus {
+                    device: app.status()?,
+                    sync: Some(app.sync_status()?),
+                }
+            };
+            print(json, &status, render::status)
         }
         Command::Sync {
             watch,
@@ -529,42 +528,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let ks = OsKeystore::new();
             if !watch {
                 let report = block_on(device.sync(&ks))?;
-                return print(json, &report, |r| {
-                    let steps: Vec<String> = r
-                        .steps
-                        .named()
-                        .iter()
-                        .map(|(k, v)| format!("{k} {v:.0}"))
-                        .collect();
-                    format!(
-                        "synced: pushed {} (duplicates {}, refused {}), pulled {}, applied {}, snapshots {}+{}, held {}, invalid {}, cursor {}; {:.0} ms ({})",
-                        r.pushed,
-                        r.duplicates,
-                        r.refused,
-                        r.pulled,
-                        r.applied,
-                        r.snapshots_applied,
-                        r.snapshots_made,
-                        r.held,
-                        r.invalid,
-                        r.cursor,
-                        r.steps.total_ms,
-                        steps.join(", ")
-                    )
-                });
+                return print(json, &report, render::sync_report);
             }
             let mut backoff = tsunagi_device::Backoff::new(
                 std::time::Duration::from_secs(interval.max(1)),
                 std::time::Duration::from_secs(2),
                 std::time::Duration::from_secs(300),
             );
-            block_on(device.sync_loop(&ks, &mut backoff, rounds, || false, |r, wait| {
-                let line = match r {
-                    Ok(rep) => serde_json::json!({"ok": true, "report": rep, "next_in_s": wait.as_secs_f64()}),
-                    Err(e) => serde_json::json!({"ok": false, "code": e.code(), "message": e.message_ja(), "next_in_s": wait.as_secs_f64()}),
-                };
-                println!("{line}");
-            }));
+            block_on(device.sync_loop(
+                &ks,
+                &mut backoff,
+                rounds,
+                || false,
+                |r, wait| {
+                    let round = SyncRound::new(r, wait);
+                    if json {
+                        println!("{}", serde_json::to_string(&round).unwrap_or_default());
+                    } else {
+                        println!("{}", render::sync_round(&round));
+                    }
+                },
+            ));
             Ok(())
         }
         Command::Consent(ConsentCmd::Add {
@@ -574,41 +558,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             given_on,
             expires_on,
         }) => {
-            let mut device = open(&dir)?;
-            let id = device.record_consent(&ConsentForm {
+            let created = app(&dir)?.add_consent(&ConsentForm {
                 person,
                 scope,
                 method,
                 given_on,
                 expires_on,
             })?;
-            print(json, &serde_json::json!({ "id": id }), |_| id.to_string())
+            print(json, &created, |c| c.id.clone())
         }
         Command::Consent(ConsentCmd::Withdraw { id, on }) => {
-            let mut device = open(&dir)?;
-            let r = block_on(device.withdraw_consent(&id, on.as_deref(), &OsKeystore::new()))?;
-            print(
-                json,
-                &serde_json::json!({
-                    "withdrawn": id, "ended": r.ended, "kept": r.kept, "sync": r.sync
-                }),
-                |_| {
-                    let mut out = format!("consent {id} withdrawn");
-                    if !r.ended.is_empty() {
-                        out.push_str(&format!(
-                            "; sharing with {} stops for new records",
-                            r.ended.join(", ")
-                        ));
-                    }
-                    if !r.kept.is_empty() {
-                        out.push_str(&format!(
-                            "; still shared with {} on another basis (a 支援会議, or another consent)",
-                            r.kept.join(", ")
-                        ));
-                    }
-                    out
-                },
-            )
+            let r = app(&dir)?.withdraw_consent(&WithdrawForm { id: id.clone(), on })?;
+            print(json, &r, |r| render::withdrawn(&id, r))
         }
         Command::Meeting(MeetingCmd::Add {
             kind,
@@ -617,15 +578,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             persons,
             decisions,
         }) => {
-            let mut device = open(&dir)?;
-            let id = device.record_meeting(&MeetingForm {
+            let created = app(&dir)?.add_meeting(&MeetingForm {
                 kind,
                 date,
                 agencies,
                 persons,
                 decisions,
             })?;
-            print(json, &serde_json::json!({ "id": id }), |_| id.to_string())
+            print(json, &created, |c| c.id.clone())
         }
         Command::Share {
             person,
@@ -633,23 +593,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             consent,
             meeting,
         } => {
-            let mut device = open(&dir)?;
-            let basis = match (consent.as_deref(), meeting.as_deref()) {
-                (Some(c), None) => tsunagi_device::ShareBasis::Consent(c),
-                (None, Some(m)) => tsunagi_device::ShareBasis::Meeting(m),
-                _ => {
-                    return Err(
-                        UsageError("give --consent or --meeting, one of them".into()).into(),
-                    );
-                }
-            };
-            let r = block_on(device.share_case(&person, &team, basis, &OsKeystore::new()))?;
+            let r = app(&dir)?.share_case(&ShareForm {
+                person,
+                team,
+                consent,
+                meeting,
+            })?;
             print(json, &r, |r| {
                 format!(
                     "shared with {} (情報提供記録 {}){}",
                     r.team,
                     r.disclosure,
-                    if r.sync.is_some() {
+                    if r.sent {
                         ""
                     } else {
                         "; will be sent at the next sync"
@@ -664,8 +619,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             status,
             memo,
         }) => {
-            let mut device = open(&dir)?;
-            device.edit_person(&PersonEditForm {
+            app(&dir)?.edit_person(&PersonEditForm {
                 id: id.clone(),
                 phone,
                 address,
@@ -673,26 +627,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 memo,
                 ..PersonEditForm::default()
             })?;
-            print(json, &serde_json::json!({ "updated": id }), |_| {
-                format!("updated {id}")
-            })
+            print(json, &ById { id }, |r| format!("updated {}", r.id))
         }
         Command::Contact(ContactCmd::Edit { id, outcome, note }) => {
-            let mut device = open(&dir)?;
-            device.edit_contact(&ContactEditForm {
+            app(&dir)?.edit_contact(&ContactEditForm {
                 id: id.clone(),
                 outcome,
                 note,
                 ..ContactEditForm::default()
             })?;
-            print(json, &serde_json::json!({ "updated": id }), |_| {
-                format!("updated {id}")
-            })
+            print(json, &ById { id }, |r| format!("updated {}", r.id))
         }
         Command::Person(PersonCmd::Add(a)) => {
             let a = *a;
-            let mut device = open(&dir)?;
-            let id = device.add_person(&PersonForm {
+            let created = app(&dir)?.add_person(&PersonForm {
                 name: a.name,
                 kana: a.kana,
                 district: a.district,
@@ -705,18 +653,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 referred_on: a.referred_on,
                 memo: a.memo,
             })?;
-            print(json, &serde_json::json!({ "id": id }), |_| id.to_string())
+            print(json, &created, |c| c.id.clone())
         }
-        Command::Person(PersonCmd::Show { id, limit }) => {
-            let mut device = open(&dir)?;
-            let page = device.open_person(&id, limit)?;
-            let out = print(json, &page, render::person_page);
-            device.close_person(page)?;
-            out
+        Command::Person(PersonCmd::Show { id }) => {
+            let app = app(&dir)?;
+            // Recorded in the access log as opened, then closed once shown.
+            let page = app.open_person(&ById { id })?;
+            let shown = print(json, &page, render::person_page);
+            app.close_person(&PageRef { page: page.page })?;
+            shown
         }
         Command::Contact(ContactCmd::Add(c)) => {
-            let mut device = open(&dir)?;
-            let id = device.add_contact(&ContactForm {
+            let created = app(&dir)?.add_contact(&ContactForm {
                 person: c.person,
                 at: c.at,
                 channel: c.channel,
@@ -729,7 +677,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 next_due: c.next_due,
                 staff: c.staff,
             })?;
-            print(json, &serde_json::json!({ "id": id }), |_| id.to_string())
+            print(json, &created, |c| c.id.clone())
         }
         Command::Assessment(AssessmentCmd::Add {
             person,
@@ -737,59 +685,55 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             answers,
             at,
         }) => {
-            let mut device = open(&dir)?;
-            let typed = device
+            let device = open(&dir)?;
+            // The answers as typed (`0,1,-,2`) into the instrument's answer keys.
+            let answers = device
                 .instruments()
                 .get(instrument.trim())
-                .map_err(DeviceError::from)?;
-            let answers = typed
+                .map_err(DeviceError::from)?
                 .parse_answers(&answers)
                 .map_err(DeviceError::from)?
                 .as_slice()
                 .to_vec();
-            let (id, a) = device.add_assessment(&AssessmentForm {
-                person,
-                instrument,
-                answers,
-                at,
-            })?;
-            let out = serde_json::json!({ "id": id, "assessment": a });
-            print(json, &out, |_| render::assessment_line(&id.to_string(), &a))
+            let saved =
+                App::over_device(device, OsKeystore::new())?.add_assessment(&AssessmentForm {
+                    person,
+                    instrument,
+                    answers,
+                    at,
+                })?;
+            print(json, &saved, render::assessment_saved)
         }
         Command::Caseload {
             program,
             district,
             status,
+            stage,
         } => {
-            let device = open(&dir)?;
-            let district = match district {
-                Some(d) => Some(
-                    device
-                        .config()
-                        .district(&d)
-                        .map_err(DeviceError::from)?
-                        .code()
-                        .to_owned(),
-                ),
-                None => None,
-            };
-            let filter = CaseloadFilter {
+            let rows = app(&dir)?.caseload(&CaseloadRequest {
                 program,
                 district,
                 status,
-                stage: None,
-            };
-            let rows = device.caseload(&filter)?;
+                stage,
+            })?;
             print(json, &rows, |rows| render::caseload(rows))
         }
         Command::Search { text, limit } => {
-            let device = open(&dir)?;
-            let found = device.search(&text, limit)?;
+            let found = app(&dir)?.search(&SearchRequest {
+                text,
+                limit: Some(limit),
+            })?;
             print(json, &found, render::search)
         }
+        Command::AccessLog { person, limit } => {
+            let rows = app(&dir)?.access_log(&AccessLogRequest {
+                person,
+                limit: Some(limit),
+            })?;
+            print(json, &rows, |rows| render::access_log(rows))
+        }
         Command::Check => {
-            let device = open(&dir)?;
-            let report = device.check()?;
+            let report = open(&dir)?.check()?;
             print(json, &report, |r| {
                 format!(
                     "store OK; access log OK ({} entries, head {})",
@@ -837,13 +781,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Identity => {
-            let device = open(&dir)?;
-            let fp = device
-                .identity_fingerprints(&OsKeystore::new())?
-                .ok_or(DeviceError::NotEnrolled)?;
-            let out = serde_json::json!({ "sig_fingerprint": fp.0, "kem_fingerprint": fp.1, "enrollment": device.enrollment()? });
-            print(json, &out, |_| {
-                format!("signing key:  {}\nkey exchange: {}", fp.0, fp.1)
+            let report = open(&dir)?.identity(&OsKeystore::new())?;
+            print(json, &report, |r| {
+                format!(
+                    "signing key:  {}\nkey exchange: {}",
+                    r.sig_fingerprint, r.kem_fingerprint
+                )
             })
         }
         Command::Peer { device: peer } => {
@@ -872,82 +815,110 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             })
         }
-        Command::AccessLog { person, limit } => {
-            let device = open(&dir)?;
-            let person = person
-                .map(|p| tsunagi_core::ids::PersonId::parse(&p).map_err(DeviceError::from))
-                .transpose()?;
-            let rows = device
-                .store()
-                .access_log(person, limit)
-                .map_err(DeviceError::from)?;
-            print(json, &rows, |rows| {
-                rows.iter()
-                    .map(|r| {
-                        format!(
-                            "{} {:?} {} {} {}",
-                            r.at,
-                            r.event,
-                            r.person,
-                            r.actor,
-                            r.duration_ms.map(|d| format!("{d} ms")).unwrap_or_default()
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-        }
     }
 }
 
 mod render {
-    //! Human-readable output of the CLI (Japanese labels, as on the app's screens).
+    //! Human-readable output of the CLI over the front door's response types (Japanese
+    //! labels, as on the app's screens).
 
-    use tsunagi_core::assessment::Assessment;
-    use tsunagi_device::{CaseloadView, PersonPage, SearchResults};
+    use serde::Serialize;
+    use tsunagi_device::api::{
+        AccessView, AlertView, AssessmentSaved, BandView, DeviceStatus, PersonPageView, PersonRow,
+        Phase, SearchView, WithdrawResult,
+    };
+    use tsunagi_device::{SyncReport, SyncRound};
 
-    pub fn assessment_line(id: &str, a: &Assessment) -> String {
-        let r = &a.result;
-        let total = match r.total {
-            Some(t) => t.to_string(),
-            None if r.complete => "-".into(),
-            None => format!("未完了（未回答: {:?}）", r.missing_items),
+    /// An enum's wire name (`not_enrolled`).
+    fn key<T: Serialize>(value: &T) -> String {
+        match serde_json::to_value(value) {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => String::new(),
+        }
+    }
+
+    /// A time as `YYYY-MM-DD HH:MM` (as recorded), or as given when it is not RFC 3339.
+    fn when(at: &str) -> String {
+        chrono::DateTime::parse_from_rfc3339(at)
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|_| at.to_owned())
+    }
+
+    /// A score: the total only when every item is answered, bands and alerts.
+    fn score(
+        total: Option<u32>,
+        complete: bool,
+        missing: &[u16],
+        bands: &[BandView],
+        alerts: &[AlertView],
+    ) -> String {
+        let mut s = match total {
+            Some(t) => format!("合計 {t}"),
+            None if complete => "合計 -".into(),
+            None => format!("未完了（未回答: {missing:?}）"),
         };
-        let mut s = format!("{id} {} v{} 合計 {total}", a.instrument, a.version);
-        for b in &r.bands {
+        for b in bands {
             s.push_str(&format!(" [{}]", b.label_ja));
         }
-        for al in &r.alerts {
-            s.push_str(&format!(" ⚠ {}", al.label_ja));
+        for a in alerts {
+            s.push_str(&format!(" ⚠ {}", a.label_ja));
         }
         s
     }
 
-    pub fn person_page(p: &PersonPage) -> String {
-        let f = p.person.fields();
-        let mut out = f.name.as_str().to_owned();
-        if let Some(k) = &f.kana {
-            out.push_str(&format!("（{}）", k.as_str()));
+    pub fn assessment_saved(a: &AssessmentSaved) -> String {
+        let r = &a.score;
+        let mut s = format!(
+            "{} {} v{} {}",
+            a.id,
+            r.instrument,
+            r.version,
+            score(r.total, r.complete, &r.missing_items, &r.bands, &r.alerts)
+        );
+        if !r.flagged_items.is_empty() {
+            s.push_str(&format!(" 該当項目: {:?}", r.flagged_items));
         }
-        out.push_str(&format!("  id {}\n", p.id));
-        if let Some(s) = &p.summary {
+        s
+    }
+
+    pub fn person_page(p: &PersonPageView) -> String {
+        let f = &p.person;
+        let mut out = f.name.clone();
+        if let Some(k) = &f.kana {
+            out.push_str(&format!("（{k}）"));
+        }
+        out.push_str(&format!("  id {}\n", f.id));
+        let s = &p.summary;
+        out.push_str(&format!(
+            "地区: {}  事業: {}  状態: {}  つながりの段階: {}\n",
+            s.district_name,
+            s.program_labels.join("・"),
+            s.status_label,
+            s.stage_label.as_deref().unwrap_or("未記録"),
+        ));
+        if let Some(due) = &s.next_due {
             out.push_str(&format!(
-                "地区: {}  事業: {}  状態: {}  つながりの段階: {}\n",
-                s.district_name,
-                s.program_labels.join("・"),
-                f.status.label_ja(),
-                s.stage_label.as_deref().unwrap_or("未記録"),
+                "次回予定: {due}{}\n",
+                if s.overdue { "（期限超過）" } else { "" }
             ));
+        }
+        if p.read_only {
+            out.push_str("他のチームのケース（閲覧のみ）\n");
         }
         if !p.conflicts.is_empty() {
             out.push_str(&format!("⚠ 同時編集の競合: {} 項目\n", p.conflicts.len()));
         }
-        out.push_str(&format!("\n接触記録 ({}件):\n", p.timeline.len()));
+        let shown = p.timeline.len();
+        let total = usize::try_from(p.contact_count).unwrap_or(usize::MAX);
+        if shown < total {
+            out.push_str(&format!("\n接触記録 ({total}件、新しい{shown}件を表示):\n"));
+        } else {
+            out.push_str(&format!("\n接触記録 ({total}件):\n"));
+        }
         for c in &p.timeline {
-            let f = c.contact.fields();
             out.push_str(&format!(
                 "  {} {} / {}{}\n",
-                f.at.format("%Y-%m-%d %H:%M"),
+                when(&c.at),
                 c.channel_label,
                 c.outcome_label,
                 c.stage_label
@@ -955,56 +926,186 @@ mod render {
                     .map(|s| format!(" / 段階: {s}"))
                     .unwrap_or_default()
             ));
-            if !f.note.as_str().is_empty() {
-                out.push_str(&format!("    {}\n", f.note.as_str()));
+            if !c.note.is_empty() {
+                out.push_str(&format!("    {}\n", c.note));
             }
         }
         out.push_str(&format!("\n評価票 ({}件):\n", p.assessments.len()));
         for a in &p.assessments {
             out.push_str(&format!(
-                "  {} {}\n",
+                "  {} {} {} {} v{} {}\n",
+                when(&a.at),
                 a.instrument_name,
-                assessment_line(&a.id.to_string(), &a.assessment)
+                a.id,
+                a.instrument,
+                a.version,
+                score(a.total, a.complete, &a.missing_items, &a.bands, &a.alerts)
             ));
         }
         out
     }
 
-    pub fn caseload(rows: &[CaseloadView]) -> String {
+    pub fn caseload(rows: &[PersonRow]) -> String {
         if rows.is_empty() {
             return "（担当ケースはありません）".into();
         }
         rows.iter()
             .map(|r| {
-                format!(
+                let mut line = format!(
                     "{}  {}（{}）  {}  {}  最終接触: {}",
-                    r.row.id,
-                    r.row.name,
-                    r.row.kana,
+                    r.id,
+                    r.name,
+                    r.kana,
                     r.district_name,
                     r.stage_label.as_deref().unwrap_or("段階未記録"),
-                    r.row.last_contact_at.as_deref().unwrap_or("なし"),
+                    r.last_contact_at.as_deref().map_or("なし".into(), when),
+                );
+                if let Some(due) = &r.next_due {
+                    line.push_str(&format!(
+                        "  次回予定: {due}{}",
+                        if r.overdue { "（期限超過）" } else { "" }
+                    ));
+                }
+                line
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn search(s: &SearchView) -> String {
+        let mut out = format!("対象者 {}件\n", s.persons.len());
+        for p in &s.persons {
+            out.push_str(&format!("  {} {}（{}）\n", p.id, p.name, p.kana));
+        }
+        out.push_str(&format!(
+            "接触記録 {}件{}（表示 {}件）\n",
+            s.contact_total,
+            if s.contact_total_capped { "以上" } else { "" },
+            s.contacts.len()
+        ));
+        for c in &s.contacts {
+            out.push_str(&format!(
+                "  {} {} {}: {}\n",
+                when(&c.at),
+                c.person_name,
+                c.id,
+                c.excerpt
+            ));
+        }
+        out
+    }
+
+    pub fn access_log(rows: &[AccessView]) -> String {
+        if rows.is_empty() {
+            return "（閲覧の記録はありません）".into();
+        }
+        rows.iter()
+            .map(|r| {
+                format!(
+                    "{}  {}  {}  {}",
+                    when(&r.at),
+                    r.actor,
+                    r.person,
+                    r.seconds
+                        .map_or("（閉じた記録なし）".into(), |s| format!("{s}秒"))
                 )
             })
             .collect::<Vec<_>>()
             .join("\n")
     }
 
-    pub fn search(s: &SearchResults) -> String {
-        let mut out = format!("対象者 {}件\n", s.persons.len());
-        for p in &s.persons {
-            out.push_str(&format!("  {} {}（{}）\n", p.id, p.name, p.kana));
-        }
-        out.push_str(&format!(
-            "接触記録 {}件（表示 {}件）\n",
-            s.contact_total,
-            s.contacts.len()
-        ));
-        for c in &s.contacts {
-            out.push_str(&format!(
-                "  {} {} {}: {}\n",
-                c.at, c.person_name, c.id, c.excerpt
+    pub fn status(st: &DeviceStatus) -> String {
+        let d = &st.device;
+        let mut s = format!(
+            "device {}\nPIN: {}\nwrong attempts: {} ({} left)\nlocked: {}",
+            d.device_id.as_deref().unwrap_or("-"),
+            if d.has_pin { "yes" } else { "no" },
+            d.failures,
+            d.attempts_left,
+            if d.phase == Phase::Disabled {
+                "YES — IT must re-enable it with the recovery code"
+            } else {
+                "no"
+            }
+        );
+        if let Some(team) = &d.team {
+            s.push_str(&format!(
+                "\nuser: {} · team {} · {}",
+                d.user_name.as_deref().unwrap_or("-"),
+                team,
+                if d.approved {
+                    "approved"
+                } else {
+                    "waiting for approval"
+                }
             ));
+        }
+        if let Some(y) = &st.sync {
+            s.push_str(&format!(
+                "\nsync: {} — {}\npending: {}  held: {}  refused: {}\nlast success: {}",
+                key(&y.state),
+                y.message_ja,
+                y.pending,
+                y.held,
+                y.refused,
+                y.last_success.as_deref().unwrap_or("never")
+            ));
+            for r in &y.refusals {
+                s.push_str(&format!("\n  {r}"));
+            }
+        }
+        s
+    }
+
+    pub fn sync_report(r: &SyncReport) -> String {
+        let steps: Vec<String> = r
+            .steps
+            .named()
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.0}"))
+            .collect();
+        format!(
+            "synced: pushed {} (duplicates {}, refused {}), pulled {}, applied {}, snapshots {}+{}, held {}, invalid {}, cursor {}; {:.0} ms ({})",
+            r.pushed,
+            r.duplicates,
+            r.refused,
+            r.pulled,
+            r.applied,
+            r.snapshots_applied,
+            r.snapshots_made,
+            r.held,
+            r.invalid,
+            r.cursor,
+            r.steps.total_ms,
+            steps.join(", ")
+        )
+    }
+
+    pub fn sync_round(round: &SyncRound) -> String {
+        let what = match (&round.report, &round.error) {
+            (Some(r), _) => sync_report(r),
+            (None, Some(e)) => format!("sync failed: {} [{}]", e.message_ja, e.code),
+            (None, None) => "sync failed".into(),
+        };
+        format!("{what}; next in {:.0} s", round.next_in_s)
+    }
+
+    pub fn withdrawn(id: &str, r: &WithdrawResult) -> String {
+        let mut out = format!("consent {id} withdrawn");
+        if !r.ended.is_empty() {
+            out.push_str(&format!(
+                "; sharing with {} stops for new records",
+                r.ended.join(", ")
+            ));
+        }
+        if !r.kept.is_empty() {
+            out.push_str(&format!(
+                "; still shared with {} on another basis (a 支援会議, or another consent)",
+                r.kept.join(", ")
+            ));
+        }
+        if !r.ended.is_empty() && !r.sent {
+            out.push_str("; will be sent at the next sync");
         }
         out
     }

@@ -124,7 +124,7 @@ impl PersonPage {
         limit: u32,
         ticket: AccessTicket,
     ) -> Result<PersonPage, DeviceError> {
-        let store = device.store();
+        let store = &device.store;
         let config = device.config();
         let state = store
             .entity(id.into())?

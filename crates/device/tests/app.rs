@@ -867,3 +867,45 @@ fn a_correction_sets_or_clears_the_trust_stage_and_keeps_the_rest() {
         .unwrap();
     assert_eq!(stage_now(), (None, "縁側で話せた".to_owned()));
 }
+
+#[test]
+fn a_device_opened_without_a_pin_stands_behind_the_same_door() {
+    require_keystore();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("device");
+    let ks = OsKeystore::new();
+    let (device, _) = Device::init(&dir, None, "情報システム担当", &ks).unwrap();
+    // The app's own unlock needs a PIN; IT's tools open the device themselves.
+    let app = App::over_device(device, OsKeystore::new()).unwrap();
+    let status = app.status().unwrap();
+    assert!(!status.has_pin);
+    assert_ne!(status.phase, Phase::Locked, "the session is open");
+    let p = app
+        .add_person(&PersonForm {
+            name: "検証 太郎".into(),
+            district: "辻堂".into(),
+            programs: vec!["csw".into()],
+            ..PersonForm::default()
+        })
+        .unwrap()
+        .id;
+    let page = app.open_person(&ById { id: p.clone() }).unwrap();
+    app.close_person(&PageRef { page: page.page }).unwrap();
+    let log = app
+        .access_log(&AccessLogRequest {
+            person: Some(p.clone()),
+            limit: None,
+        })
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].actor, "情報システム担当");
+    assert!(log[0].seconds.is_some(), "the visit was closed");
+    assert_eq!(app.sync_status().unwrap().pending, 1);
+    drop(app);
+    // What it wrote is in the device's store, as any other session sees it.
+    let again = App::over_device(Device::open(&dir, None, &ks).unwrap(), ks).unwrap();
+    assert_eq!(
+        again.caseload(&CaseloadRequest::default()).unwrap()[0].id,
+        p
+    );
+}

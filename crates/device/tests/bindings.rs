@@ -24,7 +24,7 @@ fn generated() -> String {
         ApiError,
         // session
         Phase, AppStatus, BundleText, BundleInfo, EnrollRequest, EnrollResult, UnlockRequest,
-        ChangePinRequest, ApprovalStatus,
+        ChangePinRequest, ApprovalStatus, DeviceStatus,
         // reference
         Choice, DistrictChoice, StageChoice, ProgramChoice, InstrumentChoice, Reference,
         FormChoice, FormItem, FormCutoff, InstrumentForm, ScoreRequest, AlertView, BandView,

@@ -170,30 +170,55 @@ fn record_and_show_a_person_with_contacts_and_an_assessment() {
         "--answers",
         "1,1,2,1,1,1,1,1,1,0",
     ]);
-    assert_eq!(a["assessment"]["result"]["complete"], true);
+    assert_eq!(a["score"]["complete"], true, "{a}");
+    // Scored as the definition says (EPDS: reverse-scored items), with its band and alert.
+    assert_eq!(a["score"]["total"], 17, "{a}");
+    assert_eq!(a["score"]["bands"][0]["key"], "possible_depression", "{a}");
+    assert_eq!(a["score"]["alerts"][0]["key"], "self_harm", "{a}");
+    assert!(a["id"].as_str().is_some_and(|id| !id.is_empty()), "{a}");
 
     let page = dev.ok(&["person", "show", &p]);
     assert_eq!(page["person"]["name"], "佐藤太郎");
     let timeline = page["timeline"].as_array().unwrap();
     assert_eq!(timeline.len(), 2);
     // Newest first, and the current trust stage is the latest contact's.
-    assert_eq!(timeline[0]["contact"]["outcome"], "met");
+    assert_eq!(timeline[0]["outcome"], "met");
+    assert_eq!(timeline[0]["outcome_label"], "会えた");
     assert_eq!(page["summary"]["stage"], 2);
     assert_eq!(page["summary"]["district_name"], "辻堂");
     assert_eq!(page["summary"]["next_due"], "2026-11-15");
     assert_eq!(page["assessments"].as_array().unwrap().len(), 1);
+    assert_eq!(page["assessments"][0]["id"], a["id"]);
+    assert_eq!(page["contact_count"], 2);
 
-    // Opening the page was logged, with a close entry and a duration; the chain verifies.
+    // Opening the page was logged, and closed with a duration (two entries in the chain,
+    // which verifies); the log shows the one visit.
     let log = dev.ok(&["access-log", "--person", &p]);
-    let events: Vec<&str> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["event"].as_str().unwrap())
-        .collect();
-    assert_eq!(events, ["close", "open"]);
+    let visits = log.as_array().unwrap();
+    assert_eq!(visits.len(), 1, "{log}");
+    assert_eq!(visits[0]["person"], p.as_str());
+    assert_eq!(visits[0]["actor"], "worker");
+    assert!(visits[0]["seconds"].is_u64(), "the visit was closed: {log}");
     let check = dev.ok(&["check"]);
     assert_eq!(check["entries"], 2);
+    // A second look is a second visit.
+    dev.ok(&["person", "show", &p]);
+    assert_eq!(
+        dev.ok(&["access-log", "--person", &p])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(dev.ok(&["check"])["entries"], 4);
+
+    // A change answers with the record's id, and the page shows it.
+    let edited = dev.ok(&["person", "edit", &p, "--phone", "0466-22-1111"]);
+    assert_eq!(edited["id"], p.as_str());
+    assert_eq!(
+        dev.ok(&["person", "show", &p])["person"]["phone"],
+        "0466-22-1111"
+    );
 }
 
 #[test]
@@ -499,7 +524,7 @@ fn missing_answers_give_an_incomplete_result_not_a_smaller_total() {
         "--answers",
         "0,1,2,-,1,1,1,1,1,1",
     ]);
-    let r = &a["assessment"]["result"];
+    let r = &a["score"];
     assert_eq!(r["complete"], false);
     assert_eq!(r["total"], Value::Null);
     assert_eq!(r["missing_items"], serde_json::json!([4]));
@@ -555,7 +580,8 @@ fn wrong_pins_count_down_then_lock_and_only_the_recovery_code_reopens() {
     // Locked: even the right PIN is refused, and the store file is intact.
     dev.fails(&["caseload"], 1, "locked");
     let status = dev.ok(&["status"]);
-    assert_eq!(status["device"]["locked"], true);
+    assert_eq!(status["device"]["phase"], "disabled", "{status}");
+    assert_eq!(status["device"]["attempts_left"], 0, "{status}");
     assert!(
         status["sync"].is_null(),
         "a locked store is not opened for the sync status"
@@ -573,14 +599,20 @@ fn wrong_pins_count_down_then_lock_and_only_the_recovery_code_reopens() {
         &format!("{code}\n112233\n"),
     );
     assert!(o.status.success(), "{}", text(&o));
+    let recovered: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(recovered["locked"], false, "{recovered}");
+    assert_eq!(recovered["failures"], 0, "{recovered}");
+    assert_eq!(recovered["has_pin"], true, "{recovered}");
     let dev = Dev {
         pin: Some("112233"),
         ..dev
     };
     let page = dev.ok(&["person", "show", &p]);
-    assert_eq!(page["timeline"][0]["contact"]["note"], "未同期の大事な記録");
+    assert_eq!(page["timeline"][0]["note"], "未同期の大事な記録");
     let status = dev.ok(&["status"]);
     assert_eq!(status["device"]["failures"], 0);
+    assert_eq!(status["device"]["attempts_left"], 5);
+    assert_ne!(status["device"]["phase"], "disabled", "{status}");
     assert_eq!(
         status["sync"]["pending"], 2,
         "the unsynced record is still waiting to be sent"
@@ -730,6 +762,8 @@ fn sync_status_before_enrollment_says_so_and_sync_is_refused_clearly() {
     ]);
     let status = dev.ok(&["status"]);
     assert_eq!(status["sync"]["state"], "not_enrolled", "{status}");
+    assert_eq!(status["sync"]["enrolled"], false, "{status}");
+    assert_eq!(status["device"]["has_pin"], true, "{status}");
     assert_eq!(status["sync"]["pending"], 2, "{status}");
     assert!(
         status["sync"]["message_ja"]
@@ -739,6 +773,32 @@ fn sync_status_before_enrollment_says_so_and_sync_is_refused_clearly() {
         "{status}"
     );
     let e = dev.fails(&["sync"], 2, "not_enrolled");
+    // `sync --watch` reports each round on a line of its own, failures in the error shape.
+    let o = run(
+        &dev.dir,
+        &[
+            "sync",
+            "--watch",
+            "--rounds",
+            "2",
+            "--interval",
+            "1",
+            "--json",
+        ],
+        &dev.stdin(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let rounds: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(rounds.len(), 2, "{rounds:?}");
+    for r in &rounds {
+        assert_eq!(r["ok"], false, "{r}");
+        assert_eq!(r["error"]["code"], "not_enrolled", "{r}");
+        assert!(r["report"].is_null(), "{r}");
+        assert!(r["next_in_s"].as_f64().unwrap() > 0.0, "{r}");
+    }
     assert!(
         e["error"]["message_ja"]
             .as_str()
@@ -838,8 +898,63 @@ fn sync_status_before_enrollment_says_so_and_sync_is_refused_clearly() {
     ]);
     let c = c["id"].as_str().unwrap();
     let w = dev.ok(&["consent", "withdraw", c]);
-    assert_eq!(w["withdrawn"], c, "{w}");
     assert_eq!(w["ended"], serde_json::json!([]), "{w}");
     assert_eq!(w["kept"], serde_json::json!([]), "{w}");
+    assert_eq!(w["sent"], false, "{w}");
+    let consents = dev.ok(&["person", "show", &p])["consents"].clone();
+    assert_eq!(consents[0]["id"], c, "{consents}");
+    assert_eq!(consents[0]["active"], false, "{consents}");
+    assert!(consents[0]["withdrawn_on"].is_string(), "{consents}");
     dev.fails(&["consent", "withdraw", "not-an-id"], 2, "invalid_id");
+}
+
+#[test]
+fn human_output_speaks_the_screens_japanese() {
+    let dev = Dev::init(None);
+    let p = dev.person();
+    dev.ok(&[
+        "contact",
+        "add",
+        "--person",
+        &p,
+        "--channel",
+        "visit",
+        "--outcome",
+        "letter_left",
+        "--note",
+        "ポストに手紙を入れた",
+        "--stage",
+        "1",
+        "--at",
+        "2026-11-01T10:00:00+09:00",
+    ]);
+    let human = |args: &[&str]| {
+        let o = run(&dev.dir, args, "");
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let page = human(&["person", "show", &p]);
+    for want in [
+        "佐藤太郎（さとうたろう）",
+        "地区: 辻堂",
+        "接触記録 (1件)",
+        "2026-11-01 10:00 訪問 / 手紙を置いた / 段階: 存在を知ってもらえた",
+        "ポストに手紙を入れた",
+    ] {
+        assert!(page.contains(want), "{want} not in:\n{page}");
+    }
+    let caseload = human(&["caseload"]);
+    assert!(
+        caseload.contains(&p) && caseload.contains("佐藤太郎"),
+        "{caseload}"
+    );
+    let found = human(&["search", "手紙"]);
+    assert!(found.contains("接触記録 1件"), "{found}");
+    let log = human(&["access-log"]);
+    assert!(log.contains(&p) && log.contains("秒"), "{log}");
+    let status = human(&["status"]);
+    assert!(status.contains("sync: not_enrolled"), "{status}");
+    let o = run(&dev.dir, &["person", "show", "not-an-id"], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("[invalid_id]"), "{}", text(&o));
 }

@@ -77,7 +77,8 @@ test('10. five wrong PINs: attempts left count down, the fifth disables the devi
 
   // ...and so does the CLI, with the right PIN on stdin.
   const status = await device.cli(['status']);
-  assert.equal(status.device.locked, true, JSON.stringify(status));
+  assert.equal(status.device.phase, 'disabled', JSON.stringify(status));
+  assert.equal(status.sync, null, 'a disabled store is not opened');
   await assert.rejects(
     run(device.bin, ['--data', device.dir, '--json', 'caseload'], { input: `${PIN}\n` }),
     /exit [12]/,

@@ -450,7 +450,7 @@ step('6. offline: banner, pending count rising; back online the records reach a 
 
   await s.other.sync();
   const page = await s.other.show(id);
-  const notes = page.timeline.map((c) => JSON.stringify(c.contact));
+  const notes = page.timeline.map((c) => JSON.stringify(c));
   assert.ok(notes.some((n) => n.includes('オフライン記録：電話に出なかった')), `the offline visit note on the second device: ${notes}`);
   assert.ok(notes.some((n) => n.includes('オフライン中の置き手紙')), 'the offline letter on the second device');
   assert.equal(page.timeline.length, onApp, 'the second device has every contact the app shows');

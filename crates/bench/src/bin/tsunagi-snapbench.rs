@@ -106,11 +106,10 @@ fn main() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64()
     );
     let cases: Vec<EntityId> = persons.iter().map(|p| EntityId::from(*p)).collect();
-    let store = device.store();
     let t = Instant::now();
     let payloads = cases
         .iter()
-        .map(|c| Ok((*c, snapshot_payload::of_case(store, *c)?)))
+        .map(|c| Ok((*c, device.snapshot_payload(*c)?)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     // The source's background thread is still indexing its notes and merging segments: closed
     // here, so that it does not compete with what is measured.

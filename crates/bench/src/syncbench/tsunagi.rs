@@ -244,12 +244,12 @@ async fn sync_until_pushed(
 /// note; its duration.
 fn index_catchup(device: &Device, timeout: Duration) -> anyhow::Result<f64> {
     let t = Instant::now();
-    while device.store().index_pending()? > 0 {
+    while device.index_pending()? > 0 {
         ensure!(
             t.elapsed() < timeout,
             "the full-text index did not catch up in {} s ({} notes left)",
             timeout.as_secs(),
-            device.store().index_pending()?
+            device.index_pending()?
         );
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -262,7 +262,7 @@ fn index_now(device: &Device) -> anyhow::Result<f64> {
     let t = Instant::now();
     device.search("訪問", 1)?;
     ensure!(
-        device.store().index_pending()? == 0,
+        device.index_pending()? == 0,
         "a search left notes unindexed"
     );
     Ok(t.elapsed().as_secs_f64())
@@ -286,7 +286,7 @@ fn check_count(
     expect: u64,
     label: &str,
 ) -> anyhow::Result<String> {
-    let caseload = device.store().caseload(&Default::default())?;
+    let caseload = device.caseload(&Default::default())?;
     ensure!(
         caseload.len() == persons.len(),
         "CHECK FAILED ({label}): {} persons on the device, expected {}",
@@ -295,19 +295,19 @@ fn check_count(
     );
     let mut total = 0u64;
     for &p in persons {
-        total += device.store().timeline(p, u32::MAX)?.len() as u64;
+        total += device.timeline(p, u32::MAX)?.len() as u64;
     }
     ensure!(
         total == expect,
         "CHECK FAILED ({label}): {total} contacts on the device, expected {expect}"
     );
-    let counts = device.store().sync_counts()?;
+    let counts = device.sync_status()?;
     ensure!(
-        counts.held == 0 && counts.pull_refused == 0 && counts.push_refused == 0,
+        counts.held == 0 && counts.refused_incoming == 0 && counts.refused_outgoing == 0,
         "CHECK FAILED ({label}): held {}, pull refused {}, push refused {}",
         counts.held,
-        counts.pull_refused,
-        counts.push_refused
+        counts.refused_incoming,
+        counts.refused_outgoing
     );
     Ok(format!(
         "{label}: {total} contacts and {} persons, nothing held or refused",
@@ -362,8 +362,7 @@ fn check_records(
             );
             ensure!(view.conflicts.is_empty(), fail("shows a conflict"));
             let own = writer
-                .store()
-                .entity(e.id.into())?
+                .record_state(e.id.into())?
                 .with_context(|| fail("is missing on the writing device"))?;
             let own: Contact = serde_json::from_value(serde_json::Value::Object(own.to_object()))?;
             ensure!(

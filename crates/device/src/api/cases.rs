@@ -442,8 +442,9 @@ pub struct PageRef {
     pub page: String,
 }
 
-/// A record named by id.
-#[derive(Debug, Clone, Deserialize, TS)]
+/// A record named by id (also what the CLI's `--json` answers for a change, which the front
+/// door answers with nothing).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct ById {
     /// The id.
     pub id: String,

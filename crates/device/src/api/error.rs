@@ -56,8 +56,9 @@ impl ApiError {
     }
 }
 
-impl From<DeviceError> for ApiError {
-    fn from(e: DeviceError) -> ApiError {
+impl ApiError {
+    /// The shape of a device error that is kept (reported, and also returned or logged).
+    pub fn from_ref(e: &DeviceError) -> ApiError {
         ApiError {
             code: e.code().to_owned(),
             message: e.to_string(),
@@ -65,6 +66,12 @@ impl From<DeviceError> for ApiError {
             field: e.field().map(str::to_owned),
             bad_input: e.is_bad_input(),
         }
+    }
+}
+
+impl From<DeviceError> for ApiError {
+    fn from(e: DeviceError) -> ApiError {
+        ApiError::from_ref(&e)
     }
 }
 

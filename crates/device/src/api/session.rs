@@ -130,3 +130,13 @@ pub struct ApprovalStatus {
     /// The device's state on the server (`pending`, `active`, `revoked`).
     pub state: String,
 }
+
+/// Where the device stands, for IT's tools (`tsunagi-device status`): the app's status, and
+/// the sync indicator when the store could be opened (not while the device is disabled).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DeviceStatus {
+    /// The app's status (phase, PIN, wrong attempts).
+    pub device: AppStatus,
+    /// The sync indicator.
+    pub sync: Option<super::SyncView>,
+}

@@ -76,6 +76,11 @@ pub struct SyncView {
     pub error_ja: Option<String>,
     /// Records the server refused or that were refused on arrival (kept aside).
     pub refused: u32,
+    /// The refusals, newest first (`送信拒否 <op> <code>: <detail>`, `受信拒否 #<seq> ...`),
+    /// for IT.
+    pub refusals: Vec<String>,
+    /// Received records waiting for a key to open them.
+    pub held: u32,
     /// A sync is running.
     pub running: bool,
     /// Its progress.

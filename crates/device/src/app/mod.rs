@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 
 use crate::api::*;
 use crate::settings::Settings;
-use crate::{Device, DeviceError};
+use crate::{Device, DeviceError, SyncStatusState};
 use worker::SyncWorker;
 
 /// Shortest PIN the app sets (the CLI and the vault accept 4 digits for IT's own use).
@@ -151,6 +151,20 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
         })
     }
 
+    /// The app over a device already opened — with its PIN, or without one, as IT's and
+    /// automation's devices may be (which [`App::unlock`] does not allow) — as an unlocked
+    /// session. No background sync starts (until [`App::sync_now`]): a tool standing on it,
+    /// like the headless CLI, syncs when it means to, with [`Device::sync`].
+    pub fn over_device(device: Device, keystore: K) -> Result<App<K>, ApiError> {
+        let dir = device.dir().to_owned();
+        let app = App::with_options(&dir, keystore, AppOptions { write_slice: None })?;
+        *lock(&app.session) = Some(Unlocked {
+            device,
+            pages: HashMap::new(),
+        });
+        Ok(app)
+    }
+
     /// The device directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -207,7 +221,7 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
             Some(u) => {
                 let e = u.device.enrollment()?;
                 let approved = match &e {
-                    Some(e) => !u.device.team_epochs(&e.team)?.is_empty(),
+                    Some(e) => !u.device.team_key_epochs(&e.team)?.is_empty(),
                     None => false,
                 };
                 (e, approved)
@@ -753,11 +767,11 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
             SyncState::Offline
         } else {
             match status.state {
-                "synced" => SyncState::Synced,
-                "pending" => SyncState::Pending,
-                "error" => SyncState::Error,
-                "never" => SyncState::Never,
-                _ => SyncState::NotEnrolled,
+                SyncStatusState::Synced => SyncState::Synced,
+                SyncStatusState::Pending => SyncState::Pending,
+                SyncStatusState::Error => SyncState::Error,
+                SyncStatusState::Never => SyncState::Never,
+                SyncStatusState::NotEnrolled => SyncState::NotEnrolled,
             }
         };
         let message_ja = if offline {
@@ -778,6 +792,8 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
             error_ja: status.last_error.as_ref().map(|e| e.message_ja.clone()),
             refused: u32::try_from(status.refused_outgoing + status.refused_incoming)
                 .unwrap_or(u32::MAX),
+            refusals: status.refusals.clone(),
+            held: u32::try_from(status.held).unwrap_or(u32::MAX),
             running,
             progress,
         })
@@ -853,10 +869,5 @@ impl Device {
             },
             stage: req.stage.map(i64::from),
         })
-    }
-
-    /// Team-key epochs this device holds for `team`.
-    pub(crate) fn team_epochs(&self, team: &str) -> Result<Vec<u32>, DeviceError> {
-        Ok(self.store.team_key_epochs(team)?)
     }
 }

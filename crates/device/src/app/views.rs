@@ -537,7 +537,7 @@ pub(crate) fn person_page(
     id: PersonId,
     page: String,
 ) -> Result<PersonPageView, DeviceError> {
-    let store = device.store();
+    let store = &device.store;
     let config = device.config();
     let state = store
         .entity(id.into())?

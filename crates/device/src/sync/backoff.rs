@@ -1,11 +1,46 @@
 //! Background sync: `Backoff` (exponential with jitter after failures, a steady interval
-//! after success) and `Device::sync_loop`, which runs rounds on its schedule.
+//! after success), `Device::sync_loop`, which runs rounds on its schedule, and `SyncRound`,
+//! how a tool reports each round.
 
+use serde::Serialize;
 use tsunagi_crypto::random_array;
 use tsunagi_store::keys::Keystore;
 
 use super::SyncReport;
+use crate::api::ApiError;
 use crate::{Device, DeviceError};
+
+/// One round of [`Device::sync_loop`] as a tool reports it (`tsunagi-device sync --watch`
+/// prints one per line): what the round did or why it failed, and the wait before the next.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncRound {
+    /// The round succeeded.
+    pub ok: bool,
+    /// What it did, when it succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<SyncReport>,
+    /// Why it failed (the server unreachable: code `unreachable`), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+    /// Seconds until the next round.
+    pub next_in_s: f64,
+}
+
+impl SyncRound {
+    /// The report of a round's outcome, with the wait before the next.
+    pub fn new(result: &Result<SyncReport, DeviceError>, wait: std::time::Duration) -> SyncRound {
+        let (report, error) = match result {
+            Ok(r) => (Some(r.clone()), None),
+            Err(e) => (None, Some(ApiError::from_ref(e))),
+        };
+        SyncRound {
+            ok: report.is_some(),
+            report,
+            error,
+            next_in_s: wait.as_secs_f64(),
+        }
+    }
+}
 
 /// When to try again: exponential backoff with jitter after failures, a steady interval after
 /// success. Pure (the caller sleeps), so the app and the CLI share it and it is tested.

@@ -35,10 +35,10 @@ use crate::api::SyncPhase;
 use crate::enroll::{Enrollment, Identity};
 use crate::{Device, DeviceError};
 
-pub use backoff::Backoff;
+pub use backoff::{Backoff, SyncRound};
 pub use progress::ProgressBoard;
 pub use snapshots::SNAPSHOT_MIN_OPS;
-pub use status::{SyncErrorView, SyncStatus};
+pub use status::{SyncErrorView, SyncStatus, SyncStatusState};
 
 /// Meta keys of the sync state.
 const CURSOR: &str = "sync.cursor";

@@ -19,13 +19,31 @@ pub struct SyncErrorView {
     pub at: String,
 }
 
+/// Where the sync stands, as the status says it (`state` in JSON: `synced`, `pending`,
+/// `error`, `never`, `not_enrolled`). Whether a failure was the network is the last error's
+/// code (`unreachable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncStatusState {
+    /// Everything is on the server.
+    Synced,
+    /// Records, keys or snapshots wait to be sent.
+    Pending,
+    /// The last attempt failed.
+    Error,
+    /// Enrolled, but never synced yet.
+    Never,
+    /// Not enrolled with a server.
+    NotEnrolled,
+}
+
 /// What the app shows about sync.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncStatus {
     /// Enrolled with a server.
     pub enrolled: bool,
-    /// `synced`, `pending`, `error`, `never`, or `not_enrolled`.
-    pub state: &'static str,
+    /// Where the sync stands.
+    pub state: SyncStatusState,
     /// One line for the screen.
     pub message_ja: String,
     /// Records not yet on the server.
@@ -77,13 +95,13 @@ impl Device {
         let pending = counts.pending;
         let (state, message_ja) = if !enrolled {
             (
-                "not_enrolled",
+                SyncStatusState::NotEnrolled,
                 "この端末はまだサーバーに登録されていません。記録は端末に保存されています。"
                     .to_owned(),
             )
         } else if let Some(e) = &last_error {
             (
-                "error",
+                SyncStatusState::Error,
                 format!(
                     "同期できませんでした（{}）: {} 未送信 {pending} 件は端末に保存されています。",
                     e.at, e.message_ja
@@ -91,12 +109,12 @@ impl Device {
             )
         } else if last_success.is_none() {
             (
-                "never",
+                SyncStatusState::Never,
                 format!("まだ同期していません。未送信 {pending} 件。"),
             )
         } else if pending > 0 || counts.pending_keys > 0 {
             (
-                "pending",
+                SyncStatusState::Pending,
                 format!(
                     "未送信 {pending} 件があります。最終同期 {}。",
                     last_success.as_deref().unwrap_or("-")
@@ -104,7 +122,7 @@ impl Device {
             )
         } else {
             (
-                "synced",
+                SyncStatusState::Synced,
                 format!(
                     "同期済みです（最終同期 {}）。",
                     last_success.as_deref().unwrap_or("-")
@@ -139,5 +157,27 @@ impl Device {
             cursor: self.meta_u64(CURSOR)?,
             refusals,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SyncStatusState;
+
+    #[test]
+    fn states_keep_their_wire_names() {
+        for (state, wire) in [
+            (SyncStatusState::Synced, "synced"),
+            (SyncStatusState::Pending, "pending"),
+            (SyncStatusState::Error, "error"),
+            (SyncStatusState::Never, "never"),
+            (SyncStatusState::NotEnrolled, "not_enrolled"),
+        ] {
+            assert_eq!(serde_json::to_value(state).unwrap(), wire);
+            assert_eq!(
+                serde_json::from_value::<SyncStatusState>(wire.into()).unwrap(),
+                state
+            );
+        }
     }
 }

@@ -190,6 +190,16 @@ approved: boolean,
  */
 state: string, };
 
+export type DeviceStatus = { 
+/**
+ * The app's status (phase, PIN, wrong attempts).
+ */
+device: AppStatus, 
+/**
+ * The sync indicator.
+ */
+sync: SyncView | null, };
+
 export type Choice = { 
 /**
  * Stable key (stored, sent back in requests).
@@ -1814,6 +1824,15 @@ error_ja: string | null,
  * Records the server refused or that were refused on arrival (kept aside).
  */
 refused: number, 
+/**
+ * The refusals, newest first (`送信拒否 <op> <code>: <detail>`, `受信拒否 #<seq> ...`),
+ * for IT.
+ */
+refusals: Array<string>, 
+/**
+ * Received records waiting for a key to open them.
+ */
+held: number, 
 /**
  * A sync is running.
  */
