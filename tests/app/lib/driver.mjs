@@ -93,13 +93,29 @@ export async function openApp(driverUrl, application, { width = 1280, height = 8
 
 /** Resizes the window so that the page (the viewport) is width × height. */
 export async function setSize(driver, width, height) {
-  await driver.manage().window().setRect({ width, height, x: 0, y: 0 });
-  // The outer window includes decorations on some setups: correct by the measured viewport.
-  const inner = await driver.executeScript('return [window.innerWidth, window.innerHeight]');
-  const dw = width - inner[0];
-  const dh = height - inner[1];
-  if (dw !== 0 || dh !== 0) {
-    await driver.manage().window().setRect({ width: width + dw, height: height + dh, x: 0, y: 0 });
+  // GTK applies a resize asynchronously (no window manager under Xvfb): read the viewport only
+  // once it has moved and stopped moving, and correct for decorations from what it settled at
+  // (CI once read it mid-resize and ended at 360×1760 for 800×1280).
+  const viewport = () => driver.executeScript('return [window.innerWidth, window.innerHeight]');
+  const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+  let outer = [width, height];
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const before = await viewport();
+    await driver.manage().window().setRect({ width: outer[0], height: outer[1], x: 0, y: 0 });
+    let now = await viewport();
+    for (let i = 0; i < 30 && now[0] === before[0] && now[1] === before[1]; i++) {
+      if (now[0] === width && now[1] === height) return;
+      await pause(50);
+      now = await viewport();
+    }
+    for (let i = 0; i < 40; i++) {
+      await pause(50);
+      const next = await viewport();
+      if (next[0] === now[0] && next[1] === now[1]) break;
+      now = next;
+    }
+    if (now[0] === width && now[1] === height) return;
+    outer = [outer[0] + width - now[0], outer[1] + height - now[1]];
   }
 }
 
