@@ -42,6 +42,16 @@ describe('sync indicator', () => {
     await waitFor(() => expect(fake.callsOf('cancel_sync')).toHaveLength(1));
   });
 
+  it('shows no count for a step that has counted nothing yet', async () => {
+    show(sampleSync({
+      running: true, state: 'pending', pending: 0,
+      progress: { phase: 'keys', done: 0, total: 0, eta_seconds: null, first_sync: true, own_cases_ready: false },
+    }));
+    expect((await screen.findByTestId('sync-progress')).getAttribute('data-phase')).toBe('keys');
+    expect(screen.getByTestId('sync-progress').textContent).toContain('鍵の確認');
+    expect(screen.queryByTestId('sync-progress-count')).toBeNull();
+  });
+
   it('syncs now on request and shows the last sync', async () => {
     const fake = show(sampleSync());
     expect((await screen.findByTestId('sync-last')).textContent).toContain('2026年12月2日（水） 08:15');
