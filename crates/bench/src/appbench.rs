@@ -97,6 +97,10 @@ pub struct FirstSync {
     pub open_person: Latencies,
     /// Contacts saved.
     pub save: Latencies,
+    /// Commands that waited 100 ms or more: which, how long, and the sync's step then.
+    pub stalls: Vec<(&'static str, f64, String)>,
+    /// How the store's write lock was held during the sync, by kind of transaction.
+    pub holds: Vec<(&'static str, tsunagi_store::holds::HoldStat)>,
 }
 
 impl FirstSync {
@@ -273,6 +277,8 @@ fn first_sync(
     };
     let own_ids: BTreeSet<String> = own.iter().map(|(p, _)| p.to_string()).collect();
     let before = app.sync_status().map_err(api)?.last_success;
+    tsunagi_store::holds::reset_write_holds();
+    let mut phase = String::new();
     let t0 = Instant::now();
     app.sync_now().map_err(api)?;
     let mut seen_running = false;
@@ -285,6 +291,10 @@ fn first_sync(
         );
         let status = app.sync_status().map_err(api)?;
         seen_running |= status.running;
+        if let Some(p) = &status.progress {
+            phase = format!("{:?} {}/{}", p.phase, p.done, p.total);
+        }
+        let stalls_before = out.all().len();
         if let Some(e) = &status.error_code
             && !status.running
             && seen_running
@@ -358,6 +368,18 @@ fn first_sync(
                     .map_err(api)?;
             }
             _ => {}
+        }
+        if out.all().len() > stalls_before {
+            let kind = ["caseload", "search", "open person", "save contact"][turn % 4];
+            let took = match turn % 4 {
+                0 => out.caseload.0.last(),
+                1 => out.search.0.last(),
+                2 => out.open_person.0.last(),
+                _ => out.save.0.last(),
+            };
+            if let Some(&ms) = took.filter(|&&ms| ms >= 100.0) {
+                out.stalls.push((kind, ms, phase.clone()));
+            }
         }
         turn += 1;
         // A worker's pace is seconds between taps; a command every 20 ms is far busier.
@@ -478,6 +500,9 @@ pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
         } else {
             app.lock().map_err(api)?;
         }
+        if let Some(f) = first.last_mut() {
+            f.holds = tsunagi_store::holds::write_holds();
+        }
     }
     let (app, dir) = kept.context("no first sync ran")?;
     rss::reset_peak();
@@ -532,6 +557,18 @@ pub fn report(o: &Outcome) -> String {
                 l.pct(0.99),
                 l.pct(1.0)
             );
+        }
+        let _ = writeln!(s, "  write-lock holds during the sync, by kind:");
+        for (kind, h) in &f.holds {
+            let _ = writeln!(
+                s,
+                "    {kind:<32} n {:>6}  total {:>8.0} ms  max {:>7.1} ms  ≥100 ms {:>4}",
+                h.count, h.total_ms, h.max_ms, h.over_100ms
+            );
+        }
+        let _ = writeln!(s, "  commands that waited ≥ 100 ms: {}", f.stalls.len());
+        for (kind, ms, phase) in f.stalls.iter().take(30) {
+            let _ = writeln!(s, "    {kind:<13} {ms:>7.1} ms  during {phase}");
         }
     }
     let st = &o.steady;

@@ -352,6 +352,12 @@ impl Device {
         &self.dir
     }
 
+    /// Marks a command of the app as running until the guard is dropped: a background sync on
+    /// a sibling connection begins no new write transaction meanwhile.
+    pub(crate) fn foreground(&self) -> tsunagi_store::Foreground {
+        self.store.foreground()
+    }
+
     /// The configuration (districts, programs, stages).
     pub fn config(&self) -> &Config {
         &self.config

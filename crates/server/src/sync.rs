@@ -295,7 +295,8 @@ pub(crate) async fn snapshots(
     page(&state, &me, PageScope::Snapshots { as_of }, &p, "snapshots").await
 }
 
-/// `GET /v1/sync/cases/{case}?since&limit`; the case as 32 hex digits or a hyphenated UUID.
+/// `GET /v1/sync/cases/{case}?since&limit&covered_as_of`; the case as 32 hex digits or a
+/// hyphenated UUID.
 pub(crate) async fn case_history(
     State(state): State<AppState>,
     Path(case): Path<String>,
@@ -313,8 +314,18 @@ pub(crate) async fn case_history(
         return Err(bad_case());
     }
     let case = Uuid::try_parse(&case).map_err(|_| bad_case())?;
-    let p = Params::parse(query.as_deref(), &["since", "limit"])?;
-    page(&state, &me, PageScope::Case(*case.as_bytes()), &p, "case").await
+    let p = Params::parse(query.as_deref(), &["since", "limit", "covered_as_of"])?;
+    let scope = match p.get("covered_as_of") {
+        Some(s) => {
+            check_as_of(&state, "covered_as_of", s).await?;
+            PageScope::CaseFrom {
+                case: *case.as_bytes(),
+                covered_as_of: s,
+            }
+        }
+        None => PageScope::Case(*case.as_bytes()),
+    };
+    page(&state, &me, scope, &p, "case").await
 }
 
 /// `GET /v1/sync/mine?as_of=S`: the requesting user's own cases (see `MyCases`).

@@ -108,6 +108,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let held = std::time::Instant::now();
         let last: Option<(i64, Vec<u8>)> = tx
             .query_row(
                 "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1",
@@ -139,6 +140,7 @@ impl Store {
             params![seq, event.key(), person_bytes, actor, at, opened_seq, duration, prev, hash],
         )?;
         tx.commit()?;
+        crate::holds::record("access log: entry", held);
         Ok(seq)
     }
 

@@ -122,7 +122,7 @@ pub(crate) fn index_page_in(tx: &Connection, mut page: PageIndex) -> Result<(), 
 /// one segment.
 fn index_batch(conn: &Connection, batch: Duration) -> Result<usize, StoreError> {
     // Taken on `&Connection`: a search holds only a shared borrow.
-    crate::open::immediate(conn, || {
+    crate::open::immediate(conn, "index: queued notes", || {
         let mut builder = grams::Builder::default();
         let done = index_rows(conn, Some(batch), grams::Sink::Here(&mut builder), None)?;
         builder.write(conn)?;

@@ -642,7 +642,7 @@ const MERGE_BYTES: usize = 256 << 10;
 /// moves a range of grams from the inputs into the target, and ends it when all are moved.
 /// Returns whether there is more to do.
 pub(crate) fn merge_step(conn: &Connection, budget: Duration) -> Result<bool, StoreError> {
-    crate::open::immediate(conn, || merge_in(conn, budget))
+    crate::open::immediate(conn, "index: merge step", || merge_in(conn, budget))
 }
 
 fn merge_in(tx: &Connection, budget: Duration) -> Result<bool, StoreError> {

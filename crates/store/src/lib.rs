@@ -10,6 +10,7 @@ pub mod codec;
 mod error;
 mod fts;
 mod grams;
+pub mod holds;
 pub mod keys;
 pub mod migrate;
 mod open;
@@ -22,7 +23,7 @@ mod teamkeys;
 mod write;
 
 pub use access::{AccessEntry, AccessEvent, AccessLogReport, AccessTicket};
-pub use checkpoint::BackgroundHold;
+pub use checkpoint::{BackgroundHold, Foreground};
 pub use error::StoreError;
 pub use open::{Encryption, Store};
 pub use query::{CaseloadFilter, CaseloadRow, ContactHit, PersonHit, SearchResults};

@@ -27,6 +27,9 @@ pub struct Store {
     _checkpointer: std::sync::Arc<Checkpointer>,
     pub(crate) conn: Connection,
     path: PathBuf,
+    /// What the last time-sliced sync transaction spent after its records (see
+    /// `Store::commit_page_sliced`), kept from one page to the next.
+    pub(crate) slice_tail: std::time::Duration,
 }
 
 impl Store {
@@ -134,6 +137,7 @@ impl Store {
             _checkpointer: std::sync::Arc::new(checkpointer),
             conn,
             path: path.to_owned(),
+            slice_tail: std::time::Duration::ZERO,
         };
         if migrate::latest_version(migrations) >= 3 {
             store.backfill_cases()?;
@@ -172,6 +176,7 @@ impl Store {
             _checkpointer: std::sync::Arc::clone(&self._checkpointer),
             conn,
             path: self.path.clone(),
+            slice_tail: std::time::Duration::ZERO,
         })
     }
 
@@ -179,6 +184,18 @@ impl Store {
     /// dropped (the device holds them while it syncs); checkpoints go on.
     pub fn hold_background_work(&self) -> crate::BackgroundHold {
         self._checkpointer.hold()
+    }
+
+    /// Marks a command of the app (on any connection of this store) as running until the
+    /// guard is dropped: a time-sliced sync yields to it between its transactions.
+    pub fn foreground(&self) -> crate::Foreground {
+        self._checkpointer.foreground()
+    }
+
+    /// A time-sliced sync, before each transaction: waits while a command of the app runs
+    /// (at most `max`, so a sync is never starved).
+    pub(crate) fn yield_to_foreground(&self, max: std::time::Duration) {
+        self._checkpointer.yield_to_foreground(max);
     }
 
     /// The store file's path.
@@ -266,12 +283,15 @@ pub(crate) fn set_cache(conn: &Connection) -> Result<(), StoreError> {
 /// background thread): committed when `f` succeeds, rolled back when it fails.
 pub(crate) fn immediate<T>(
     conn: &Connection,
+    what: &'static str,
     f: impl FnOnce() -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
+    let held = std::time::Instant::now();
     match f() {
         Ok(v) => {
             conn.execute_batch("COMMIT")?;
+            crate::holds::record(what, held);
             Ok(v)
         }
         Err(e) => {

@@ -15,6 +15,10 @@ use uuid::Uuid;
 use crate::write::{Deferred, Origin, apply_in, decode_state, join_in};
 use crate::{Store, StoreError, codec};
 
+/// The longest a time-sliced sync waits for the app's commands before a transaction (a
+/// command is milliseconds; this only keeps a stuck one from stopping the sync).
+const FOREGROUND_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A local op waiting to be pushed: its op-log row as stored, so that the sync engine seals
 /// the body bytes as they are, without decompressing and compressing them again.
 #[derive(Debug, Clone)]
@@ -610,23 +614,35 @@ impl Store {
         let mut snapshots = page.snapshots.iter().peekable();
         let mut applied = 0;
         let mut first = true;
+        // What the last transaction spent after its records (summaries, index segment,
+        // commit), from one page to the next: the next one leaves that much of its slice for
+        // it, so a whole transaction holds the lock about `slice`, not `slice` plus its tail
+        // (up to 160 ms at 40 ms). At least half the slice goes to records: each transaction
+        // writes an index segment, whose cost hardly shrinks with its size.
         loop {
-            let started = std::time::Instant::now();
+            let tail = self.slice_tail;
+            if slice.is_some() {
+                self.yield_to_foreground(FOREGROUND_WAIT);
+            }
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let held = std::time::Instant::now();
+            let budget = slice.map(|s| s.saturating_sub(tail).max(s / 4));
             // Every transaction takes at least one record, so a slice too short still ends.
             let mut taken = 0usize;
             let mut over = || {
                 taken += 1;
-                taken > 1 && slice.is_some_and(|s| started.elapsed() >= s)
+                taken > 1 && budget.is_some_and(|b| held.elapsed() >= b)
             };
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut after = Deferred::default();
             if inline {
                 after.index = Some(crate::fts::PageIndex::default());
             }
             if first {
+                let t = std::time::Instant::now();
                 commit_page_extras(&tx, page, now)?;
+                crate::holds::record("sync slice: keys, grants, held", t);
                 first = false;
             }
             let mut per_case: BTreeMap<EntityId, i64> = BTreeMap::new();
@@ -670,16 +686,33 @@ impl Store {
                 )?
                 .execute(params![key, value.to_string()])?;
             }
+            crate::holds::record("sync slice: records", held);
+            let tail_from = std::time::Instant::now();
             let index = after.index.take();
+            let t = std::time::Instant::now();
             after.finish(&tx)?;
+            crate::holds::record("sync slice: summaries", t);
             // A large page's notes are searchable as soon as the transaction that wrote them
             // commits.
             if let Some(index) = index {
+                let t = std::time::Instant::now();
                 crate::fts::index_page_in(&tx, index)?;
+                crate::holds::record("sync slice: index segment", t);
             }
+            let t = std::time::Instant::now();
             tx.commit()?;
+            crate::holds::record("sync slice: commit", t);
+            crate::holds::record("sync slice (whole)", held);
+            self.slice_tail = tail_from.elapsed();
             if last {
                 return Ok(applied);
+            }
+            // SQLite's lock is not fair: a writer on another connection polls for it every
+            // 200 µs (open::short_waits), and a slice begun at once after this commit would
+            // win it again and again. The app's commands are waited for (above); a pause
+            // longer than one poll lets any other waiting writer in first.
+            if slice.is_some() {
+                std::thread::sleep(std::time::Duration::from_micros(500));
             }
         }
     }

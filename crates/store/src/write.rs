@@ -26,10 +26,12 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let held = std::time::Instant::now();
         let mut after = Deferred::default();
         let applied = apply_in(&tx, cs, None, origin, &mut after)?.is_some();
         after.finish(&tx)?;
         tx.commit()?;
+        crate::holds::record("save: one change", held);
         Ok(applied)
     }
 

@@ -177,6 +177,8 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
     ) -> Result<T, ApiError> {
         let mut session = lock(&self.session);
         let unlocked = session.as_mut().ok_or_else(ApiError::locked)?;
+        // The worker's command first: the background sync waits between its transactions.
+        let _first = unlocked.device.foreground();
         Ok(f(&mut unlocked.device)?)
     }
 

@@ -26,7 +26,7 @@ const MAX_WAIT: Duration = Duration::from_secs(300);
 const AFTER_SAVE: Duration = Duration::from_secs(5);
 /// The longest one store transaction of the sync holds the write lock: a save on the app's
 /// connection waits at most about this (plus the transaction's commit).
-pub(crate) const WRITE_SLICE: Duration = Duration::from_millis(40);
+pub(crate) const WRITE_SLICE: Duration = Duration::from_millis(30);
 
 enum Command {
     /// A round now.

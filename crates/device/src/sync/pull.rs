@@ -130,7 +130,8 @@ impl Device {
     }
 
     /// A fresh device, before anything else: the cases the worker wrote in (the server knows
-    /// which devices are theirs, not what the cases hold), each with its whole history, so
+    /// which devices are theirs, not what the cases hold), each from its latest snapshot as of
+    /// the head the device catches up to (one envelope instead of hundreds of change sets), so
     /// the worker's own caseload is on the device and usable — opened, searched, written
     /// to — while the rest of the team's records follow. Taken again from the log and the
     /// snapshots afterwards, which merge to the same state.
@@ -151,7 +152,7 @@ impl Device {
                 )))
             })?;
             let case = EntityId::from_uuid(id);
-            self.fetch_case_indexed(round, case, true).await?;
+            self.fetch_case_indexed(round, case, Some(as_of)).await?;
             round.backfilled.insert(case);
             round.report.own_cases += 1;
             self.step_done(i as u64 + 1);
@@ -207,20 +208,25 @@ impl Device {
         round: &mut Round<'_>,
         case: EntityId,
     ) -> Result<(), DeviceError> {
-        self.fetch_case_indexed(round, case, false).await
+        self.fetch_case_indexed(round, case, None).await
     }
 
-    /// [`Device::fetch_case`]; with `index_now`, its notes are indexed as it is written (the
-    /// worker's own cases: searched while the rest of the team's records are still coming).
+    /// [`Device::fetch_case`]; with `covered_as_of`, from the case's latest snapshot as of it,
+    /// and its notes indexed as they are written (the worker's own cases on a fresh device:
+    /// searched while the rest of the team's records are still coming).
     async fn fetch_case_indexed(
         &mut self,
         round: &mut Round<'_>,
         case: EntityId,
-        index_now: bool,
+        covered_as_of: Option<u64>,
     ) -> Result<(), DeviceError> {
+        let index_now = covered_as_of.is_some();
         let mut since = 0u64;
         loop {
-            let path = format!("/v1/sync/cases/{}?since={since}&limit={PULL_LIMIT}", case);
+            let mut path = format!("/v1/sync/cases/{}?since={since}&limit={PULL_LIMIT}", case);
+            if let Some(s) = covered_as_of {
+                path.push_str(&format!("&covered_as_of={s}"));
+            }
             let page = self.get_page(round, &path).await?;
             let (more, next) = (page.more, page.next);
             self.apply_page_with(round, page, None, index_now).await?;

@@ -754,6 +754,7 @@ impl Storage for PostgresStorage {
             ScopeParam::None => c.query(&stmt, &[&team, &since, &lim]).await?,
             ScopeParam::Int(v) => c.query(&stmt, &[&team, &since, &lim, &v]).await?,
             ScopeParam::Bytes(b) => c.query(&stmt, &[&team, &since, &lim, &b]).await?,
+            ScopeParam::BytesInt(b, v) => c.query(&stmt, &[&team, &since, &lim, &b, &v]).await?,
         };
         let candidates = rows
             .iter()

@@ -859,6 +859,7 @@ impl Storage for SqliteStorage {
                 ScopeParam::None => st.query_map(params![team, since, lim], row)?,
                 ScopeParam::Int(v) => st.query_map(params![team, since, lim, v], row)?,
                 ScopeParam::Bytes(b) => st.query_map(params![team, since, lim, b], row)?,
+                ScopeParam::BytesInt(b, v) => st.query_map(params![team, since, lim, b, v], row)?,
             }
             .collect::<Result<Vec<_>, _>>()?;
             let (seqs, more) = sync::cut(&q, &candidates);

@@ -43,6 +43,15 @@ pub enum PageScope {
     },
     /// `GET /v1/sync/cases/{case}`: one case's readable history.
     Case([u8; 16]),
+    /// `GET /v1/sync/cases/{case}?covered_as_of=S`: one case's readable history from its latest
+    /// readable snapshot with `seq <= S`: that snapshot, and what it does not cover (a fresh
+    /// device takes the worker's own cases so, before the rest of the log).
+    CaseFrom {
+        /// The case.
+        case: [u8; 16],
+        /// Upper bound of the snapshot it starts from.
+        covered_as_of: u64,
+    },
 }
 
 /// A page request, checked by the handler.
@@ -423,16 +432,29 @@ pub(crate) fn page_sql(d: Dialect, scope: &PageScope) -> String {
             g_s = granted("s", "g"),
             g_s2 = granted("s2", "g"),
         ),
-        PageScope::Case(_) => format!(
-            "SELECT e.seq AS seq, {size} AS size FROM envelopes e \
-             LEFT JOIN grants g ON g.case_id = e.case_id AND g.team = $1 \
-             WHERE e.case_id = $4 AND e.seq > $2 AND ( \
-               (e.kind IN ('change', 'snapshot') AND (e.owner = $1 OR {g_e})) \
-               OR (e.kind = 'case_key' AND e.target = $1) \
-               OR (e.kind = 'grant' AND (e.owner = $1 OR e.target = $1))) \
-             ORDER BY e.seq LIMIT $3",
-            g_e = granted("e", "g"),
-        ),
+        PageScope::Case(_) => case_sql(size, ""),
+        PageScope::CaseFrom { .. } => {
+            // The case's latest snapshot readable by the team with seq <= $5: its seq and
+            // what it covers (0 and 0 when there is none: the whole history).
+            let latest = |column: &str| {
+                format!(
+                    "COALESCE((SELECT s.{column} FROM snapshots s \
+                     LEFT JOIN grants sg ON sg.case_id = s.case_id AND sg.team = $1 \
+                     WHERE s.case_id = $4 AND s.seq <= $5 AND (s.owner = $1 OR {}) \
+                     ORDER BY s.seq DESC LIMIT 1), 0)",
+                    granted("s", "sg")
+                )
+            };
+            case_sql(
+                size,
+                &format!(
+                    " AND NOT (e.kind = 'snapshot' AND e.seq <= $5 AND e.seq <> {}) \
+                     AND NOT (e.kind = 'change' AND e.seq <= {})",
+                    latest("seq"),
+                    latest("covers")
+                ),
+            )
+        }
     };
     match d {
         Dialect::Postgres => sql,
@@ -440,12 +462,28 @@ pub(crate) fn page_sql(d: Dialect, scope: &PageScope) -> String {
     }
 }
 
-/// The scope's $4, as SQL integer or bytes.
+/// A case's readable history (key slots sent to the team, grants it sent or received, changes
+/// and snapshots it may read), with `filter` added to the conditions.
+fn case_sql(size: &str, filter: &str) -> String {
+    format!(
+        "SELECT e.seq AS seq, {size} AS size FROM envelopes e \
+         LEFT JOIN grants g ON g.case_id = e.case_id AND g.team = $1 \
+         WHERE e.case_id = $4 AND e.seq > $2 AND ( \
+           (e.kind IN ('change', 'snapshot') AND (e.owner = $1 OR {g_e})) \
+           OR (e.kind = 'case_key' AND e.target = $1) \
+           OR (e.kind = 'grant' AND (e.owner = $1 OR e.target = $1))){filter} \
+         ORDER BY e.seq LIMIT $3",
+        g_e = granted("e", "g"),
+    )
+}
+
+/// The scope's $4 (and $5), as SQL integer or bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ScopeParam {
     None,
     Int(i64),
     Bytes(Vec<u8>),
+    BytesInt(Vec<u8>, i64),
 }
 
 /// $4 of [`page_sql`].
@@ -459,6 +497,10 @@ pub(crate) fn scope_param(scope: &PageScope) -> ScopeParam {
         }
         | PageScope::Snapshots { as_of: s } => ScopeParam::Int(sql_int(*s)),
         PageScope::Case(c) => ScopeParam::Bytes(c.to_vec()),
+        PageScope::CaseFrom {
+            case,
+            covered_as_of,
+        } => ScopeParam::BytesInt(case.to_vec(), sql_int(*covered_as_of)),
     }
 }
 

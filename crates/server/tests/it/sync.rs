@@ -635,6 +635,14 @@ pub async fn sync_malformed_and_oversized_batches(kind: Kind) {
             "/v1/sync/cases/00000000000000000000000000000000?as_of=1",
             "bad_query",
         ),
+        (
+            "/v1/sync/cases/00000000000000000000000000000000?covered_as_of=99999",
+            "bad_query",
+        ),
+        (
+            "/v1/sync/cases/00000000000000000000000000000000?covered_as_of=x",
+            "bad_query",
+        ),
     ] {
         assert_eq!(
             get_status(org, a1, path).await,
@@ -844,6 +852,32 @@ pub async fn sync_snapshots_and_covered_pull(kind: Kind) {
     );
     // Without covered_as_of: everything.
     assert_eq!(pull_all(org, a2).await.len(), 10);
+    // One case from its latest snapshot as of S (the worker's own cases on a fresh device):
+    // its slot, that snapshot, what the snapshot does not cover, and anything after S.
+    let from =
+        |case: &Case, s: u64| format!("/v1/sync/cases/{}?covered_as_of={s}&limit=2", case.hex());
+    let seqs = |p: Vec<Pulled>| p.iter().map(|p| p.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(all_pages(org, a2, &from(&k1, 10), 0).await),
+        vec![1, 9, 10]
+    );
+    assert_eq!(
+        seqs(all_pages(org, a2, &from(&k1, 8), 0).await),
+        vec![1, 5, 6, 9, 10]
+    );
+    assert_eq!(
+        seqs(all_pages(org, a2, &from(&k1, 4), 0).await),
+        vec![1, 2, 3, 4, 5, 6, 9, 10],
+        "before the first snapshot: the whole history"
+    );
+    assert_eq!(
+        seqs(all_pages(org, a2, &from(&k2, 10), 0).await),
+        vec![7, 8]
+    );
+    assert!(
+        all_pages(org, &w.b1, &from(&k1, 10), 0).await.is_empty(),
+        "another team reads none of it"
+    );
     // Team b reads none of it.
     assert!(
         all_pages(org, &w.b1, "/v1/sync/snapshots?as_of=10", 0)

@@ -762,3 +762,46 @@ fn a_page_committed_in_slices_ends_as_one_committed_whole() {
     .unwrap();
     assert_eq!(cut.meta("sync.cursor").unwrap(), None);
 }
+
+/// A time-sliced sync begins no transaction while a command of the app runs (the app's
+/// commands wait for one slice at most); a page written whole (the CLI's way) does not wait.
+#[test]
+fn a_sliced_page_waits_for_a_running_command_of_the_app() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    use tsunagi_store::PageWrite;
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let mut remote = Device::new(2);
+    let page_of = |remote: &mut Device, store: &Store, name: &str| PageWrite {
+        changes: vec![received(&remote.set(
+            store,
+            EntityKind::Person,
+            EntityId::from_uuid(uuid::Uuid::now_v7()),
+            person(name, "やまだ はなこ"),
+        ))],
+        ..PageWrite::default()
+    };
+    let page = page_of(&mut remote, &store, "山田 花子");
+    let command = store.foreground();
+    let ended = Arc::new(AtomicBool::new(false));
+    let ended_by = Arc::clone(&ended);
+    let app = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        ended_by.store(true, Ordering::Release);
+        drop(command);
+    });
+    let applied = store
+        .commit_page_sliced(&page, "2026-11-21T00:00:00Z", Some(Duration::from_millis(30)))
+        .unwrap();
+    assert!(
+        ended.load(Ordering::Acquire),
+        "the sync wrote while the app's command was running"
+    );
+    assert_eq!(applied, 1);
+    app.join().unwrap();
+    let page = page_of(&mut remote, &store, "山田 太郎");
+    let _running = store.foreground();
+    assert_eq!(store.commit_page(&page, "2026-11-21T00:00:01Z").unwrap(), 1);
+}
