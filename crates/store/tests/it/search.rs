@@ -793,7 +793,11 @@ fn a_sliced_page_waits_for_a_running_command_of_the_app() {
         drop(command);
     });
     let applied = store
-        .commit_page_sliced(&page, "2026-11-21T00:00:00Z", Some(Duration::from_millis(30)))
+        .commit_page_sliced(
+            &page,
+            "2026-11-21T00:00:00Z",
+            Some(Duration::from_millis(30)),
+        )
         .unwrap();
     assert!(
         ended.load(Ordering::Acquire),
