@@ -15,6 +15,9 @@ use uuid::Uuid;
 use crate::write::{Deferred, Origin, apply_in, decode_state, join_in};
 use crate::{Store, StoreError, codec};
 
+/// States of a snapshot joined between two looks at the clock of a time-sliced sync.
+const STATES_PER_STEP: usize = 16;
+
 /// The longest a time-sliced sync waits for the app's commands before a transaction (a
 /// command is milliseconds; this only keeps a stuck one from stopping the sync).
 const FOREGROUND_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -614,6 +617,8 @@ impl Store {
         let mut snapshots = page.snapshots.iter().peekable();
         let mut applied = 0;
         let mut first = true;
+        // States of the snapshot in hand already joined (by earlier transactions).
+        let mut joined_of_snapshot = 0usize;
         // What the last transaction spent after its records (summaries, index segment,
         // commit), from one page to the next: the next one leaves that much of its slice for
         // it, so a whole transaction holds the lock about `slice`, not `slice` plus its tail
@@ -630,11 +635,10 @@ impl Store {
             let held = std::time::Instant::now();
             let budget = slice.map(|s| s.saturating_sub(tail).max(s / 4));
             // Every transaction takes at least one record, so a slice too short still ends.
+            // (Counted when a record is taken, not when the clock is read: a transaction whose
+            // first look found no change set left still takes a snapshot step.)
             let mut taken = 0usize;
-            let mut over = || {
-                taken += 1;
-                taken > 1 && budget.is_some_and(|b| held.elapsed() >= b)
-            };
+            let over = |taken: usize| taken > 0 && budget.is_some_and(|b| held.elapsed() >= b);
             let mut after = Deferred::default();
             if inline {
                 after.index = Some(crate::fts::PageIndex::default());
@@ -646,8 +650,9 @@ impl Store {
                 first = false;
             }
             let mut per_case: BTreeMap<EntityId, i64> = BTreeMap::new();
-            while !over() {
+            while !over(taken) {
                 let Some(rc) = changes.next() else { break };
+                taken += 1;
                 if let Some(case) =
                     apply_in(&tx, &rc.cs, rc.body.as_deref(), Origin::Remote, &mut after)?
                 {
@@ -663,20 +668,31 @@ impl Store {
                 )?
                 .execute(params![case.as_uuid().as_bytes(), n])?;
             }
-            while changes.peek().is_none() && !over() {
-                let Some((case, seq, states)) = snapshots.next() else {
+            while changes.peek().is_none() && !over(taken) {
+                let Some(&(case, seq, ref states)) = snapshots.peek().copied() else {
                     break;
                 };
-                for s in states {
+                taken += 1;
+                // A snapshot is a whole case (hundreds of contacts): joined a few states at a
+                // time, so one case does not make one long transaction; its seq is recorded
+                // with its last states (a crash in between re-pulls it, and joins again).
+                let end = (joined_of_snapshot + STATES_PER_STEP).min(states.len());
+                for s in &states[joined_of_snapshot..end] {
                     join_in(&tx, &s.state, s.json.as_deref(), &mut after)?;
                 }
                 crate::fts::index_page_step(&tx, after.index.as_mut())?;
+                if end < states.len() {
+                    joined_of_snapshot = end;
+                    continue;
+                }
+                joined_of_snapshot = 0;
+                snapshots.next();
                 tx.prepare_cached(
                     "INSERT INTO case_sync (case_id, snapshot_seq, ops_since) VALUES (?1, ?2, 0)
                      ON CONFLICT (case_id) DO UPDATE SET snapshot_seq = max(snapshot_seq, excluded.snapshot_seq),
                          ops_since = 0",
                 )?
-                .execute(params![case.as_uuid().as_bytes(), *seq as i64])?;
+                .execute(params![case.as_uuid().as_bytes(), seq as i64])?;
             }
             let last = changes.peek().is_none() && snapshots.peek().is_none();
             if last && let Some((key, value)) = &page.cursor {

@@ -599,3 +599,51 @@ fn a_received_snapshot_stores_its_states_as_they_came_unless_merged_with_more() 
     assert_eq!(b.search("会えた", 10).unwrap().contacts.len(), 1);
     assert_eq!(b.search("見守り訪問", 10).unwrap().contacts.len(), 2);
 }
+
+/// A snapshot of a case with many contacts, written by a time-sliced sync a few states per
+/// transaction, ends as the same store as one written whole: the same states, the same
+/// caseload row, every note searchable, and the snapshot's sequence number recorded.
+#[test]
+fn a_large_snapshot_joined_across_transactions_ends_as_one_written_whole() {
+    let (fa, fw, fs) = (Fixture::new(), Fixture::new(), Fixture::new());
+    let (mut a, mut whole, mut sliced) = (fa.create(), fw.create(), fs.create());
+    let mut dev = Device::new(1);
+    let p = dev.add_person(&mut a, person("佐藤 一郎", "さとう いちろう"));
+    for i in 0..40 {
+        let at = format!("2026-11-{:02}T10:{:02}:00+09:00", 1 + i / 20, i % 60);
+        dev.add_contact(&mut a, contact(p, &at, &format!("分割した見守り訪問{i}")));
+    }
+    let case = EntityId::from(p);
+    let (states, _) = foreign_snapshot(&a, case);
+    assert_eq!(states.len(), 41);
+    let page = snapshot_page(case, 7, states);
+    whole.commit_page(&page, "now").unwrap();
+    sliced
+        .commit_page_sliced(&page, "now", Some(std::time::Duration::ZERO))
+        .unwrap();
+    for store in [&whole, &sliced] {
+        assert_eq!(
+            store.case_states(case).unwrap(),
+            a.case_states(case).unwrap()
+        );
+        assert_eq!(
+            store.search("分割した見守り", 100).unwrap().contact_total,
+            40
+        );
+    }
+    for fx in [&fw, &fs] {
+        let seq: i64 = fx
+            .raw()
+            .query_row(
+                "SELECT snapshot_seq FROM case_sync WHERE case_id = ?1",
+                [case.as_uuid().as_bytes()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(seq, 7);
+    }
+    assert_eq!(
+        whole.caseload_row(p).unwrap(),
+        sliced.caseload_row(p).unwrap()
+    );
+}
