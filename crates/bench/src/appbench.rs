@@ -294,7 +294,9 @@ fn first_sync(
         if let Some(p) = &status.progress {
             phase = format!("{:?} {}/{}", p.phase, p.done, p.total);
         }
-        let stalls_before = out.all().len();
+        let kinds =
+            |o: &FirstSync| [&o.caseload, &o.search, &o.open_person, &o.save][turn % 4].len();
+        let timed_before = kinds(&out);
         if let Some(e) = &status.error_code
             && !status.running
             && seen_running
@@ -369,17 +371,12 @@ fn first_sync(
             }
             _ => {}
         }
-        if out.all().len() > stalls_before {
+        let timed = [&out.caseload, &out.search, &out.open_person, &out.save][turn % 4];
+        if timed.len() > timed_before
+            && let Some(&ms) = timed.0.last().filter(|&&ms| ms >= 100.0)
+        {
             let kind = ["caseload", "search", "open person", "save contact"][turn % 4];
-            let took = match turn % 4 {
-                0 => out.caseload.0.last(),
-                1 => out.search.0.last(),
-                2 => out.open_person.0.last(),
-                _ => out.save.0.last(),
-            };
-            if let Some(&ms) = took.filter(|&&ms| ms >= 100.0) {
-                out.stalls.push((kind, ms, phase.clone()));
-            }
+            out.stalls.push((kind, ms, phase.clone()));
         }
         turn += 1;
         // A worker's pace is seconds between taps; a command every 20 ms is far busier.

@@ -48,12 +48,30 @@ pub(crate) struct Checkpointer {
 /// indexing what is queued each waited 100–160 ms behind back-to-back slices).
 #[derive(Debug)]
 #[must_use = "the command counts as running until this is dropped"]
-pub struct Foreground(Arc<AtomicUsize>);
+pub struct Foreground {
+    _count: Counted,
+}
 
-impl Drop for Foreground {
+/// One count on a counter that a store's connections share, taken back when dropped.
+#[derive(Debug)]
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(counter: &Arc<AtomicUsize>) -> Counted {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Counted(Arc::clone(counter))
+    }
+}
+
+impl Drop for Counted {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Release);
     }
+}
+
+/// Whether any count is taken on `counter`.
+fn counted(counter: &AtomicUsize) -> bool {
+    counter.load(Ordering::Acquire) > 0
 }
 
 /// While one is alive, the store's background thread neither indexes queued notes nor merges
@@ -62,16 +80,8 @@ impl Drop for Foreground {
 /// ends; searches index what is queued themselves, so results stay complete.
 #[derive(Debug)]
 #[must_use = "the background work resumes when the hold is dropped"]
-pub struct BackgroundHold(Arc<AtomicUsize>);
-
-impl Drop for BackgroundHold {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Release);
-    }
-}
-
-fn held(holds: &AtomicUsize) -> bool {
-    holds.load(Ordering::Acquire) > 0
+pub struct BackgroundHold {
+    _count: Counted,
 }
 
 impl Checkpointer {
@@ -101,22 +111,24 @@ impl Checkpointer {
 
     /// Marks a command of the app as running until the guard is dropped.
     pub(crate) fn foreground(&self) -> Foreground {
-        self.foreground.fetch_add(1, Ordering::AcqRel);
-        Foreground(Arc::clone(&self.foreground))
+        Foreground {
+            _count: Counted::new(&self.foreground),
+        }
     }
 
     /// Waits (up to `max`) while a command of the app is running.
     pub(crate) fn yield_to_foreground(&self, max: Duration) {
         let started = std::time::Instant::now();
-        while self.foreground.load(Ordering::Acquire) > 0 && started.elapsed() < max {
+        while counted(&self.foreground) && started.elapsed() < max {
             std::thread::sleep(Duration::from_micros(100));
         }
     }
 
     /// Holds the background work (indexing, merges) until the hold is dropped.
     pub(crate) fn hold(&self) -> BackgroundHold {
-        self.holds.fetch_add(1, Ordering::AcqRel);
-        BackgroundHold(Arc::clone(&self.holds))
+        BackgroundHold {
+            _count: Counted::new(&self.holds),
+        }
     }
 }
 
@@ -126,7 +138,7 @@ fn run(conn: &mut Connection, stop: &Receiver<()>, holds: &AtomicUsize) {
             Err(RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
         }
-        if !held(holds) {
+        if !counted(holds) {
             // A failure (e.g. the disk is full) is retried next period; searches index the
             // queue themselves, so results never miss a note.
             let _ = crate::fts::index_pending(conn, INDEX_BUDGET, INDEX_BATCH);
@@ -150,7 +162,7 @@ fn run(conn: &mut Connection, stop: &Receiver<()>, holds: &AtomicUsize) {
         // for the lock and the readers only briefly (else it does what PASSIVE does).
         if let Ok((_, pages, _)) = log
             && pages > RESTART_PAGES
-            && !held(holds)
+            && !counted(holds)
         {
             let t = std::time::Instant::now();
             if conn.busy_handler(Some(brief_waits)).is_ok() {
@@ -178,7 +190,7 @@ fn brief_waits(attempt: i32) -> bool {
 /// a segment; left alone, a search would read hundreds of them.
 fn merge_segments(conn: &Connection, holds: &AtomicUsize) {
     let started = std::time::Instant::now();
-    while started.elapsed() < MERGE_BUDGET && !held(holds) {
+    while started.elapsed() < MERGE_BUDGET && !counted(holds) {
         // A failure (e.g. the disk is full) is retried next period; the merge resumes where
         // its last committed step left it.
         match crate::grams::merge_step(conn, MERGE_STEP) {
