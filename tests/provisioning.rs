@@ -1,10 +1,10 @@
 //! End to end, issue 3: IT bootstraps the org, creates a team and users, provisions devices;
 //! each device redeems its bundle with keys generated in its own OS keystore, fingerprints
-//! match on both screens; IT approves the lead (creating the team key), the lead approves a
-//! worker from its own device; a lead cannot approve into another team; a reused code is
-//! refused; revoking a device rotates the team key to an epoch that device cannot read — on
+//! match on both screens; IT approves the lead (creating the team key) only with the device
+//! code read off the device, then a worker; a reused code is refused; revoking a device rotates the team key to an epoch that device cannot read — on
 //! both server backends.
 
+use tsunagi_admin::AdminError;
 use tsunagi_device::{DeviceError, OsKeystore};
 use tsunagi_e2e::{Kind, World, new_device};
 use tsunagi_protocol::api::{DeviceState, Role};
@@ -83,14 +83,45 @@ async fn provision_enroll_approve_revoke(kind: Kind) {
         other => panic!("reused code accepted: {other:?}"),
     }
 
-    let approved = admin.approve(&enrolled.device.to_string()).await.unwrap();
+    // IT types the code read off the device: a wrong or short one is refused, nothing changes.
+    let wrong_code = "0000 0000 0000 0000";
+    match admin
+        .approve(&enrolled.device.to_string(), wrong_code)
+        .await
+    {
+        Err(AdminError::CodeMismatch { .. }) => {}
+        other => panic!("a wrong device code was accepted: {other:?}"),
+    }
+    match admin.approve(&enrolled.device.to_string(), "abcd").await {
+        Err(AdminError::BadCode(_)) => {}
+        other => panic!("a short device code was accepted: {other:?}"),
+    }
+    assert_eq!(
+        admin
+            .show_device(&enrolled.device.to_string())
+            .await
+            .unwrap()
+            .device
+            .state,
+        DeviceState::Pending
+    );
+    let short: String = enrolled
+        .device_code
+        .split(' ')
+        .take(4)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let approved = admin
+        .approve(&enrolled.device.to_string(), &short)
+        .await
+        .unwrap();
     assert_eq!((approved.epoch, approved.new_team_key), (1, true));
     let keys = lead_dev.refresh_keys(&ks).await.unwrap();
     assert_eq!(keys.state, DeviceState::Active);
     assert_eq!(keys.epochs_held, vec![1]);
     assert!(keys.refused.is_empty(), "{:?}", keys.refused);
 
-    // A worker's device, approved by the lead from the lead's own device.
+    // A worker's device, approved by IT with the device code.
     let wb = world.dir.path().join("worker.json");
     admin
         .provision(&worker.id.to_string(), None, Some(&wb))
@@ -103,8 +134,11 @@ async fn provision_enroll_approve_revoke(kind: Kind) {
         .unwrap();
     let peer = lead_dev.peer(&w.device.to_string(), &ks).await.unwrap();
     assert_eq!(peer.sig_fingerprint, w.sig_fingerprint);
-    let by_lead = lead_dev.approve(&w.device.to_string(), &ks).await.unwrap();
-    assert_eq!(by_lead.epoch, 1);
+    let by_it = admin
+        .approve(&w.device.to_string(), &w.device_code)
+        .await
+        .unwrap();
+    assert_eq!(by_it.epoch, 1);
     let keys = worker_dev.refresh_keys(&ks).await.unwrap();
     assert_eq!(keys.epochs_held, vec![1]);
     assert!(keys.refused.is_empty(), "{:?}", keys.refused);
@@ -118,22 +152,17 @@ async fn provision_enroll_approve_revoke(kind: Kind) {
         .unwrap();
     assert!(tk_lead == tk_worker, "both hold the same team key");
 
-    // A lead of csw-north cannot approve a device of csw-south.
+    // A device of csw-south, enrolled but not approved: it stays pending.
     let ob = world.dir.path().join("other.json");
     admin
         .provision(&other.id.to_string(), None, Some(&ob))
         .await
         .unwrap();
     let mut other_dev = new_device(&world.device_dir("other"), "南 太郎");
-    let o = other_dev
+    other_dev
         .enroll(&std::fs::read_to_string(&ob).unwrap(), &ks)
         .await
         .unwrap();
-    match lead_dev.approve(&o.device.to_string(), &ks).await {
-        Err(DeviceError::Server(ClientError::Refused { status: 403, .. }))
-        | Err(DeviceError::NotAllowed(tsunagi_device::Refusal::OtherTeamsDevice { .. })) => {}
-        other => panic!("cross-team approval accepted: {other:?}"),
-    }
     let listed = admin.list_devices(Some("csw-south")).await.unwrap();
     assert_eq!(listed[0].device.state, DeviceState::Pending);
 

@@ -60,7 +60,10 @@ async fn member(
         .await
         .unwrap();
     assert_eq!(e.device, *dev.id().as_uuid(), "enrolled under its own id");
-    admin.approve(&e.device.to_string()).await.unwrap();
+    admin
+        .approve(&e.device.to_string(), &e.device_code)
+        .await
+        .unwrap();
     dev
 }
 
@@ -791,7 +794,10 @@ async fn a_new_device_takes_its_users_own_cases_first() {
         .enroll(&std::fs::read_to_string(&file).unwrap(), &OsKeystore::new())
         .await
         .unwrap();
-    admin.approve(&e.device.to_string()).await.unwrap();
+    admin
+        .approve(&e.device.to_string(), &e.device_code)
+        .await
+        .unwrap();
     let report = sync(&mut new).await;
     assert_eq!(report.own_cases, 2, "the worker's two cases came first");
     for p in mine.iter().chain([&theirs]) {

@@ -5,10 +5,13 @@
 use serde::Serialize;
 use serde::de::IgnoredAny;
 use std::path::{Path, PathBuf};
-use tsunagi_crypto::identity::{KemPublic, SigKey, SigPublic, fingerprint};
+use tsunagi_crypto::identity::{
+    KemPublic, SigKey, SigPublic, device_code, device_code_matches, fingerprint,
+};
 use tsunagi_protocol::api::{
     ApproveRequest, BootstrapRequest, BootstrapResponse, CreateEnrollment, CreateTeam, CreateUser,
-    DeviceInfo, DeviceState, EnrollmentBundle, Role, SlotsUpload, Team, TeamMembers, User,
+    DeviceInfo, DeviceState, EnrollmentBundle, Role, SlotsUpload, StatementMember, Team,
+    TeamMembers, TeamStatement, User,
 };
 use tsunagi_protocol::client::{Client, ClientError, Signer};
 use uuid::Uuid;
@@ -16,6 +19,7 @@ use uuid::Uuid;
 use crate::bundle;
 use crate::error::AdminError;
 use crate::issue::{ADMIN, approval_slots, device_cert, open_org_slot, rotation_slots};
+use crate::registry::{Registry, TeamRecord};
 use crate::state::{
     AdminState, Fingerprints, Passphrase, check_server_url, create_or_resume_keys, open_admin_key,
     open_ork,
@@ -78,6 +82,9 @@ pub struct DeviceView {
     pub sig_fingerprint: String,
     /// Fingerprint of its DevKEM key.
     pub kem_fingerprint: String,
+    /// The device code (both keys) as the server's keys give it: IT compares the code shown on
+    /// the device's own screen, and `approve` takes that one, never this.
+    pub device_code: String,
 }
 
 impl DeviceView {
@@ -85,6 +92,7 @@ impl DeviceView {
         DeviceView {
             sig_fingerprint: fingerprint(&device.sig_pub),
             kem_fingerprint: fingerprint(&device.kem_pub),
+            device_code: device_code(&device.sig_pub, &device.kem_pub),
             device,
         }
     }
@@ -121,6 +129,8 @@ pub struct ApproveReport {
     pub epoch: u32,
     /// Whether this approval created the team's first key.
     pub new_team_key: bool,
+    /// The version of the team statement signed with it.
+    pub statement_version: u64,
 }
 
 /// What a rotation did.
@@ -130,8 +140,10 @@ pub struct RotationReport {
     pub team: String,
     /// The new epoch.
     pub epoch: u32,
-    /// Who received the new key: active device ids, then `"org"`.
+    /// Who received the new key: the registry's members, then `"org"`.
     pub recipients: Vec<String>,
+    /// The version of the team statement signed with it.
+    pub statement_version: u64,
 }
 
 /// What `device revoke` did.
@@ -398,10 +410,12 @@ impl Admin {
         Ok(DeviceView::new(self.device(&id).await?))
     }
 
-    /// `device approve` (flow 4): the admin-signed certificate and the slot of the team's
-    /// current key (opened from the `"org"` slot with ORK), or the team's first key (epoch 1,
-    /// sealed to the device and to `"org"`).
-    pub async fn approve(&self, device: &str) -> Result<ApproveReport, AdminError> {
+    /// `device approve` (flow 4): only after `code` — read off the device's own screen — is the
+    /// device code of the keys the server reports for it. Then the admin-signed certificate,
+    /// the slot of the team's current key (opened from the `"org"` slot with ORK) or the
+    /// team's first key (epoch 1, sealed to the device and to `"org"`), and a new team
+    /// statement with the device as a member; its keys go into IT's registry.
+    pub async fn approve(&self, device: &str, code: &str) -> Result<ApproveReport, AdminError> {
         let id = parse_id("device", device)?;
         let info = self.device(&id).await?;
         if info.state != DeviceState::Pending {
@@ -410,9 +424,30 @@ impl Admin {
                 state: info.state.key(),
             });
         }
+        if !device_code_matches(code, &info.sig_pub, &info.kem_pub).map_err(AdminError::BadCode)? {
+            return Err(AdminError::CodeMismatch {
+                device: id.to_string(),
+            });
+        }
         let kem = KemPublic::from_bytes(&info.kem_pub)
             .map_err(|_| AdminError::Untrusted("the device's KEM key is malformed".into()))?;
+        SigPublic::from_bytes(&info.sig_pub)
+            .map_err(|_| AdminError::Untrusted("the device's signing key is malformed".into()))?;
+        let mut registry = Registry::load(&self.dir)?;
+        let mut record = registry.team(&info.team);
+        if record.revoked.contains(&id) {
+            return Err(AdminError::Untrusted(format!(
+                "device {id} was revoked; a revoked device is never approved again"
+            )));
+        }
         let members = self.team(&info.team).await?;
+        let server_epoch = members.team.current_epoch.unwrap_or(0);
+        if server_epoch != record.epoch {
+            return Err(AdminError::Untrusted(format!(
+                "the server says team {} is at key epoch {server_epoch}, IT's registry says {}",
+                info.team, record.epoch
+            )));
+        }
         let current = match members.team.current_epoch {
             None => None,
             Some(epoch) => {
@@ -436,6 +471,34 @@ impl Admin {
             &self.ork_pub,
         )?;
         let cert = device_cert(&self.key, &info, &now_rfc3339())?;
+        // The statement first: once devices hold it, the new member's slot verifies.
+        let mut team_members: Vec<StatementMember> = record
+            .members
+            .iter()
+            .filter(|m| m.device != id)
+            .cloned()
+            .collect();
+        team_members.push(StatementMember {
+            device: id,
+            user: info.user,
+            user_name: info.user_name.clone(),
+            role: info.role,
+            sig_pub: info.sig_pub.clone(),
+            kem_pub: info.kem_pub.clone(),
+        });
+        let statement = record.sign_next(
+            &self.key,
+            &info.team,
+            epoch,
+            team_members.clone(),
+            record.revoked.clone(),
+            &now_rfc3339(),
+        )?;
+        self.publish(&statement).await?;
+        record.version = statement.version;
+        record.members = team_members;
+        registry.teams.insert(info.team.clone(), record.clone());
+        registry.save(&self.dir)?;
         let _: IgnoredAny = self
             .client
             .post(
@@ -443,38 +506,90 @@ impl Admin {
                 &ApproveRequest { cert, slots },
             )
             .await?;
+        record.epoch = epoch;
+        registry.teams.insert(info.team.clone(), record);
+        registry.save(&self.dir)?;
         let mut device = DeviceView::new(info);
         device.device.state = DeviceState::Active;
         Ok(ApproveReport {
             device,
             epoch,
             new_team_key: current.is_none(),
+            statement_version: statement.version,
         })
     }
 
-    /// `team rotate-key`: a new key for the team's active devices (less `exclude`) and ORK.
+    /// Sends a signed team statement to the server.
+    async fn publish(&self, statement: &TeamStatement) -> Result<(), AdminError> {
+        let _: IgnoredAny = self
+            .client
+            .post(
+                &format!("/v1/admin/teams/{}/statement", statement.team),
+                statement,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `team rotate-key`: a new key for the team's members in IT's registry (less `exclude`,
+    /// which is recorded as revoked) and ORK, announced by a new team statement. The server's
+    /// list of devices is not asked: a key it inserted gets nothing.
     pub async fn rotate(
         &self,
         team: &str,
         exclude: Option<&Uuid>,
     ) -> Result<RotationReport, AdminError> {
+        let team = check_team_id(team)?;
         let members = self.team(team).await?;
-        let epoch = members
-            .team
-            .current_epoch
-            .map_or(Some(1), |e| e.checked_add(1))
+        let mut registry = Registry::load(&self.dir)?;
+        let mut record: TeamRecord = registry.team(team);
+        let server_epoch = members.team.current_epoch.unwrap_or(0);
+        if server_epoch != record.epoch {
+            return Err(AdminError::Untrusted(format!(
+                "the server says team {team} is at key epoch {server_epoch}, IT's registry says {}",
+                record.epoch
+            )));
+        }
+        let epoch = record
+            .epoch
+            .checked_add(1)
             .ok_or_else(|| AdminError::Untrusted("the team's key epoch is exhausted".into()))?;
-        let mut recipients = Vec::new();
-        for d in &members.devices {
-            if d.state != DeviceState::Active || Some(&d.id) == exclude || d.team != team {
-                continue;
-            }
-            let kem = KemPublic::from_bytes(&d.kem_pub).map_err(|_| {
-                AdminError::Untrusted(format!("device {} has a malformed KEM key", d.id))
-            })?;
-            recipients.push((d.id, kem));
+        let mut revoked = record.revoked.clone();
+        if let Some(x) = exclude
+            && !revoked.contains(x)
+        {
+            revoked.push(*x);
+        }
+        let kept: Vec<StatementMember> = record
+            .members
+            .iter()
+            .filter(|m| !revoked.contains(&m.device))
+            .cloned()
+            .collect();
+        let mut recipients = Vec::with_capacity(kept.len());
+        for m in &kept {
+            let kem =
+                KemPublic::from_bytes(&m.kem_pub).map_err(|_| AdminError::RegistryUnreadable {
+                    path: self.dir.join(crate::registry::REGISTRY_FILE),
+                    detail: format!("device {} has a malformed KEM key", m.device),
+                })?;
+            recipients.push((m.device, kem));
         }
         let slots = rotation_slots(&self.key, team, epoch, &recipients, &self.ork_pub)?;
+        let statement = record.sign_next(
+            &self.key,
+            team,
+            epoch,
+            kept.clone(),
+            revoked.clone(),
+            &now_rfc3339(),
+        )?;
+        self.publish(&statement).await?;
+        record.version = statement.version;
+        record.members = kept;
+        record.revoked = revoked;
+        registry.teams.insert(team.to_owned(), record.clone());
+        registry.save(&self.dir)?;
         let _: IgnoredAny = self
             .client
             .post(
@@ -482,13 +597,40 @@ impl Admin {
                 &SlotsUpload { epoch, slots },
             )
             .await?;
+        record.epoch = epoch;
+        registry.teams.insert(team.to_owned(), record);
+        registry.save(&self.dir)?;
         let mut names: Vec<String> = recipients.iter().map(|(d, _)| d.to_string()).collect();
         names.push(crate::issue::ORG.to_owned());
         Ok(RotationReport {
             team: team.to_owned(),
             epoch,
             recipients: names,
+            statement_version: statement.version,
         })
+    }
+
+    /// Records `device` as revoked in a new statement without a new key (a team that has
+    /// none yet).
+    async fn revoke_without_key(&self, team: &str, device: &Uuid) -> Result<(), AdminError> {
+        let mut registry = Registry::load(&self.dir)?;
+        let mut record = registry.team(team);
+        if !record.revoked.contains(device) {
+            record.revoked.push(*device);
+        }
+        record.members.retain(|m| m.device != *device);
+        let statement = record.sign_next(
+            &self.key,
+            team,
+            record.epoch,
+            record.members.clone(),
+            record.revoked.clone(),
+            &now_rfc3339(),
+        )?;
+        self.publish(&statement).await?;
+        record.version = statement.version;
+        registry.teams.insert(team.to_owned(), record);
+        registry.save(&self.dir)
     }
 
     /// `device revoke` (flow 6): refused by the server at once; then the team's key rotates
@@ -496,6 +638,18 @@ impl Admin {
     pub async fn revoke(&self, device: &str) -> Result<RevokeReport, AdminError> {
         let id = parse_id("device", device)?;
         let info = self.device(&id).await?;
+        let registry = Registry::load(&self.dir)?;
+        if let Some((team, _)) = registry
+            .teams
+            .iter()
+            .find(|(_, r)| r.member(&id).is_some() || r.revoked.contains(&id))
+            && *team != info.team
+        {
+            return Err(AdminError::Untrusted(format!(
+                "the server says device {id} is in team {}, IT approved it into {team}",
+                info.team
+            )));
+        }
         let _: IgnoredAny = self
             .client
             .post(
@@ -528,6 +682,9 @@ impl Admin {
                     .map_err(after_revoke)?,
             )
         } else {
+            self.revoke_without_key(&info.team, &id)
+                .await
+                .map_err(after_revoke)?;
             None
         };
         Ok(RevokeReport {

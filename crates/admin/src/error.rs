@@ -120,6 +120,26 @@ pub enum AdminError {
         /// Why the rotation failed.
         source: Box<AdminError>,
     },
+    /// The device code IT typed is not the one of the keys the server reports for the device:
+    /// the server (or someone on the way) substituted a key, or the code was misread.
+    #[error(
+        "the device code does not match device {device}'s keys as the server reports them: compare again on the device's screen; if it still differs, do not approve (the keys may have been substituted)"
+    )]
+    CodeMismatch {
+        /// The device.
+        device: String,
+    },
+    /// The device code typed is malformed (too short, not hex).
+    #[error("bad device code: {0}")]
+    BadCode(String),
+    /// The registry file of approved device keys cannot be read or written.
+    #[error("the device registry {path} is unreadable: {detail}")]
+    RegistryUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
     /// A cryptographic operation failed (randomness, malformed key).
     #[error("cryptography failed: {0}")]
     Crypto(#[from] CryptoError),
@@ -153,6 +173,9 @@ impl AdminError {
             AdminError::Server(e) => e.code(),
             AdminError::Untrusted(_) => "untrusted_answer",
             AdminError::RotationAfterRevoke { .. } => "rotation_failed",
+            AdminError::CodeMismatch { .. } => "code_mismatch",
+            AdminError::BadCode(_) => "bad_code",
+            AdminError::RegistryUnreadable { .. } => "registry_unreadable",
             AdminError::Crypto(_) => "crypto",
             AdminError::Qr(_) => "qr",
         }
@@ -174,6 +197,8 @@ impl AdminError {
                 | AdminError::UnknownUser { .. }
                 | AdminError::UnknownDevice { .. }
                 | AdminError::NotPending { .. }
+                | AdminError::CodeMismatch { .. }
+                | AdminError::BadCode(_)
                 | AdminError::AlreadyInitialized(_)
                 | AdminError::NotInitialized(_)
                 | AdminError::FileExists(_)

@@ -111,10 +111,15 @@ enum DeviceCmd {
         /// Device id.
         device: String,
     },
-    /// Approve a pending device: certificate and the team key.
+    /// Approve a pending device after comparing its code: certificate, the team key and a new
+    /// signed team statement.
     Approve {
         /// Device id.
         device: String,
+        /// The device code shown on the device's own screen (all 8 groups, or the first 4 or
+        /// more). Read it off the device, never off `device show`.
+        #[arg(long)]
+        code: String,
     },
     /// Revoke a device, then rotate its team's key.
     Revoke {
@@ -290,15 +295,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let d = rt.block_on(admin.show_device(&device))?;
             print(json, &d, render::device);
         }
-        Command::Device(DeviceCmd::Approve { device }) => {
+        Command::Device(DeviceCmd::Approve { device, code }) => {
             let admin = open()?;
-            let r = rt.block_on(admin.approve(&device))?;
+            let r = rt.block_on(admin.approve(&device, &code))?;
             print(json, &r, |r| {
                 format!(
-                    "{}\napproved: team key epoch {}{} sealed to it",
+                    "{}\napproved: the device code matched; team key epoch {}{} sealed to it; team statement {}",
                     render::device(&r.device),
                     r.epoch,
-                    if r.new_team_key { " (new)" } else { "" }
+                    if r.new_team_key { " (new)" } else { "" },
+                    r.statement_version
                 )
             });
         }
@@ -331,13 +337,14 @@ mod render {
     pub fn device(d: &DeviceView) -> String {
         let i = &d.device;
         format!(
-            "device {}\n  user     {} ({})\n  team     {} ({})\n  state    {}\n  DevSig   {}\n  DevKEM   {}\n  enrolled {}  approved {}  revoked {}  last seen {}",
+            "device {}\n  user     {} ({})\n  team     {} ({})\n  state    {}\n  code     {}  (as the server's keys give it: compare the device's own screen)\n  DevSig   {}\n  DevKEM   {}\n  enrolled {}  approved {}  revoked {}  last seen {}",
             i.id,
             i.user_name,
             i.user,
             i.team,
             i.role.key(),
             i.state.key(),
+            d.device_code,
             d.sig_fingerprint,
             d.kem_fingerprint,
             i.enrolled_at,

@@ -250,7 +250,7 @@ fn new_tablet(
             pin_repeat: PIN.into(),
         })
         .map_err(api)?;
-    rt.block_on(it.admin.approve(&enrolled.device_id))?;
+    rt.block_on(it.admin.approve(&enrolled.device_id, &enrolled.device_code))?;
     ensure!(
         app.check_approval().map_err(api)?.approved,
         "the new tablet was not approved"

@@ -46,6 +46,44 @@ pub fn fingerprint(public: &[u8]) -> String {
         .join(" ")
 }
 
+/// The device code IT reads off a new device's screen before approving it: the fingerprint of
+/// both of its public keys at once (`"tsunagi/device-code/v1" ‖ lp(DevSig) ‖ lp(DevKEM)`), so a
+/// server that swaps either key — the signing key or the one team keys are sealed to — changes
+/// the code. Same shape as [`fingerprint`]: 8 groups of 4 hex digits (128 bits).
+pub fn device_code(sig_pub: &[u8], kem_pub: &[u8]) -> String {
+    fingerprint(&labelled("tsunagi/device-code/v1", &[sig_pub, kem_pub]))
+}
+
+/// The fewest groups of a device code IT may type (64 bits: no server can grind a key pair to
+/// match them while a code is waiting for approval).
+pub const DEVICE_CODE_MIN_GROUPS: usize = 4;
+
+/// Whether `typed` (spaces, dashes and case ignored) is the device code of these keys, or its
+/// first [`DEVICE_CODE_MIN_GROUPS`] groups or more. `Err` names what is wrong with the input.
+pub fn device_code_matches(typed: &str, sig_pub: &[u8], kem_pub: &[u8]) -> Result<bool, String> {
+    let digits: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err("a device code has hex digits only (0-9, a-f)".into());
+    }
+    if digits.len() < DEVICE_CODE_MIN_GROUPS * 4
+        || digits.len() > 32
+        || !digits.len().is_multiple_of(4)
+    {
+        return Err(format!(
+            "type the device code shown on the device: at least its first {DEVICE_CODE_MIN_GROUPS} groups of 4 characters"
+        ));
+    }
+    let code: String = device_code(sig_pub, kem_pub).replace(' ', "");
+    let a = digits.as_bytes();
+    let b = &code.as_bytes()[..a.len()];
+    // Not secret, but compared without an early exit all the same.
+    Ok(a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0)
+}
+
 fn array32(bytes: &[u8], what: &'static str) -> Result<[u8; 32], CryptoError> {
     bytes.try_into().map_err(|_| CryptoError::Malformed(what))
 }
@@ -488,6 +526,38 @@ mod tests {
             .step_by(2)
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn a_device_code_covers_both_keys_and_takes_four_groups_or_more() {
+        let (sig, kem, other) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        let code = device_code(&sig, &kem);
+        assert_eq!(code.split(' ').count(), 8);
+        assert_ne!(code, device_code(&sig, &other), "the KEM key is covered");
+        assert_ne!(
+            code,
+            device_code(&other, &kem),
+            "the signing key is covered"
+        );
+        let groups: Vec<&str> = code.split(' ').collect();
+        assert_eq!(device_code_matches(&code, &sig, &kem), Ok(true));
+        assert_eq!(
+            device_code_matches(&groups[..4].join("-").to_uppercase(), &sig, &kem),
+            Ok(true)
+        );
+        assert_eq!(
+            device_code_matches(&groups[..4].join(" "), &sig, &other),
+            Ok(false)
+        );
+        assert!(
+            device_code_matches(&groups[..3].join(" "), &sig, &kem).is_err(),
+            "too short"
+        );
+        assert!(device_code_matches("zzzz zzzz zzzz zzzz", &sig, &kem).is_err());
+        assert!(
+            device_code_matches(&format!("{code} 0000"), &sig, &kem).is_err(),
+            "too long"
+        );
     }
 
     /// RFC 8032 §7.1, TEST 2.

@@ -1,6 +1,7 @@
 //! Enrollment and keys (docs/identity.md): redeeming an enrollment bundle with keys generated
 //! on this device, the verified key directory (team keys opened only from slots whose signer
-//! checks out against the pinned admin key), and a lead approving a member device.
+//! checks out against the pinned admin key, under a team statement no older than the one
+//! held), and another device's keys for review. Only IT approves devices.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -8,20 +9,18 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tsunagi_crypto::identity::{
-    KemKey, KemPublic, SigKey, SigPublic, Signature, SlotContext, fingerprint, open_team_key,
-    seal_team_key,
+    KemKey, KemPublic, SigKey, SigPublic, Signature, device_code, fingerprint, open_team_key,
 };
 use tsunagi_crypto::{open_under_store_key, seal_under_store_key};
 use tsunagi_protocol::api::{
-    ApproveRequest, DeviceCert, DeviceInfo, DeviceState, EnrollRequest, EnrollResponse,
-    EnrollmentBundle, KeyDirectory, KeySlot, Role,
+    DeviceCert, DeviceInfo, DeviceState, EnrollRequest, EnrollResponse, EnrollmentBundle,
+    KeyDirectory, KeySlot, Role,
 };
 use tsunagi_protocol::client::{Client, Pool, Signer};
 use tsunagi_store::keys::{KeyError, Keystore};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use crate::error::Refusal;
 use crate::{Device, DeviceError};
 
 /// What this device knows about its enrollment (kept in the encrypted store's meta table).
@@ -68,6 +67,8 @@ pub struct IdentityReport {
     pub sig_fingerprint: String,
     /// Key-exchange key fingerprint.
     pub kem_fingerprint: String,
+    /// The device code (both keys) IT compares before approving.
+    pub device_code: String,
     /// The enrollment (server, user, team, role), once it went through.
     pub enrollment: Option<Enrollment>,
 }
@@ -87,6 +88,8 @@ pub struct EnrollReport {
     pub sig_fingerprint: String,
     /// DevKEM fingerprint.
     pub kem_fingerprint: String,
+    /// The device code (both keys) IT compares before approving.
+    pub device_code: String,
     /// The pinned server identity's fingerprint.
     pub server_fingerprint: String,
     /// The pinned admin key's fingerprint.
@@ -102,25 +105,18 @@ pub struct KeysReport {
     pub state: DeviceState,
     /// Team.
     pub team: String,
-    /// The team's current epoch on the server.
+    /// The team's current key epoch, as the held team statement says (never the server).
     pub current_epoch: Option<u32>,
+    /// The version of the team statement held.
+    pub statement_version: Option<u64>,
     /// Epochs whose key this device now holds.
     pub epochs_held: Vec<u32>,
     /// Team members whose certificates verified.
     pub verified_members: usize,
-    /// Slots or certificates refused, with the reason (never silently dropped).
+    /// Slots, certificates or statements refused, with the reason (never silently dropped).
     pub refused: Vec<String>,
-}
-
-/// What `approve` reports.
-#[derive(Debug, Clone, Serialize)]
-pub struct ApproveReport {
-    /// The approved device.
-    pub device: Uuid,
-    /// Its user.
-    pub user_name: String,
-    /// The epoch sealed to it.
-    pub epoch: u32,
+    /// The directory was the one last taken whole: nothing was verified or written.
+    pub unchanged: bool,
 }
 
 /// Public keys and fingerprints of another device, for comparing before approval.
@@ -373,6 +369,7 @@ impl Device {
             role: resp.role,
             sig_fingerprint: sig_pub.fingerprint(),
             kem_fingerprint: kem_pub.fingerprint(),
+            device_code: device_code(sig_pub.as_bytes(), kem_pub.as_bytes()),
             server_fingerprint: server_pub.fingerprint(),
             admin_fingerprint: admin_pub.fingerprint(),
             org_recovery_fingerprint: ork.fingerprint(),
@@ -402,20 +399,95 @@ impl Device {
         if dir.device != enrollment.device {
             return Err(untrusted("the key directory is for another device"));
         }
+        if dir.team != enrollment.team {
+            return Err(untrusted("the key directory is for another team"));
+        }
+        // Nothing changed since the last refresh that went through: nothing to verify or write.
+        let digest = directory_digest(&dir)?;
+        if self.store.meta(KEYS_DIGEST)?.as_deref() == Some(digest.as_str()) {
+            let st = self.held_statement(&enrollment.team)?;
+            return Ok(KeysReport {
+                state: dir.state,
+                team: dir.team.clone(),
+                current_epoch: st.as_ref().map(|s| s.epoch).filter(|e| *e > 0),
+                statement_version: st.map(|s| s.version),
+                epochs_held: self.store.team_key_epochs(&dir.team)?,
+                verified_members: 0,
+                refused: Vec::new(),
+                unchanged: true,
+            });
+        }
         let admin = enrollment.admin_key()?;
         let mut refused = Vec::new();
-        let leads = verified_certs(&dir.certs, &admin, &mut refused);
+        let statement = self.take_statement(
+            dir.statement.as_ref(),
+            &admin,
+            &enrollment.team,
+            &mut refused,
+        )?;
+        let members = verified_certs(&dir.certs, &admin, &mut refused);
         let me = enrollment.device.to_string();
+        // Slots count only under a statement that lists this device with its own keys, and
+        // only up to the statement's epoch: the server's word on either counts for nothing.
+        let max_epoch = match &statement {
+            None => {
+                if !dir.slots.is_empty() {
+                    refused.push(
+                        "no team statement signed by IT is held yet; key slots wait for one"
+                            .to_owned(),
+                    );
+                }
+                0
+            }
+            Some(st) => match st.member(&enrollment.device) {
+                Some(m)
+                    if m.sig_pub == identity.sig.public().as_bytes()
+                        && m.kem_pub == identity.kem.public().as_bytes() =>
+                {
+                    st.epoch
+                }
+                Some(_) => {
+                    refused.push(format!(
+                        "key_substituted: statement {} lists other keys for this device than its own",
+                        st.version
+                    ));
+                    0
+                }
+                None if st.revoked.contains(&enrollment.device) => {
+                    refused.push(format!("statement {} revokes this device", st.version));
+                    0
+                }
+                None => {
+                    refused.push(format!(
+                        "statement {} does not list this device (yet)",
+                        st.version
+                    ));
+                    0
+                }
+            },
+        };
         for slot in &dir.slots {
-            if slot.recipient != me {
+            if slot.recipient != me || slot.team != enrollment.team {
                 refused.push(format!(
                     "slot {}/{} is addressed to {}",
                     slot.team, slot.epoch, slot.recipient
                 ));
                 continue;
             }
-            if let Err(why) = verify_slot(slot, &admin, &leads) {
+            if slot.epoch == 0 || slot.epoch > max_epoch {
+                if max_epoch > 0 {
+                    refused.push(format!(
+                        "slot {}/{} is beyond the epoch {max_epoch} of the team statement",
+                        slot.team, slot.epoch
+                    ));
+                }
+                continue;
+            }
+            if let Err(why) = verify_slot(slot, &admin) {
                 refused.push(format!("slot {}/{}: {why}", slot.team, slot.epoch));
+                continue;
+            }
+            if self.store.team_key(&slot.team, slot.epoch)?.is_some() {
                 continue;
             }
             match open_team_key(&identity.kem, &slot.sealed(), &slot.context()) {
@@ -432,13 +504,18 @@ impl Device {
                 )),
             }
         }
+        if refused.is_empty() {
+            self.store.set_meta(KEYS_DIGEST, &digest)?;
+        }
         Ok(KeysReport {
             state: dir.state,
             team: dir.team.clone(),
-            current_epoch: dir.current_epoch,
+            current_epoch: statement.as_ref().map(|s| s.epoch).filter(|e| *e > 0),
+            statement_version: statement.map(|s| s.version),
             epochs_held: self.store.team_key_epochs(&dir.team)?,
-            verified_members: leads.len(),
+            verified_members: members.len(),
             refused,
+            unchanged: false,
         })
     }
 
@@ -462,91 +539,6 @@ impl Device {
         })
     }
 
-    /// A lead approves a pending worker device of the same team: signs its certificate and
-    /// seals the team's current key to it.
-    pub async fn approve<K: Keystore>(
-        &mut self,
-        device: &str,
-        keystore: &K,
-    ) -> Result<ApproveReport, DeviceError> {
-        let keys = self.refresh_keys(keystore).await?;
-        let peer = self.peer(device, keystore).await?;
-        let (client, enrollment, identity) = self.signed_client(keystore)?;
-        if enrollment.role != Role::Lead {
-            return Err(Refusal::NotLead.into());
-        }
-        let info = peer.info;
-        if info.team != enrollment.team {
-            return Err(Refusal::OtherTeamsDevice {
-                device: info.id.to_string(),
-                team: info.team.clone(),
-            }
-            .into());
-        }
-        if info.role != Role::Worker {
-            return Err(Refusal::LeadApprovesWorkersOnly.into());
-        }
-        if info.state != DeviceState::Pending {
-            return Err(Refusal::NotPending {
-                device: info.id.to_string(),
-                state: info.state.key().to_owned(),
-            }
-            .into());
-        }
-        let epoch = keys.current_epoch.ok_or(Refusal::TeamHasNoKey)?;
-        let tk = self
-            .store
-            .team_key(&enrollment.team, epoch)?
-            .ok_or(Refusal::TeamKeyNotHeld { epoch })?;
-        let kem = KemPublic::from_bytes(&info.kem_pub)
-            .map_err(|e| untrusted(format!("device key: {e}")))?;
-        let me = enrollment.device.to_string();
-        let mut cert = DeviceCert {
-            device: info.id,
-            user: info.user,
-            user_name: info.user_name.clone(),
-            team: info.team.clone(),
-            role: info.role,
-            sig_pub: info.sig_pub.clone(),
-            kem_pub: info.kem_pub.clone(),
-            issued_at: now_rfc3339(),
-            signer: me.clone(),
-            sig: Vec::new(),
-        };
-        cert.sig = identity.sig.sign(&cert.signed_message()).0.to_vec();
-        let recipient = info.id.to_string();
-        let ctx = SlotContext {
-            team: &info.team,
-            epoch,
-            recipient: &recipient,
-        };
-        let sealed = seal_team_key(&kem, &tk, &ctx)?;
-        let mut slot = KeySlot {
-            team: info.team.clone(),
-            epoch,
-            recipient: recipient.clone(),
-            enc: sealed.enc,
-            ct: sealed.ct,
-            signer: me,
-            sig: Vec::new(),
-        };
-        slot.sig = identity.sig.sign(&slot.signed_message()).0.to_vec();
-        let _: serde_json::Value = client
-            .post(
-                &format!("/v1/devices/{}/approve", info.id),
-                &ApproveRequest {
-                    cert,
-                    slots: vec![slot],
-                },
-            )
-            .await?;
-        Ok(ApproveReport {
-            device: info.id,
-            user_name: info.user_name,
-            epoch,
-        })
-    }
-
     /// This device's own fingerprints (to compare with IT's screen) and its enrollment.
     /// Refused before enrollment (there are no keys yet).
     pub fn identity<K: Keystore>(&self, keystore: &K) -> Result<IdentityReport, DeviceError> {
@@ -556,80 +548,64 @@ impl Device {
         Ok(IdentityReport {
             sig_fingerprint: identity.sig.public().fingerprint(),
             kem_fingerprint: identity.kem.public().fingerprint(),
+            device_code: device_code(
+                identity.sig.public().as_bytes(),
+                identity.kem.public().as_bytes(),
+            ),
             enrollment: self.enrollment()?,
         })
     }
 }
 
-/// Certificates that verify: admin-signed ones, and worker certificates signed by an
-/// admin-certified lead of the same team. Returns device id → DevSig of those that are leads
-/// (the only ones whose signature on a slot counts), plus admin-certified members.
+/// Certificates that verify against the pinned admin key (IT alone approves devices). Returns
+/// device id → (DevSig, certificate).
 pub(crate) fn verified_certs(
     certs: &[DeviceCert],
     admin: &SigPublic,
     refused: &mut Vec<String>,
 ) -> HashMap<String, (SigPublic, DeviceCert)> {
     let mut ok: HashMap<String, (SigPublic, DeviceCert)> = HashMap::new();
-    let check = |c: &DeviceCert, signer: &SigPublic| -> Result<SigPublic, String> {
-        let sig = Signature::from_bytes(&c.sig).map_err(|_| "malformed signature".to_string())?;
-        signer
-            .verify(&c.signed_message(), &sig)
-            .map_err(|_| "signature does not verify".to_string())?;
-        SigPublic::from_bytes(&c.sig_pub).map_err(|e| e.to_string())
-    };
-    for c in certs.iter().filter(|c| c.signer == "admin") {
-        match check(c, admin) {
+    for c in certs {
+        let checked = (|| -> Result<SigPublic, String> {
+            if c.signer != "admin" {
+                return Err(format!("signed by {}, not by the admin key", c.signer));
+            }
+            let sig =
+                Signature::from_bytes(&c.sig).map_err(|_| "malformed signature".to_string())?;
+            admin
+                .verify(&c.signed_message(), &sig)
+                .map_err(|_| "signature does not verify".to_string())?;
+            SigPublic::from_bytes(&c.sig_pub).map_err(|e| e.to_string())
+        })();
+        match checked {
             Ok(pk) => {
                 ok.insert(c.device.to_string(), (pk, c.clone()));
             }
             Err(why) => refused.push(format!("certificate of {}: {why}", c.device)),
         }
     }
-    for c in certs.iter().filter(|c| c.signer != "admin") {
-        let lead = ok
-            .get(&c.signer)
-            .filter(|(_, l)| l.role == Role::Lead && l.team == c.team)
-            .map(|(pk, _)| *pk);
-        match lead {
-            Some(pk) if c.role == Role::Worker => match check(c, &pk) {
-                Ok(dev_pk) => {
-                    ok.insert(c.device.to_string(), (dev_pk, c.clone()));
-                }
-                Err(why) => refused.push(format!("certificate of {}: {why}", c.device)),
-            },
-            _ => refused.push(format!(
-                "certificate of {} is signed by {}, which is not a lead of team {}",
-                c.device, c.signer, c.team
-            )),
-        }
-    }
     ok
 }
 
-fn verify_slot(
-    slot: &KeySlot,
-    admin: &SigPublic,
-    certs: &HashMap<String, (SigPublic, DeviceCert)>,
-) -> Result<(), String> {
+/// A slot verifies when the admin key signed it.
+fn verify_slot(slot: &KeySlot, admin: &SigPublic) -> Result<(), String> {
+    if slot.signer != "admin" {
+        return Err(format!("signed by {}, not by the admin key", slot.signer));
+    }
     let sig = Signature::from_bytes(&slot.sig).map_err(|_| "malformed signature".to_string())?;
-    let signer = if slot.signer == "admin" {
-        *admin
-    } else {
-        match certs.get(&slot.signer) {
-            Some((pk, cert))
-                if cert.role == Role::Lead && cert.team == slot.team && cert.signer == "admin" =>
-            {
-                *pk
-            }
-            _ => {
-                return Err(format!(
-                    "signer {} is not an admin-certified lead of team {}",
-                    slot.signer, slot.team
-                ));
-            }
-        }
-    };
-    signer
+    admin
         .verify(&slot.signed_message(), &sig)
         .map_err(|_| "signature does not verify".to_string())
 }
+
+/// SHA-256 of the directory as received (hex): equal when nothing in it changed.
+fn directory_digest(dir: &KeyDirectory) -> Result<String, DeviceError> {
+    let json = serde_json::to_vec(dir).map_err(|e| untrusted(e.to_string()))?;
+    Ok(tsunagi_crypto::identity::sha256(&json)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Meta key of the digest of the last key directory taken whole.
+const KEYS_DIGEST: &str = "keys.directory_digest";

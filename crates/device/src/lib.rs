@@ -14,12 +14,13 @@ mod records;
 mod schedule;
 mod settings;
 mod share;
+mod statement;
 mod sync;
 mod view;
 
 pub use app::{App, AppOptions, IDLE_LOCK_MINUTES, MIN_APP_PIN};
 pub use device::{Device, InitReport, VaultInfo};
-pub use enroll::{ApproveReport, EnrollReport, Enrollment, IdentityReport, KeysReport, PeerReport};
+pub use enroll::{EnrollReport, Enrollment, IdentityReport, KeysReport, PeerReport};
 pub use error::{DeviceError, Refusal};
 pub use inspect::CaseKeyInfo;
 pub use settings::Settings;

@@ -99,14 +99,8 @@ enum Command {
     Keys,
     /// Show this device's key fingerprints.
     Identity,
-    /// Show another device's keys and fingerprints (a lead compares them before approving).
+    /// Show another device's keys and fingerprints as the server lists them.
     Peer {
-        /// The device id.
-        device: String,
-    },
-    /// Lead: approve a pending worker device of the team (signs its certificate, seals the
-    /// team key to it). Compare fingerprints (`peer`) first.
-    Approve {
         /// The device id.
         device: String,
     },
@@ -749,11 +743,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let report = block_on(device.enroll(&text, &OsKeystore::new()))?;
             print(json, &report, |r| {
                 format!(
-                    "enrolled as device {} for {} (team {}, {})\npending until IT or a lead approves it; compare these fingerprints with their screen:\n  signing key: {}\n  key exchange: {}\n  server:      {}\n  admin:       {}\n  org recovery: {}",
+                    "enrolled as device {} for {} (team {}, {})\npending until IT approves it; IT types this device code:\n  device code:  {}\nand compares these fingerprints with their screen:\n  signing key: {}\n  key exchange: {}\n  server:      {}\n  admin:       {}\n  org recovery: {}",
                     r.device,
                     r.user_name,
                     r.team,
                     r.role.key(),
+                    r.device_code,
                     r.sig_fingerprint,
                     r.kem_fingerprint,
                     r.server_fingerprint,
@@ -767,12 +762,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let report = block_on(device.refresh_keys(&OsKeystore::new()))?;
             print(json, &report, |r| {
                 let mut s = format!(
-                    "state {} · team {} · current epoch {} · held {:?} · verified members {}",
+                    "state {} · team {} · statement {} · current epoch {} · held {:?} · verified members {}{}",
                     r.state.key(),
                     r.team,
+                    r.statement_version.map_or("none".into(), |v| v.to_string()),
                     r.current_epoch.map_or("none".into(), |e| e.to_string()),
                     r.epochs_held,
-                    r.verified_members
+                    r.verified_members,
+                    if r.unchanged { " · unchanged" } else { "" }
                 );
                 for why in &r.refused {
                     s.push_str(&format!("\nrefused: {why}"));
@@ -784,8 +781,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let report = open(&dir)?.identity(&OsKeystore::new())?;
             print(json, &report, |r| {
                 format!(
-                    "signing key:  {}\nkey exchange: {}",
-                    r.sig_fingerprint, r.kem_fingerprint
+                    "device code:  {}\nsigning key:  {}\nkey exchange: {}",
+                    r.device_code, r.sig_fingerprint, r.kem_fingerprint
                 )
             })
         }
@@ -802,16 +799,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     r.info.state.key(),
                     r.sig_fingerprint,
                     r.kem_fingerprint
-                )
-            })
-        }
-        Command::Approve { device: peer } => {
-            let mut device = open(&dir)?;
-            let report = block_on(device.approve(&peer, &OsKeystore::new()))?;
-            print(json, &report, |r| {
-                format!(
-                    "approved device {} of {}; team key epoch {} sealed to it",
-                    r.device, r.user_name, r.epoch
                 )
             })
         }

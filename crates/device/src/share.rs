@@ -17,7 +17,6 @@ use tsunagi_core::ids::{DisclosureId, EntityId};
 use tsunagi_core::meeting::{Meeting, MeetingFields, MeetingId, MeetingKind};
 use tsunagi_core::person::parse_date;
 use tsunagi_core::text::{Note, ShortText};
-use tsunagi_crypto::random_array;
 use tsunagi_protocol::wire::{Aux, Envelope, Kind};
 use tsunagi_store::keys::Keystore;
 use tsunagi_store::{GrantRow, QueuedEnvelope};
@@ -246,6 +245,7 @@ impl Device {
             team: team.clone(),
             from_epoch: 1,
             until_epoch: 0,
+            version: *Uuid::now_v7().as_bytes(),
         };
         queued.push(self.grant_envelope(
             &enrollment,
@@ -330,6 +330,7 @@ impl Device {
         for g in ending {
             let ended = GrantRow {
                 until_epoch: latest + 1,
+                version: *Uuid::now_v7().as_bytes(),
                 ..g
             };
             queued.push(self.grant_envelope(
@@ -395,9 +396,11 @@ impl Device {
         basis: &str,
         basis_id: [u8; 16],
     ) -> Result<QueuedEnvelope, DeviceError> {
+        // The envelope's id is the grant's version (a UUIDv7): receivers keep the newest grant
+        // of a case and team, so a replayed older one changes nothing.
         let mut env = Envelope {
             kind: Kind::Grant,
-            id: random_array()?,
+            id: g.version,
             case: *g.case.as_uuid().as_bytes(),
             epoch: epoch.max(1),
             key_id: [0; 16],

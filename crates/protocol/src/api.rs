@@ -265,6 +265,99 @@ impl DeviceCert {
     }
 }
 
+/// One approved device of a team, as the admin's registry holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementMember {
+    /// The device.
+    pub device: Uuid,
+    /// Its user.
+    pub user: Uuid,
+    /// The user's name.
+    pub user_name: String,
+    /// Role (`lead` reviews the team's records).
+    pub role: Role,
+    /// DevSig public key.
+    #[serde(with = "crate::b64")]
+    pub sig_pub: Vec<u8>,
+    /// DevKEM public key.
+    #[serde(with = "crate::b64")]
+    pub kem_pub: Vec<u8>,
+}
+
+/// A team's state as the admin signs it (docs/identity.md, *Team statement*): its key epoch,
+/// its approved devices with their keys, and the devices it revoked. `version` only grows; a
+/// device accepts key slots, epochs and membership only under a statement no older than the
+/// one it holds, so the server's word on any of them counts for nothing alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamStatement {
+    /// Team id.
+    pub team: String,
+    /// Strictly increasing per team, from 1.
+    pub version: u64,
+    /// The team key epoch devices write under (0: the team has no key yet).
+    pub epoch: u32,
+    /// When signed (RFC 3339).
+    pub issued_at: String,
+    /// The team's approved, unrevoked devices.
+    pub members: Vec<StatementMember>,
+    /// Devices revoked from the team.
+    pub revoked: Vec<Uuid>,
+    /// Admin signature over [`TeamStatement::signed_message`].
+    #[serde(with = "crate::b64")]
+    pub sig: Vec<u8>,
+}
+
+impl TeamStatement {
+    /// `"tsunagi/team-statement/v1" ‖ lp(team) ‖ lp(be64 version) ‖ lp(be32 epoch) ‖
+    /// lp(issued_at) ‖ lp(be32 n) ‖ n × (lp(device) ‖ lp(user) ‖ lp(user_name) ‖ lp(role) ‖
+    /// lp(sig_pub) ‖ lp(kem_pub)) ‖ lp(be32 m) ‖ m × lp(revoked device)`, ids as UUID text.
+    pub fn signed_message(&self) -> Vec<u8> {
+        let version = self.version.to_be_bytes();
+        let epoch = self.epoch.to_be_bytes();
+        let n = (self.members.len() as u32).to_be_bytes();
+        let m = (self.revoked.len() as u32).to_be_bytes();
+        let ids: Vec<(String, String)> = self
+            .members
+            .iter()
+            .map(|d| (d.device.to_string(), d.user.to_string()))
+            .collect();
+        let revoked: Vec<String> = self.revoked.iter().map(Uuid::to_string).collect();
+        let mut parts: Vec<&[u8]> = vec![
+            self.team.as_bytes(),
+            &version,
+            &epoch,
+            self.issued_at.as_bytes(),
+            &n,
+        ];
+        for (d, (device, user)) in self.members.iter().zip(&ids) {
+            parts.extend_from_slice(&[
+                device.as_bytes(),
+                user.as_bytes(),
+                d.user_name.as_bytes(),
+                d.role.key().as_bytes(),
+                &d.sig_pub,
+                &d.kem_pub,
+            ]);
+        }
+        parts.push(&m);
+        parts.extend(revoked.iter().map(String::as_bytes));
+        labelled("tsunagi/team-statement/v1", &parts)
+    }
+
+    /// The member entry of `device`, if it is one.
+    pub fn member(&self, device: &Uuid) -> Option<&StatementMember> {
+        self.members.iter().find(|m| m.device == *device)
+    }
+}
+
+/// `GET /v1/teams/{team}/statement` for a team whose statement a device has not seen (a team
+/// it shares a case with): the latest one the server holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatementAnswer {
+    /// The statement, `None` while the team has none.
+    pub statement: Option<TeamStatement>,
+}
+
 /// `GET /v1/keys`: the caller's view of its team's keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyDirectory {
@@ -280,6 +373,9 @@ pub struct KeyDirectory {
     pub certs: Vec<DeviceCert>,
     /// Slots sealed to the calling device.
     pub slots: Vec<KeySlot>,
+    /// The team's latest admin-signed statement (`None` while IT has signed none).
+    #[serde(default)]
+    pub statement: Option<TeamStatement>,
 }
 
 /// `POST /v1/devices/{id}/approve`.

@@ -11,7 +11,8 @@ use tsunagi_crypto::identity::{KemPublic, SigPublic, Signature};
 use tsunagi_protocol::api::{
     ApproveRequest, BootstrapRequest, BootstrapResponse, CreateEnrollment, CreateTeam, CreateUser,
     DeviceCert, DeviceInfo, DeviceState, EnrollRequest, EnrollResponse, EnrollmentBundle, Health,
-    KeyDirectory, KeySlot, Role, SlotsUpload, Team, TeamMembers, User,
+    KeyDirectory, KeySlot, Role, SlotsUpload, StatementAnswer, Team, TeamMembers, TeamStatement,
+    User,
 };
 use uuid::Uuid;
 
@@ -290,6 +291,7 @@ pub(crate) async fn keys(
         }
     }
     let slots = storage.slots_for(&me.id.to_string()).await?;
+    let statement = stored_statement(&state, &me.user.team).await?;
     Ok(Json(KeyDirectory {
         device: me.id,
         state: me.state,
@@ -297,6 +299,75 @@ pub(crate) async fn keys(
         current_epoch: team.current_epoch,
         certs,
         slots,
+        statement,
+    }))
+}
+
+async fn stored_statement(state: &AppState, team: &str) -> ApiResult<Option<TeamStatement>> {
+    state
+        .storage()
+        .statement(team)
+        .await?
+        .map(|body| {
+            serde_json::from_str(&body)
+                .map_err(|e| ApiError::internal(&format!("stored statement of {team}: {e}")))
+        })
+        .transpose()
+}
+
+/// `POST /v1/admin/teams/{team}/statement`: the admin's signed statement of the team, kept
+/// when its version is above the stored one (409 `stale_statement` otherwise). The server
+/// checks the signature only to refuse garbage early: devices check it themselves.
+pub(crate) async fn put_statement(
+    State(state): State<AppState>,
+    Path(team): Path<String>,
+    signed: Signed,
+) -> ApiResult<Json<TeamStatement>> {
+    signed.require_admin()?;
+    let st: TeamStatement = signed.json()?;
+    let storage = state.storage();
+    storage
+        .team(&team)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such team"))?;
+    if st.team != team
+        || st.version == 0
+        || chrono::DateTime::parse_from_rfc3339(&st.issued_at).is_err()
+    {
+        return Err(ApiError::bad_request(
+            "bad_statement",
+            "a statement names this team, a version from 1 and an RFC 3339 issue time",
+        ));
+    }
+    let admin = admin_public(&state).await?;
+    verify_sig(&admin, &st.signed_message(), &st.sig, "team statement")?;
+    let body = serde_json::to_string(&st)
+        .map_err(|e| ApiError::internal(&format!("statement json: {e}")))?;
+    if !storage
+        .put_statement(&team, st.version, &body, now_ms())
+        .await?
+    {
+        return Err(ApiError::conflict(
+            "stale_statement",
+            format!("team {team} has a statement of this version or a later one"),
+        ));
+    }
+    tracing::info!(team = %team, version = st.version, epoch = st.epoch, "team statement stored");
+    Ok(Json(st))
+}
+
+/// `GET /v1/teams/{team}/statement`: any active device reads any team's statement (to check a
+/// team it shares a case with); the statement names devices and keys, nothing of any record.
+pub(crate) async fn get_statement(
+    State(state): State<AppState>,
+    Path(team): Path<String>,
+    _signed: Signed,
+) -> ApiResult<Json<StatementAnswer>> {
+    if !valid_team_id(&team) {
+        return Err(ApiError::bad_request("bad_team", "not a team id"));
+    }
+    Ok(Json(StatementAnswer {
+        statement: stored_statement(&state, &team).await?,
     }))
 }
 
@@ -344,7 +415,10 @@ pub(crate) async fn approve(
         .device(id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such device"))?;
-    let (signer, lead) = approver(&signed.caller, &target)?;
+    // Only IT approves: it compares the device code and keeps the registry of approved keys
+    // that team statements are signed from (docs/security.md).
+    signed.require_admin()?;
+    let (signer, _) = approver(&signed.caller, &target)?;
     if target.state != DeviceState::Pending {
         return Err(ApiError::conflict(
             "not_pending",
@@ -359,9 +433,6 @@ pub(crate) async fn approve(
 
     // The certificate: signed by the caller, about exactly this device.
     let cert = &req.cert;
-    if lead.is_some() && cert.role != Role::Worker {
-        return Err(ApiError::forbidden("a lead may approve only workers"));
-    }
     if cert.signer != signer {
         return Err(ApiError::bad_request(
             "bad_cert",

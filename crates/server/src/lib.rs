@@ -231,6 +231,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/admin/teams", post(handlers::create_team))
         .route("/v1/admin/teams/{team}", get(handlers::team_members))
         .route("/v1/admin/teams/{team}/slots", post(handlers::rotate))
+        .route(
+            "/v1/admin/teams/{team}/statement",
+            post(handlers::put_statement),
+        )
+        .route("/v1/teams/{team}/statement", get(handlers::get_statement))
         .route("/v1/admin/users", post(handlers::create_user))
         .route("/v1/admin/enrollments", post(handlers::create_enrollment))
         .route("/v1/admin/devices", get(handlers::list_devices))

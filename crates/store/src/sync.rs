@@ -96,6 +96,9 @@ pub struct GrantRow {
     pub from_epoch: u32,
     /// First unreadable epoch (0: open).
     pub until_epoch: u32,
+    /// The id of the grant envelope it came from (a UUIDv7 of the sharing device): a grant
+    /// replaces the held one of its case and team only when its version is greater.
+    pub version: [u8; 16],
 }
 
 /// An envelope waiting to be pushed before the changes it enables (case-key slot, grant).
@@ -274,15 +277,18 @@ fn within_bytes<T>(items: impl IntoIterator<Item = (T, i64)>, max_bytes: usize) 
 
 fn put_grant(tx: &Transaction<'_>, g: &GrantRow) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT INTO case_grants (case_id, team, from_epoch, until_epoch) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO case_grants (case_id, team, from_epoch, until_epoch, version)
+         VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (case_id, team) DO UPDATE SET from_epoch = excluded.from_epoch,
-             until_epoch = excluded.until_epoch",
+             until_epoch = excluded.until_epoch, version = excluded.version
+         WHERE excluded.version > case_grants.version",
     )?
     .execute(params![
         g.case.as_uuid().as_bytes(),
         g.team,
         g.from_epoch,
-        g.until_epoch
+        g.until_epoch,
+        g.version
     ])?;
     Ok(())
 }
@@ -562,6 +568,19 @@ impl Store {
             .optional()?)
     }
 
+    /// The case a stored entity belongs to (None for an entity not held here).
+    pub fn entity_case(&self, entity: EntityId) -> Result<Option<EntityId>, StoreError> {
+        let case: Option<Option<Vec<u8>>> = self
+            .conn
+            .prepare_cached("SELECT case_id FROM entities WHERE id = ?1")?
+            .query_row([entity.as_uuid().as_bytes()], |r| r.get(0))
+            .optional()?;
+        Ok(case
+            .flatten()
+            .and_then(|b| uuid::Uuid::from_slice(&b).ok())
+            .map(EntityId::from_uuid))
+    }
+
     /// Every case key held (for re-sealing after a team key rotation).
     pub fn all_case_keys(&self) -> Result<Vec<CaseKeyRow>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(
@@ -578,7 +597,7 @@ impl Store {
     /// The grants of a case.
     pub fn grants_of(&self, case: EntityId) -> Result<Vec<GrantRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT team, from_epoch, until_epoch FROM case_grants WHERE case_id = ?1 ORDER BY team",
+            "SELECT team, from_epoch, until_epoch, version FROM case_grants WHERE case_id = ?1 ORDER BY team",
         )?;
         let rows = stmt.query_map([case.as_uuid().as_bytes()], |r| {
             Ok(GrantRow {
@@ -586,6 +605,7 @@ impl Store {
                 team: r.get(0)?,
                 from_epoch: r.get(1)?,
                 until_epoch: r.get(2)?,
+                version: r.get(3)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -179,7 +179,11 @@ step('1. enrollment: bundle inspected, PIN set, fingerprints equal tsunagi-admin
   await book.capture('enroll-fingerprints');
 
   trace('compared + capture');
-  await world.admin(['device', 'approve', deviceId]);
+  // IT types the device code as the tablet shows it; a wrong one is refused.
+  const code = await text(d(), 'enroll-device-code');
+  assert.match(code, /^([0-9a-f]{4} ){7}[0-9a-f]{4}$/, 'the device code is 8 groups of 4 hex digits');
+  await assert.rejects(world.admin(['device', 'approve', deviceId, '--code', '0000 0000 0000 0000']), /code_mismatch|does not match/);
+  await world.admin(['device', 'approve', deviceId, '--code', code]);
   trace('approved');
   await tap(d(), 'enroll-check-approval');
   await byTestId(d(), 'enroll-approved', 30000);

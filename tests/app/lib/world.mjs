@@ -190,7 +190,7 @@ export class World {
     const bundle = await this.provision(userId, this.path('bundles', `${name}.tsunagi-enroll.json`));
     const enrolled = await d.cli(['enroll', bundle.file]);
     d.id = enrolled.device;
-    await this.admin(['device', 'approve', d.id]);
+    await this.admin(['device', 'approve', d.id, '--code', enrolled.device_code]);
     await d.cli(['keys'], { json: false });
     return d;
   }

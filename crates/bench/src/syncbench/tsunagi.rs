@@ -176,7 +176,9 @@ impl It {
         let (mut device, _) = Device::init(&self.dir.join(name), None, user, ks)?;
         let text = self.bundle(&u.id.to_string(), name).await?;
         let enrolled = device.enroll(&text, ks).await?;
-        self.admin.approve(&enrolled.device.to_string()).await?;
+        self.admin
+            .approve(&enrolled.device.to_string(), &enrolled.device_code)
+            .await?;
         let keys = device.refresh_keys(ks).await?;
         ensure!(
             !keys.epochs_held.is_empty(),

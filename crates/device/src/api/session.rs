@@ -90,7 +90,9 @@ pub struct EnrollResult {
     pub user_name: String,
     /// The team.
     pub team: String,
-    /// This device's signing key fingerprint (IT compares it before approving).
+    /// The device code (both of its keys): IT types it, read off this screen, to approve.
+    pub device_code: String,
+    /// This device's signing key fingerprint.
     pub sig_fingerprint: String,
     /// This device's key-exchange key fingerprint.
     pub kem_fingerprint: String,

@@ -299,6 +299,7 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
             device_id: report.device.to_string(),
             user_name: report.user_name,
             team: report.team,
+            device_code: report.device_code,
             sig_fingerprint: report.sig_fingerprint,
             kem_fingerprint: report.kem_fingerprint,
             server_fingerprint: report.server_fingerprint,
@@ -308,7 +309,7 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
         })
     }
 
-    /// Asks the server whether IT (or a lead) approved this device, and takes the team key
+    /// Asks the server whether IT approved this device, and takes the team key
     /// if so.
     pub fn check_approval(&self) -> Result<ApprovalStatus, ApiError> {
         let report = {

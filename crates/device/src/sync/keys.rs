@@ -17,12 +17,19 @@ use crate::error::Refusal;
 use crate::{Device, DeviceError};
 
 impl Device {
+    /// The team key epoch to seal under: the one the held team statement names, never the
+    /// newest key the server happened to hand over (keys beyond it are not taken) nor an older
+    /// one the server would have this device keep using after a rotation.
     pub(crate) fn current_team_epoch(&self, enrollment: &Enrollment) -> Result<u32, DeviceError> {
-        self.store
-            .team_key_epochs(&enrollment.team)?
-            .last()
-            .copied()
-            .ok_or_else(|| DeviceError::from(Refusal::NotApproved))
+        let statement = self
+            .held_statement(&enrollment.team)?
+            .filter(|s| s.epoch > 0)
+            .ok_or(Refusal::NotApproved)?;
+        let epoch = statement.epoch;
+        if self.store.team_key(&enrollment.team, epoch)?.is_none() {
+            return Err(Refusal::TeamKeyNotHeld { epoch }.into());
+        }
+        Ok(epoch)
     }
 
     /// Publishes the public half of TeamKEM for each team epoch held (once each), so members
@@ -61,7 +68,7 @@ impl Device {
     /// Another team's current KEM key, verified: the publisher's certificate against the
     /// pinned admin key, its team, and its signature.
     pub(crate) async fn team_kem_of(
-        &self,
+        &mut self,
         client: &Client,
         enrollment: &Enrollment,
         team: &str,
@@ -94,6 +101,19 @@ impl Device {
         {
             return Err(DeviceError::Untrusted(format!(
                 "the published key of team {team} is not signed by one of its devices"
+            )));
+        }
+        // The team's own statement says which epoch is current and who its members are: an
+        // older epoch's key (one a revoked device still holds) or a publisher outside the
+        // statement is refused.
+        let statement = self.statement_of(client, enrollment, team).await?;
+        let publisher_ok = statement
+            .member(&ans.kem.device)
+            .is_some_and(|m| m.sig_pub == pk.as_bytes());
+        if ans.kem.epoch != statement.epoch || !publisher_ok {
+            return Err(DeviceError::Untrusted(format!(
+                "the published key of team {team} is for epoch {} by device {}, its statement {} says epoch {} and its members",
+                ans.kem.epoch, ans.kem.device, statement.version, statement.epoch
             )));
         }
         let kem = KemPublic::from_bytes(&ans.kem.kem_pub)

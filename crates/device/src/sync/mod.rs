@@ -79,6 +79,9 @@ pub struct SyncReport {
     pub snapshots_made: u64,
     /// The cursor after the round.
     pub cursor: u64,
+    /// What the key directory held that this device refused (a rolled-back or forged team
+    /// statement, a slot beyond the statement's epoch, a substituted key), in words for IT.
+    pub key_warnings: Vec<String>,
     /// Where the round's time went.
     pub steps: SyncSteps,
 }
@@ -227,9 +230,11 @@ impl Device {
     async fn sync_round<K: Keystore>(&mut self, keystore: &K) -> Result<SyncReport, DeviceError> {
         let start = std::time::Instant::now();
         let (client, enrollment, identity) = self.signed_client(keystore)?;
-        self.refresh_keys_with(&client, &enrollment, &identity)
+        let keys = self
+            .refresh_keys_with(&client, &enrollment, &identity)
             .await?;
         let mut round = Round::new(&client, &enrollment, &identity);
+        round.report.key_warnings = keys.refused;
         let epoch = self.current_team_epoch(&enrollment)?;
         self.publish_team_kems(&mut round).await?;
         round.report.steps.keys_ms = ms_since(start);

@@ -430,6 +430,19 @@ impl Device {
                 if *team != round.enrollment.team {
                     return Ok(refused("not_for_us", format!("slot for team {team}")));
                 }
+                let owner = match write.keys.iter().rev().find(|k| k.case == case) {
+                    Some(k) => Some(k.team.clone()),
+                    None => self.store.case_owner(case)?,
+                };
+                if let Some(owner) = owner.filter(|o| *o != author.team) {
+                    return Ok(refused(
+                        "not_writable",
+                        format!(
+                            "case key slot {seq} is by a device of team {}, the case belongs to team {owner}",
+                            author.team
+                        ),
+                    ));
+                }
                 // A key this device already holds (another slot of it opened first): nothing
                 // to learn, except that it is sealed to a newer epoch of its team.
                 let known = match round.page_keys.get(&(env.case, env.epoch)) {
@@ -487,11 +500,35 @@ impl Device {
                 until_epoch,
                 ..
             } => {
+                // Only the owning team shares its cases (the server checks this too; a server
+                // that lies is not believed): a grant by anyone else is refused.
+                let owner = match write.keys.iter().rev().find(|k| k.case == case) {
+                    Some(k) => Some(k.team.clone()),
+                    None => self.store.case_owner(case)?,
+                };
+                match owner {
+                    None => {
+                        return Ok(Outcome::Hold(format!(
+                            "grant {seq}: the case's owner is not known yet"
+                        )));
+                    }
+                    Some(owner) if owner != author.team => {
+                        return Ok(refused(
+                            "not_writable",
+                            format!(
+                                "grant {seq} is by a device of team {}, the case belongs to team {owner}",
+                                author.team
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
                 write.grants.push(GrantRow {
                     case,
                     team: team.clone(),
                     from_epoch: *from_epoch,
                     until_epoch: *until_epoch,
+                    version: env.id,
                 });
                 if *team == round.enrollment.team && *until_epoch == 0 && author.team != *team {
                     round.backfill.push(case);
@@ -509,6 +546,16 @@ impl Device {
                         env.epoch
                     )));
                 };
+                // Only the owning team writes a case; a team it is shared with reads it.
+                if key.team != author.team {
+                    return Ok(refused(
+                        "not_writable",
+                        format!(
+                            "envelope {seq} is by a device of team {}, the case belongs to team {}",
+                            author.team, key.team
+                        ),
+                    ));
+                }
                 let Ok(plain) = open_payload(&key.key, &env.id, &env.aad(), &env.nonce, &env.ct)
                 else {
                     return Ok(refused(
@@ -548,10 +595,42 @@ impl Device {
                         ),
                     ));
                 }
+                if let Some(other) = self.case_elsewhere(cs, case)? {
+                    return Ok(refused(
+                        "wrong_case",
+                        format!("envelope {seq} of case {case} changes an entity of case {other}"),
+                    ));
+                }
                 write.changes.push(rc);
                 Ok(Outcome::Done)
             }
         }
+    }
+
+    /// The case an incoming change set's entity belongs to, when that is not `case`: a person,
+    /// household or meeting is its own case; any other record names its person, in the change
+    /// set or in the state held here. `None` when it is `case` or cannot be told (a record
+    /// not held here whose change does not name its person).
+    fn case_elsewhere(
+        &self,
+        cs: &tsunagi_core::change::ChangeSet,
+        case: EntityId,
+    ) -> Result<Option<EntityId>, DeviceError> {
+        use tsunagi_core::change::{ChangeBody, EntityKind};
+        let own_case = matches!(
+            cs.kind,
+            EntityKind::Person | EntityKind::Household | EntityKind::Meeting
+        );
+        let named = match &cs.body {
+            ChangeBody::Set(fields) => fields.get("person").map(|w| &w.value),
+            ChangeBody::Tombstone => None,
+        };
+        let actual = if own_case || named.is_some() {
+            Some(tsunagi_core::merge::case_of(cs.kind, cs.entity, named))
+        } else {
+            self.store.entity_case(cs.entity)?
+        };
+        Ok(actual.filter(|a| *a != case))
     }
 
     /// The verified key and team of an envelope's author (cached in the store).

@@ -305,6 +305,18 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     async fn put_team_kem(&self, kem: &TeamKem, now: i64) -> StorageResult<KemOutcome>;
     /// The team's KEM key of its highest published epoch.
     async fn team_kem(&self, team: &str) -> StorageResult<Option<TeamKem>>;
+
+    /// Stores a team's statement (JSON, checked by the caller) if its `version` is above the
+    /// one stored; false (nothing changed) otherwise.
+    async fn put_statement(
+        &self,
+        team: &str,
+        version: u64,
+        body: &str,
+        now: i64,
+    ) -> StorageResult<bool>;
+    /// The team's latest statement (JSON).
+    async fn statement(&self, team: &str) -> StorageResult<Option<String>>;
 }
 
 /// Set difference of slot recipients against the expected ones (active devices + "org").

@@ -35,6 +35,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("../../../../migrations/server/postgres/0003_author_cases.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("../../../../migrations/server/postgres/0004_team_statements.sql"),
+    },
 ];
 
 /// Serializes migrations of several instances starting at once (`pg_advisory_xact_lock`).
@@ -869,6 +873,37 @@ impl Storage for PostgresStorage {
         .as_ref()
         .map(kem_of)
         .transpose()
+    }
+
+    async fn put_statement(
+        &self,
+        team: &str,
+        version: u64,
+        body: &str,
+        now: i64,
+    ) -> StorageResult<bool> {
+        let version = i64::try_from(version)
+            .map_err(|_| StorageError::Corrupt("statement version".into()))?;
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "INSERT INTO team_statements (team, version, body, stored_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (team) DO UPDATE SET version = excluded.version, body = excluded.body, \
+                 stored_at = excluded.stored_at WHERE excluded.version > team_statements.version",
+                &[&team, &version, &body, &now],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn statement(&self, team: &str) -> StorageResult<Option<String>> {
+        let c = self.client().await?;
+        Ok(
+            c.query_opt("SELECT body FROM team_statements WHERE team = $1", &[&team])
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?,
+        )
     }
 }
 

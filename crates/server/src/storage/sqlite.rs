@@ -37,6 +37,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("../../../../migrations/server/sqlite/0003_author_cases.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("../../../../migrations/server/sqlite/0004_team_statements.sql"),
+    },
 ];
 
 /// SQLite storage.
@@ -962,6 +966,41 @@ impl Storage for SqliteStorage {
             .optional()?
             .map(into_kem)
             .transpose()
+        })
+        .await
+    }
+
+    async fn put_statement(
+        &self,
+        team: &str,
+        version: u64,
+        body: &str,
+        now: i64,
+    ) -> StorageResult<bool> {
+        let (team, body) = (team.to_owned(), body.to_owned());
+        let version = i64::try_from(version)
+            .map_err(|_| StorageError::Corrupt("statement version".into()))?;
+        self.run(move |c| {
+            let n = c.execute(
+                "INSERT INTO team_statements (team, version, body, stored_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (team) DO UPDATE SET version = excluded.version, body = excluded.body, \
+                 stored_at = excluded.stored_at WHERE excluded.version > team_statements.version",
+                params![team, version, body, now],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn statement(&self, team: &str) -> StorageResult<Option<String>> {
+        let team = team.to_owned();
+        self.run(move |c| {
+            Ok(c.query_row(
+                "SELECT body FROM team_statements WHERE team = ?1",
+                [team],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
         .await
     }

@@ -7,7 +7,8 @@ use tsunagi_crypto::identity::{
 };
 use tsunagi_protocol::api::{
     ApproveRequest, BootstrapRequest, CreateTeam, DeviceInfo, EnrollRequest, EnrollResponse,
-    Health, KeyDirectory, Role, SlotsUpload, Team, TeamMembers,
+    Health, KeyDirectory, Role, SlotsUpload, StatementAnswer, StatementMember, Team, TeamMembers,
+    TeamStatement,
 };
 use tsunagi_protocol::auth::AuthHeader;
 use tsunagi_server::secret_hash;
@@ -361,7 +362,7 @@ pub async fn oversized_and_malformed_bodies_store_nothing(kind: Kind) {
     );
 }
 
-pub async fn approve_with_admin_and_lead(kind: Kind) {
+pub async fn approve_by_admin_only(kind: Kind) {
     let org = Org::new(kind).await;
     org.team("csw-north").await;
     let lead_user = org.user("リーダー", "csw-north", Role::Lead).await;
@@ -387,60 +388,77 @@ pub async fn approve_with_admin_and_lead(kind: Kind) {
 
     // A slot sealed for another device is refused.
     let other = org.enroll(&worker_user).await;
-    let signer = lead.id.to_string();
     let wrong = ApproveRequest {
-        cert: cert(&worker, &signer, &lead.sig),
+        cert: cert(&worker, "admin", &org.admin),
         slots: vec![slot(
             "csw-north",
             1,
             &other.id.to_string(),
             &other.kem.public(),
             &tk,
-            &signer,
-            &lead.sig,
+            "admin",
+            &org.admin,
         )],
     };
     let r = org
-        .as_device(&lead)
+        .admin()
         .post::<_, DeviceInfo>(&format!("/v1/devices/{}/approve", worker.id), &wrong)
         .await;
     assert_eq!(refusal(r), (400, "bad_slot".into()));
-    // A certificate signed by someone else than the caller is refused.
+    // A certificate signed by another key than the admin's is refused.
     let forged = ApproveRequest {
-        cert: cert(&worker, &signer, &SigKey::generate().unwrap()),
+        cert: cert(&worker, "admin", &SigKey::generate().unwrap()),
         slots: vec![slot(
             "csw-north",
             1,
             &worker.id.to_string(),
             &worker.kem.public(),
             &tk,
-            &signer,
-            &lead.sig,
+            "admin",
+            &org.admin,
         )],
     };
     let r = org
-        .as_device(&lead)
+        .admin()
         .post::<_, DeviceInfo>(&format!("/v1/devices/{}/approve", worker.id), &forged)
         .await;
     assert_eq!(refusal(r), (400, "bad_signature".into()));
 
-    let info = org.approve_by_lead(&lead, &worker, &tk, 1).await.unwrap();
+    // Only IT approves (it compares the device code and keeps the registry statements are
+    // signed from): a lead's approval is refused and changes nothing.
+    assert_eq!(
+        refusal(org.approve_by_lead(&lead, &worker, &tk, 1).await),
+        (403, "forbidden".into())
+    );
+    assert_eq!(
+        org.server
+            .state
+            .storage()
+            .device(worker.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .key(),
+        "pending"
+    );
+    let info = org.approve_by_admin(&worker, &tk, 1, false).await.unwrap();
     assert_eq!(info.state.key(), "active");
     let dir: KeyDirectory = org.as_device(&worker).get("/v1/keys").await.unwrap();
     assert_eq!(dir.certs.len(), 2);
     assert_eq!(dir.slots.len(), 1);
-    assert_eq!(dir.slots[0].signer, lead.id.to_string());
+    assert_eq!(dir.slots[0].signer, "admin");
     let opened =
         open_team_key(&worker.kem, &dir.slots[0].sealed(), &dir.slots[0].context()).unwrap();
     assert_eq!(opened.as_bytes(), tk.as_bytes());
-    // The lead may see the device of its team.
+    // A lead may see the devices of its team.
     let seen: DeviceInfo = org
         .as_device(&lead)
         .get(&format!("/v1/devices/{}", worker.id))
         .await
         .unwrap();
     assert!(seen.last_seen.is_some());
-    // A worker is no approver.
+    // A worker may not.
     assert_eq!(
         refusal(
             org.as_device(&worker)
@@ -449,14 +467,88 @@ pub async fn approve_with_admin_and_lead(kind: Kind) {
         ),
         (403, "forbidden".into())
     );
+}
 
-    // A lead may not approve a lead.
-    let lead2_user = org.user("二人目", "csw-north", Role::Lead).await;
-    let lead2 = org.enroll(&lead2_user).await;
+/// The admin's signed team statements: kept only when signed by the admin key and newer than
+/// the stored one; served in the key directory and to any device.
+pub async fn team_statements_are_signed_and_only_grow(kind: Kind) {
+    let org = Org::new(kind).await;
+    org.team("t").await;
+    let lead = org.enroll(&org.user("lead", "t", Role::Lead).await).await;
+    let tk = TeamKey::generate().unwrap();
+    org.approve_by_admin(&lead, &tk, 1, true).await.unwrap();
+    let statement = |version: u64, key: &SigKey| {
+        let mut st = TeamStatement {
+            team: "t".into(),
+            version,
+            epoch: 1,
+            issued_at: "2026-12-03T09:00:00Z".into(),
+            members: vec![StatementMember {
+                device: lead.id,
+                user: lead.user.id,
+                user_name: lead.user.name.clone(),
+                role: Role::Lead,
+                sig_pub: lead.sig.public().as_bytes().to_vec(),
+                kem_pub: lead.kem.public().as_bytes().to_vec(),
+            }],
+            revoked: vec![],
+            sig: Vec::new(),
+        };
+        st.sig = key.sign(&st.signed_message()).0.to_vec();
+        st
+    };
+    let put = |st: TeamStatement| {
+        let c = org.admin();
+        async move {
+            c.post::<_, TeamStatement>("/v1/admin/teams/t/statement", &st)
+                .await
+        }
+    };
+    let dir: KeyDirectory = org.as_device(&lead).get("/v1/keys").await.unwrap();
+    assert_eq!(dir.statement, None);
+    put(statement(2, &org.admin)).await.unwrap();
+    // Older or equal: refused; forged: refused; for another team: refused.
     assert_eq!(
-        refusal(org.approve_by_lead(&lead, &lead2, &tk, 1).await),
+        refusal(put(statement(1, &org.admin)).await),
+        (409, "stale_statement".into())
+    );
+    assert_eq!(
+        refusal(put(statement(2, &org.admin)).await),
+        (409, "stale_statement".into())
+    );
+    assert_eq!(
+        refusal(put(statement(3, &SigKey::generate().unwrap())).await),
+        (400, "bad_signature".into())
+    );
+    let mut other_team = statement(3, &org.admin);
+    other_team.team = "u".into();
+    assert_eq!(
+        refusal(put(other_team).await),
+        (400, "bad_statement".into())
+    );
+    // Only the admin writes statements.
+    assert_eq!(
+        refusal(
+            org.as_device(&lead)
+                .post::<_, TeamStatement>("/v1/admin/teams/t/statement", &statement(5, &org.admin))
+                .await
+        ),
         (403, "forbidden".into())
     );
+    let dir: KeyDirectory = org.as_device(&lead).get("/v1/keys").await.unwrap();
+    assert_eq!(dir.statement.map(|s| s.version), Some(2));
+    let ans: StatementAnswer = org
+        .as_device(&lead)
+        .get("/v1/teams/t/statement")
+        .await
+        .unwrap();
+    assert_eq!(ans.statement, Some(statement(2, &org.admin)));
+    let none: StatementAnswer = org
+        .as_device(&lead)
+        .get("/v1/teams/nobody/statement")
+        .await
+        .unwrap();
+    assert_eq!(none.statement, None);
 }
 
 pub async fn lead_of_other_team_is_refused(kind: Kind) {
@@ -632,8 +724,8 @@ pub async fn rotation_after_revoke_excludes_revoked_device(kind: Kind) {
     org.approve_by_admin(&lead, &tk1, 1, true).await.unwrap();
     let w1 = org.enroll(&org.user("w1", "t", Role::Worker).await).await;
     let w2 = org.enroll(&org.user("w2", "t", Role::Worker).await).await;
-    org.approve_by_lead(&lead, &w1, &tk1, 1).await.unwrap();
-    org.approve_by_lead(&lead, &w2, &tk1, 1).await.unwrap();
+    org.approve_by_admin(&w1, &tk1, 1, false).await.unwrap();
+    org.approve_by_admin(&w2, &tk1, 1, false).await.unwrap();
 
     org.admin()
         .post::<_, DeviceInfo>(&format!("/v1/admin/devices/{}/revoke", w2.id), &())
@@ -775,10 +867,10 @@ pub async fn rotation_after_revoke_excludes_revoked_device(kind: Kind) {
     // A new device now gets epoch 2.
     let w3 = org.enroll(&org.user("w3", "t", Role::Worker).await).await;
     assert_eq!(
-        refusal(org.approve_by_lead(&lead, &w3, &tk1, 1).await),
+        refusal(org.approve_by_admin(&w3, &tk1, 1, false).await),
         (400, "bad_slot".into())
     );
-    org.approve_by_lead(&lead, &w3, &tk2, 2).await.unwrap();
+    org.approve_by_admin(&w3, &tk2, 2, false).await.unwrap();
 }
 
 pub async fn concurrent_redeem_of_one_code(kind: Kind) {

@@ -647,3 +647,37 @@ fn a_large_snapshot_joined_across_transactions_ends_as_one_written_whole() {
         sliced.caseload_row(p).unwrap()
     );
 }
+
+/// Grants are versioned by the id of their envelope (a UUIDv7 of the sharing device): a
+/// withdrawal replaces the open grant, and the open grant replayed afterwards (by a server
+/// that kept it) changes nothing; a newer re-share opens the case again.
+#[test]
+fn a_replayed_older_grant_does_not_reopen_a_withdrawn_sharing() {
+    use tsunagi_store::GrantRow;
+    let fx = Fixture::new();
+    let mut store = fx.create();
+    let case = EntityId::from_uuid(Uuid::now_v7());
+    let grant = |from, until, version: u128| GrantRow {
+        case,
+        team: "dementia-east".into(),
+        from_epoch: from,
+        until_epoch: until,
+        version: version.to_be_bytes(),
+    };
+    let open = grant(1, 0, 10);
+    let withdrawn = grant(1, 3, 20);
+    store
+        .add_local_keys(&[], std::slice::from_ref(&open), &[])
+        .unwrap();
+    assert_eq!(store.grants_of(case).unwrap(), vec![open.clone()]);
+    store
+        .add_local_keys(&[], std::slice::from_ref(&withdrawn), &[])
+        .unwrap();
+    store.add_local_keys(&[], &[open], &[]).unwrap();
+    assert_eq!(store.grants_of(case).unwrap(), vec![withdrawn]);
+    let reshared = grant(1, 0, 30);
+    store
+        .add_local_keys(&[], std::slice::from_ref(&reshared), &[])
+        .unwrap();
+    assert_eq!(store.grants_of(case).unwrap(), vec![reshared]);
+}

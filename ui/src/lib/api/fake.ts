@@ -265,7 +265,7 @@ export class FakeBackend {
         expires_at: '2026-12-09T17:00:00+09:00', server_fingerprint: 'SRV1 2345 6789 ABCD', admin_fingerprint: 'ADM9 8765 4321 DCBA',
       })),
       enroll: r('enroll', () => ({
-        device_id: 'dev-1', user_name: '田中 由美', team: '藤沢市社協', sig_fingerprint: 'K7QF 2M9X 4T8P 1LZC',
+        device_id: 'dev-1', user_name: '田中 由美', team: '藤沢市社協', device_code: '3f2a 9c01 77be 41d0 a5c3 0e9f 6b12 d804', sig_fingerprint: 'K7QF 2M9X 4T8P 1LZC',
         kem_fingerprint: 'Q3VN 8D2R 6W1J 5HYB', server_fingerprint: 'SRV1', admin_fingerprint: 'ADM9',
         recovery_code: 'RCV-4821-9937-1150', approved: false,
       })),

@@ -136,7 +136,11 @@ user_name: string,
  */
 team: string, 
 /**
- * This device's signing key fingerprint (IT compares it before approving).
+ * The device code (both of its keys): IT types it, read off this screen, to approve.
+ */
+device_code: string, 
+/**
+ * This device's signing key fingerprint.
  */
 sig_fingerprint: string, 
 /**

@@ -1,0 +1,7 @@
+-- Server schema v4: each team's latest admin-signed statement (docs/identity.md, *Team statement*); the version only grows.
+CREATE TABLE team_statements (
+    team TEXT PRIMARY KEY REFERENCES teams(id),
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    stored_at INTEGER NOT NULL
+);
