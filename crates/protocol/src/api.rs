@@ -37,7 +37,7 @@ pub struct ErrorDetail {
 pub enum Role {
     /// Outreach worker.
     Worker,
-    /// Team lead: reviews, and may approve member devices.
+    /// Team lead: reviews the team's records.
     Lead,
 }
 
