@@ -277,3 +277,304 @@ async fn an_unchanged_key_directory_is_not_verified_again() {
     assert!(!third.unchanged);
     assert_eq!(third.epochs_held, vec![1, 2]);
 }
+
+/// A member device whose keys the attacker holds (enrolled and approved like any other, its
+/// keys made by the test): what it signs is as valid as any member's, so it shows what a
+/// receiving device itself refuses when a server passes on whatever such a device sends.
+struct Rogue {
+    id: uuid::Uuid,
+    sig: SigKey,
+    kem: KemKey,
+    team: String,
+    client: tsunagi_protocol::client::Client,
+}
+
+impl Rogue {
+    async fn approved(world: &World, admin: &Admin, team: &str, name: &str) -> Rogue {
+        use tsunagi_protocol::api::{EnrollRequest, EnrollResponse, EnrollmentBundle};
+        use tsunagi_protocol::client::{Client, Signer};
+        let user = admin.create_user(name, team, "worker").await.unwrap();
+        let file = world.dir.path().join(format!("{}.json", user.id));
+        admin
+            .provision(&user.id.to_string(), None, Some(&file))
+            .await
+            .unwrap();
+        let bundle: EnrollmentBundle =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let (sig, kem) = (SigKey::generate().unwrap(), KemKey::generate().unwrap());
+        let (sp, kp) = (
+            sig.public().as_bytes().to_vec(),
+            kem.public().as_bytes().to_vec(),
+        );
+        let proof = sig.sign(&EnrollRequest::proof_message(&bundle.code, &sp, &kp));
+        let r: EnrollResponse = Client::new(&world.url, None)
+            .unwrap()
+            .post(
+                "/v1/enroll",
+                &EnrollRequest {
+                    code: bundle.code.clone(),
+                    sig_pub: sp.clone(),
+                    kem_pub: kp.clone(),
+                    proof: proof.0.to_vec(),
+                    device: None,
+                },
+            )
+            .await
+            .unwrap();
+        let code = tsunagi_crypto::identity::device_code(&sp, &kp);
+        admin.approve(&r.device.to_string(), &code).await.unwrap();
+        let client = Client::new(
+            &world.url,
+            Some(Signer {
+                key_id: r.device.to_string(),
+                key: SigKey::from_seed(sig.seed().as_ref()).unwrap(),
+            }),
+        )
+        .unwrap();
+        Rogue {
+            id: r.device,
+            sig,
+            kem,
+            team: team.to_owned(),
+            client,
+        }
+    }
+
+    /// The case key of `case` (its latest epoch), opened from the pulled slot with the team
+    /// key this device holds: (epoch, key id, key).
+    async fn case_key(&self, case: [u8; 16]) -> (u32, [u8; 16], tsunagi_crypto::case::CaseKey) {
+        use tsunagi_crypto::case::{CaseKeyContext, open_case_key, team_kem};
+        use tsunagi_crypto::identity::{SealedKey, open_team_key};
+        use tsunagi_protocol::api::KeyDirectory;
+        use tsunagi_protocol::wire::{Aux, Envelope, PullPage};
+        let dir: KeyDirectory = self.client.get("/v1/keys").await.unwrap();
+        let bytes = self
+            .client
+            .send_bytes("GET", "/v1/sync/pull?since=0&limit=5000", Vec::new())
+            .await
+            .unwrap();
+        let page = PullPage::decode(&bytes).unwrap();
+        let mut found = None;
+        for item in &page.items {
+            let env = Envelope::decode(&item.body).unwrap();
+            if let Aux::CaseKey {
+                team,
+                team_epoch,
+                enc,
+                ..
+            } = &env.aux
+                && env.case == case
+                && *team == self.team
+            {
+                let slot = dir
+                    .slots
+                    .iter()
+                    .find(|s| s.epoch == *team_epoch)
+                    .expect("team key slot");
+                let tk = open_team_key(&self.kem, &slot.sealed(), &slot.context()).unwrap();
+                let ck = open_case_key(
+                    &team_kem(&tk, team, *team_epoch).unwrap(),
+                    &SealedKey {
+                        enc: enc.clone(),
+                        ct: env.ct.clone(),
+                    },
+                    &CaseKeyContext {
+                        case: &env.case,
+                        epoch: env.epoch,
+                        key_id: &env.key_id,
+                        team,
+                        team_epoch: *team_epoch,
+                    },
+                )
+                .unwrap();
+                found = Some((env.epoch, env.key_id, ck));
+            }
+        }
+        found.expect("a case-key slot of the case for this team")
+    }
+
+    /// Seals, signs and pushes a change set of a contact in envelope case `case` whose
+    /// `person` field names `person`. Returns the server's answer for it.
+    async fn push_contact(&self, case: [u8; 16], person: [u8; 16], note: &str) -> String {
+        use std::collections::BTreeMap;
+        use tsunagi_core::change::{ChangeBody, FieldWrite};
+        use tsunagi_protocol::wire::{Aux, Envelope, Kind, encode_batch};
+        let (epoch, key_id, ck) = self.case_key(case).await;
+        let op = *uuid::Uuid::now_v7().as_bytes();
+        let entity = *uuid::Uuid::now_v7().as_bytes();
+        let mut fields = BTreeMap::new();
+        for (k, v) in [
+            (
+                "person",
+                serde_json::json!(uuid::Uuid::from_bytes(person).to_string()),
+            ),
+            ("note", serde_json::json!(note)),
+        ] {
+            fields.insert(
+                k.to_owned(),
+                FieldWrite {
+                    value: v,
+                    supersedes: Vec::new(),
+                },
+            );
+        }
+        let body = tsunagi_store::codec::encode(&ChangeBody::Set(fields), "body").unwrap();
+        let hlc = tsunagi_core::hlc::Hlc::ZERO
+            .tick(4_000_000_000_000)
+            .to_sortable();
+        // Change payload format 2 (docs/protocol.md).
+        let mut plain = vec![2u8];
+        plain.extend_from_slice(&op);
+        plain.extend_from_slice(&entity);
+        plain.extend_from_slice(self.id.as_bytes());
+        plain.push(7);
+        plain.extend_from_slice(b"contact");
+        plain.push(u8::try_from(hlc.len()).unwrap());
+        plain.extend_from_slice(hlc.as_bytes());
+        plain.extend_from_slice(&body);
+        let mut env = Envelope {
+            kind: Kind::Change,
+            id: op,
+            case,
+            epoch,
+            key_id,
+            author: *self.id.as_bytes(),
+            aux: Aux::None,
+            nonce: [0; 12],
+            ct: Vec::new(),
+            sig: [0; 64],
+        };
+        let (nonce, ct) = tsunagi_crypto::case::seal_payload(&ck, &op, &env.aad(), &plain).unwrap();
+        env.nonce = nonce;
+        env.ct = ct;
+        env.sign(&self.sig);
+        let answer = self
+            .client
+            .send_bytes("POST", "/v1/sync/push", encode_batch(&[env.encode()]))
+            .await
+            .unwrap();
+        String::from_utf8(answer).unwrap()
+    }
+}
+
+/// A member writes, in case X's envelope, a record of person Y (the server cannot see the
+/// difference and accepts it): the receiving device refuses it as `wrong_case` and changes
+/// nothing; the same member's record of person X in case X is applied (the control).
+#[tokio::test(flavor = "current_thread")]
+async fn a_change_for_another_case_is_refused() {
+    let world = World::start(Kind::Sqlite).await;
+    let admin = world.admin().await;
+    admin.create_team(TEAM, "csw").await.unwrap();
+    let ks = OsKeystore::new();
+    let (mut w1, e) = enrolled(&world, &admin, "佐々木 主任", "lead").await;
+    admin
+        .approve(&e.device.to_string(), &e.device_code)
+        .await
+        .unwrap();
+    let form = |name: &str| tsunagi_device::api::PersonForm {
+        name: name.into(),
+        district: "辻堂".into(),
+        programs: vec!["csw".into()],
+        ..Default::default()
+    };
+    let x = w1.add_person(&form("高橋 トメ")).unwrap();
+    let y = w1.add_person(&form("井上 ハル")).unwrap();
+    w1.sync(&ks).await.unwrap();
+    let rogue = Rogue::approved(&world, &admin, TEAM, "不正 端末").await;
+    let (xb, yb) = (*x.as_uuid().as_bytes(), *y.as_uuid().as_bytes());
+
+    let control = rogue.push_contact(xb, xb, "正しい事例の記録").await;
+    assert!(control.contains("accepted"), "{control}");
+    let report = w1.sync(&ks).await.unwrap();
+    assert_eq!(
+        (report.applied, report.invalid),
+        (1, 0),
+        "the control is applied"
+    );
+    let refused_before = w1.sync_status().unwrap().refused_incoming;
+
+    let answer = rogue.push_contact(xb, yb, "別の人の記録").await;
+    assert!(
+        answer.contains("accepted"),
+        "the server cannot tell: {answer}"
+    );
+    let report = w1.sync(&ks).await.unwrap();
+    assert_eq!(report.invalid, 1, "{report:?}");
+    assert_eq!(
+        w1.sync_status().unwrap().refused_incoming,
+        refused_before + 1
+    );
+    assert_eq!(report.applied, 0);
+}
+
+/// A device of another team grants itself team A's case; an honest server refuses it
+/// (`not_writable`), so the test plays the hostile one and puts the envelope into the log
+/// itself. Team A's device refuses it too: only the owning team shares its cases.
+#[tokio::test(flavor = "current_thread")]
+async fn a_grant_from_outside_the_owning_team_is_refused() {
+    use tsunagi_protocol::wire::{Aux, Envelope, Kind as EnvKind, encode_batch};
+    let world = World::start(Kind::Sqlite).await;
+    let admin = world.admin().await;
+    admin.create_team(TEAM, "csw").await.unwrap();
+    admin
+        .create_team("dementia-east", "dementia")
+        .await
+        .unwrap();
+    let ks = OsKeystore::new();
+    let (mut w1, e) = enrolled(&world, &admin, "佐々木 主任", "lead").await;
+    admin
+        .approve(&e.device.to_string(), &e.device_code)
+        .await
+        .unwrap();
+    let x = w1
+        .add_person(&tsunagi_device::api::PersonForm {
+            name: "高橋 トメ".into(),
+            district: "辻堂".into(),
+            programs: vec!["csw".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    w1.sync(&ks).await.unwrap();
+    let outsider = Rogue::approved(&world, &admin, "dementia-east", "他チーム 端末").await;
+    let mut grant = Envelope {
+        kind: EnvKind::Grant,
+        id: *uuid::Uuid::now_v7().as_bytes(),
+        case: *x.as_uuid().as_bytes(),
+        epoch: 1,
+        key_id: [0; 16],
+        author: *outsider.id.as_bytes(),
+        aux: Aux::Grant {
+            team: "dementia-east".into(),
+            from_epoch: 1,
+            until_epoch: 0,
+            basis: "consent".into(),
+            basis_id: *uuid::Uuid::now_v7().as_bytes(),
+        },
+        nonce: [0; 12],
+        ct: Vec::new(),
+        sig: [0; 64],
+    };
+    grant.sign(&outsider.sig);
+    let honest = outsider
+        .client
+        .send_bytes("POST", "/v1/sync/push", encode_batch(&[grant.encode()]))
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&honest).contains("not_writable"));
+    let db = server_db(&world);
+    db.execute(
+        "INSERT INTO envelopes (id, kind, case_id, owner, target, epoch, author, body, received_at) \
+         VALUES (?1, 'grant', ?2, ?3, 'dementia-east', 1, ?4, ?5, 0)",
+        params![
+            grant.id.to_vec(),
+            grant.case.to_vec(),
+            TEAM,
+            outsider.id.to_string(),
+            grant.encode()
+        ],
+    )
+    .unwrap();
+    let report = w1.sync(&ks).await.unwrap();
+    assert_eq!(report.invalid, 1, "{report:?}");
+    assert_eq!(w1.sync_status().unwrap().refused_incoming, 1);
+}
