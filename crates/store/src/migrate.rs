@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_app",
         sql: include_str!("../../../migrations/device/0007_app.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_chain",
+        sql: include_str!("../../../migrations/device/0008_chain.sql"),
+    },
 ];
 
 /// The schema version this program writes.
