@@ -26,8 +26,8 @@ pub use inspect::CaseKeyInfo;
 pub use settings::Settings;
 pub use share::{ShareBasis, ShareReport, WithdrawReport};
 pub use sync::{
-    Backoff, SNAPSHOT_MIN_OPS, SyncErrorView, SyncReport, SyncRound, SyncStatus, SyncStatusState,
-    SyncSteps,
+    Backoff, IntegrityProblem, MissingFrom, SNAPSHOT_MIN_OPS, SyncErrorView, SyncReport, SyncRound,
+    SyncStatus, SyncStatusState, SyncSteps,
 };
 /// The plaintext formats of change and snapshot envelopes (docs/protocol.md, "Payloads").
 pub use sync::{payload, snapshot_payload};

@@ -42,7 +42,7 @@ fn generated() -> String {
         WithdrawResult, ShareForm, ShareResult, ResolveConflictForm,
         // today, drafts, sync
         TodayRequest, AgendaKind, AgendaItem, TodayView, DraftSave, DraftKey, Draft,
-        SyncState, SyncPhase, SyncProgress, SyncView,
+        SyncState, SyncPhase, SyncProgress, MissingChanges, IntegrityWarning, SyncView,
     );
     format!(
         "// Generated from crates/device/src/api by crates/device/tests/bindings.rs: do not edit.\n\

@@ -5,6 +5,7 @@
 //! op log and into the materialized tables together, or not at all.
 
 mod access;
+pub mod chain;
 mod checkpoint;
 pub mod codec;
 mod error;
@@ -23,13 +24,14 @@ mod teamkeys;
 mod write;
 
 pub use access::{AccessEntry, AccessEvent, AccessLogReport, AccessTicket};
+pub use chain::{ChainGap, ChainHead, ChainLink, ChainPos, ChainProblem};
 pub use checkpoint::{BackgroundHold, Foreground};
 pub use error::StoreError;
 pub use open::{Encryption, Store};
 pub use query::{CaseloadFilter, CaseloadRow, ContactHit, PersonHit, SearchResults};
 pub use records::{DraftRow, MAX_DRAFT_BYTES};
 pub use sync::{
-    CaseKeyRow, GrantRow, OutboxOp, PageWrite, QueuedEnvelope, ReceivedChange, SnapshotState,
-    SyncCounts,
+    CaseKeyRow, GrantRow, OutboxOp, PageCounts, PageWrite, QueuedEnvelope, ReceivedChange,
+    SnapshotState, SyncCounts,
 };
 pub use write::Origin;

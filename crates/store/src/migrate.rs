@@ -55,8 +55,13 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 8,
-        name: "0008_grant_versions",
-        sql: include_str!("../../../migrations/device/0008_grant_versions.sql"),
+        name: "0008_chain",
+        sql: include_str!("../../../migrations/device/0008_chain.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "0009_grant_versions",
+        sql: include_str!("../../../migrations/device/0009_grant_versions.sql"),
     },
 ];
 

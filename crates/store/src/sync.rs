@@ -12,7 +12,8 @@ use tsunagi_core::merge::EntityState;
 use tsunagi_crypto::case::CaseKey;
 use uuid::Uuid;
 
-use crate::write::{Deferred, Origin, apply_in, decode_state, join_in};
+use crate::chain::{ChainHead, ChainLink, ChainPos, PageChain, chain_in, problem_in};
+use crate::write::{Applied, Deferred, Origin, apply_op, decode_state, join_in};
 use crate::{Store, StoreError, codec};
 
 /// States of a snapshot joined between two looks at the clock of a time-sliced sync.
@@ -42,6 +43,8 @@ pub struct OutboxOp {
     pub hlc: String,
     /// Its body as stored: the change body in the BLOB format ([`crate::codec`]).
     pub body: Vec<u8>,
+    /// Its place in this device's chain of its case, once given ([`Store::assign_chain`]).
+    pub chain: Option<ChainPos>,
 }
 
 /// A change set received from another device, with its stored body.
@@ -52,6 +55,12 @@ pub struct ReceivedChange {
     /// Its body already in the BLOB format ([`crate::codec`]) and decoded into `cs.body`,
     /// stored as it is; `None`: the store encodes `cs.body` itself.
     pub body: Option<Vec<u8>>,
+    /// Its place in its author's chain of its case (payload format 3), with its link; `None`
+    /// for a change set from before chains.
+    pub chain: Option<ChainLink>,
+    /// The server sequence number it came under, and the envelope as pulled (kept aside with
+    /// the reason if the change set is refused as a fork); `None` outside a pull.
+    pub pulled: Option<(u64, Vec<u8>)>,
 }
 
 /// One entity state of a received snapshot.
@@ -125,6 +134,9 @@ pub struct PageWrite {
     pub changes: Vec<ReceivedChange>,
     /// Snapshots opened and checked: case, server seq, entity states.
     pub snapshots: Vec<(EntityId, u64, Vec<SnapshotState>)>,
+    /// The chain heads the page's snapshots carry, per case: each author's chain starts there
+    /// (what a snapshot covers is not sent again).
+    pub snapshot_heads: Vec<(EntityId, Vec<ChainHead>)>,
     /// Envelopes that cannot be opened yet: seq, bytes, reason.
     pub hold: Vec<(u64, Vec<u8>, String)>,
     /// Held envelopes now applied (or refused).
@@ -138,6 +150,18 @@ pub struct PageWrite {
     /// Index the page's notes inside its own transactions whatever its size (a fresh
     /// device's own cases, searched at once while the rest of the team's records follow).
     pub index_now: bool,
+}
+
+/// What committing a page did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageCounts {
+    /// Change sets newly applied.
+    pub applied: usize,
+    /// Change sets already here that came again under another server sequence number.
+    pub replayed: usize,
+    /// Change sets refused as forks of their author's chain, and snapshot heads contradicting
+    /// a known link.
+    pub forks: usize,
 }
 
 /// Counts the status shows.
@@ -155,7 +179,7 @@ pub struct SyncCounts {
     pub pull_refused: u64,
 }
 
-fn uuid_of(b: &[u8], what: &str) -> Result<Uuid, StoreError> {
+pub(crate) fn uuid_of(b: &[u8], what: &str) -> Result<Uuid, StoreError> {
     Uuid::from_slice(b).map_err(|e| StoreError::Unreadable {
         what: what.into(),
         detail: e.to_string(),
@@ -354,7 +378,8 @@ impl Store {
     /// Local ops not yet acknowledged or refused, in op-log order, after `after_seq`.
     pub fn outbox_batch(&self, after_seq: i64, limit: usize) -> Result<Vec<OutboxOp>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT o.seq, o.op_id, o.kind, o.entity, o.hlc, o.device, o.body, o.case_id
+            "SELECT o.seq, o.op_id, o.kind, o.entity, o.hlc, o.device, o.body, o.case_id,
+                    o.chain_seq, o.chain_prev
              FROM ops o WHERE o.local = 1 AND o.pushed = 0 AND o.seq > ?1
                AND NOT EXISTS (SELECT 1 FROM push_refused r WHERE r.op_id = o.op_id)
              ORDER BY o.seq LIMIT ?2",
@@ -369,11 +394,23 @@ impl Store {
                 r.get::<_, Vec<u8>>(5)?,
                 r.get::<_, Vec<u8>>(6)?,
                 r.get::<_, Option<Vec<u8>>>(7)?,
+                r.get::<_, Option<i64>>(8)?,
+                r.get::<_, Option<Vec<u8>>>(9)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, op, kind, entity, hlc, device, body, case) = row?;
+            let (seq, op, kind, entity, hlc, device, body, case, chain_seq, chain_prev) = row?;
+            let chain = match (chain_seq, chain_prev) {
+                (Some(s), Some(p)) => Some(ChainPos {
+                    seq: s as u64,
+                    prev: p.try_into().map_err(|_| StoreError::Unreadable {
+                        what: "op chain".into(),
+                        detail: "prev is not 32 bytes".into(),
+                    })?,
+                }),
+                _ => None,
+            };
             let op = OpId::from_uuid(uuid_of(&op, "op id")?);
             let entity = EntityId::from_uuid(uuid_of(&entity, "op entity")?);
             let device = DeviceId::from_uuid(uuid_of(&device, "op device")?);
@@ -391,6 +428,7 @@ impl Store {
                 kind,
                 hlc,
                 body,
+                chain,
             });
         }
         Ok(out)
@@ -405,16 +443,35 @@ impl Store {
         queued_done: &[[u8; 16]],
         now: &str,
     ) -> Result<(), StoreError> {
+        let acked: Vec<(OpId, Option<u64>)> = acked.iter().map(|op| (*op, None)).collect();
+        self.record_push_at(&acked, refused, queued_done, now)
+    }
+
+    /// [`Store::record_push`], with the server sequence number each acknowledged op came
+    /// under (the same op later under another number is a replay).
+    pub fn record_push_at(
+        &mut self,
+        acked: &[(OpId, Option<u64>)],
+        refused: &[(OpId, String, String)],
+        queued_done: &[[u8; 16]],
+        now: &str,
+    ) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // One lookup per op; the per-case counts of ops since the last snapshot are added
         // once per case.
         let mut per_case: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
-        for op in acked {
+        for (op, seq) in acked {
             let case: Option<Option<Vec<u8>>> = tx
-                .prepare_cached("UPDATE ops SET pushed = 1 WHERE op_id = ?1 RETURNING case_id")?
-                .query_row([op.as_uuid().as_bytes()], |r| r.get(0))
+                .prepare_cached(
+                    "UPDATE ops SET pushed = 1, server_seq = coalesce(?2, server_seq)
+                     WHERE op_id = ?1 RETURNING case_id",
+                )?
+                .query_row(
+                    params![op.as_uuid().as_bytes(), seq.map(|s| s as i64)],
+                    |r| r.get(0),
+                )
                 .optional()?;
             if let Some(Some(case)) = case {
                 *per_case.entry(case).or_default() += 1;
@@ -629,13 +686,28 @@ impl Store {
         now: &str,
         slice: Option<std::time::Duration>,
     ) -> Result<usize, StoreError> {
+        Ok(self.commit_page_counted(page, now, slice)?.applied)
+    }
+
+    /// [`Store::commit_page_sliced`], saying also what the chain bookkeeping found: change
+    /// sets refused as forks (kept aside with the code `fork`, never applied) and change sets
+    /// already here that came again under another server sequence number (replays: applied
+    /// nothing, counted).
+    pub fn commit_page_counted(
+        &mut self,
+        page: &PageWrite,
+        now: &str,
+        slice: Option<std::time::Duration>,
+    ) -> Result<PageCounts, StoreError> {
         let joined: usize = page.snapshots.iter().map(|(_, _, s)| s.len()).sum();
         // A large page is indexed inside its transactions (see fts::inline_for), from the notes
         // they write.
         let inline = page.index_now || crate::fts::inline_for(page.changes.len() + joined);
-        let mut changes = page.changes.iter().peekable();
+        let mut changes = page.changes.iter().enumerate().peekable();
         let mut snapshots = page.snapshots.iter().peekable();
         let mut applied = 0;
+        let mut replayed = 0;
+        let mut chain = PageChain::default();
         let mut first = true;
         // States of the snapshot in hand already joined (by earlier transactions).
         let mut joined_of_snapshot = 0usize;
@@ -666,18 +738,62 @@ impl Store {
             if first {
                 let t = std::time::Instant::now();
                 commit_page_extras(&tx, page, now)?;
+                chain = chain_in(&tx, page, now)?;
+                for (i, rc) in page.changes.iter().enumerate() {
+                    if chain.refused[i] {
+                        let (seq, body) = rc.pulled.clone().unwrap_or_default();
+                        let detail = format!(
+                            "change {} of device {} forks its chain of case {}",
+                            rc.cs.op, rc.cs.device, rc.cs.entity
+                        );
+                        tx.prepare_cached(
+                            "INSERT INTO pull_refused (seq, body, code, detail, at)
+                             VALUES (?1, ?2, 'fork', ?3, ?4) ON CONFLICT (seq) DO NOTHING",
+                        )?
+                        .execute(params![seq as i64, body, detail, now])?;
+                    }
+                }
                 crate::holds::record("sync slice: keys, grants, held", t);
                 first = false;
             }
             let mut per_case: BTreeMap<EntityId, i64> = BTreeMap::new();
             while !over(taken) {
-                let Some(rc) = changes.next() else { break };
+                let Some((i, rc)) = changes.next() else { break };
                 taken += 1;
-                if let Some(case) =
-                    apply_in(&tx, &rc.cs, rc.body.as_deref(), Origin::Remote, &mut after)?
-                {
-                    applied += 1;
-                    *per_case.entry(case).or_default() += 1;
+                if chain.refused.get(i).copied().unwrap_or(false) {
+                    continue;
+                }
+                let seq = rc.pulled.as_ref().map(|(s, _)| *s);
+                match apply_op(
+                    &tx,
+                    &rc.cs,
+                    rc.body.as_deref(),
+                    Origin::Remote,
+                    seq,
+                    &mut after,
+                )? {
+                    Applied::New(case) => {
+                        applied += 1;
+                        *per_case.entry(case).or_default() += 1;
+                    }
+                    Applied::Known {
+                        server_seq: Some(before),
+                    } if seq.is_some_and(|s| s != before) => {
+                        replayed += 1;
+                        problem_in(
+                            &tx,
+                            "replayed",
+                            Some(*rc.cs.device.as_uuid()),
+                            rc.chain.map(|c| c.case),
+                            &format!(
+                                "change {} came again as #{} (first as #{before})",
+                                rc.cs.op,
+                                seq.unwrap_or(0)
+                            ),
+                            now,
+                        )?;
+                    }
+                    Applied::Known { .. } => {}
                 }
                 crate::fts::index_page_step(&tx, after.index.as_mut())?;
             }
@@ -741,7 +857,11 @@ impl Store {
             crate::holds::record("sync slice (whole)", held);
             self.slice_tail = tail_from.elapsed();
             if last {
-                return Ok(applied);
+                return Ok(PageCounts {
+                    applied,
+                    replayed,
+                    forks: chain.forks,
+                });
             }
             // SQLite's lock is not fair: a writer on another connection polls for it every
             // 200 µs (open::short_waits), and a slice begun at once after this commit would
@@ -892,13 +1012,18 @@ impl Store {
     }
 
     /// Cases with at least `min_ops` change sets applied since their latest snapshot, and no
-    /// held envelope (a snapshot must not claim what this device has not applied).
+    /// held envelope and no author's changes missing (a snapshot must not claim what this
+    /// device has not applied: a device that starts a case from it would not be sent what it
+    /// covers, and a gap in it could never heal there).
     pub fn cases_due_for_snapshot(&self, min_ops: u64) -> Result<Vec<EntityId>, StoreError> {
         if self.sync_counts()?.held > 0 {
             return Ok(Vec::new());
         }
         let mut stmt = self.conn.prepare_cached(
-            "SELECT case_id FROM case_sync WHERE ops_since >= ?1 ORDER BY case_id",
+            "SELECT s.case_id FROM case_sync s WHERE s.ops_since >= ?1
+               AND NOT EXISTS (SELECT 1 FROM chain_heads h
+                               WHERE h.case_id = s.case_id AND h.top > h.seq)
+             ORDER BY s.case_id",
         )?;
         let rows = stmt.query_map([min_ops as i64], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();

@@ -184,12 +184,40 @@ pub(crate) fn apply_in(
     origin: Origin,
     after: &mut Deferred,
 ) -> Result<Option<EntityId>, StoreError> {
-    let known: Option<i64> = tx
-        .prepare_cached("SELECT seq FROM ops WHERE op_id = ?1")?
+    Ok(match apply_op(tx, cs, body, origin, None, after)? {
+        Applied::New(case) => Some(case),
+        Applied::Known { .. } => None,
+    })
+}
+
+/// What [`apply_op`] did with a change set.
+pub(crate) enum Applied {
+    /// Applied: the case it concerns.
+    New(EntityId),
+    /// Already in the op log (nothing changed), with the server sequence number it was
+    /// recorded under, if known.
+    Known { server_seq: Option<u64> },
+}
+
+/// [`apply_in`], recording the server sequence number a received change set came under, and
+/// saying under which number a known one came before (the same op under another number is a
+/// replay).
+pub(crate) fn apply_op(
+    tx: &Transaction<'_>,
+    cs: &ChangeSet,
+    body: Option<&[u8]>,
+    origin: Origin,
+    server_seq: Option<u64>,
+    after: &mut Deferred,
+) -> Result<Applied, StoreError> {
+    let known: Option<Option<i64>> = tx
+        .prepare_cached("SELECT server_seq FROM ops WHERE op_id = ?1")?
         .query_row([cs.op.as_uuid().as_bytes()], |r| r.get(0))
         .optional()?;
-    if known.is_some() {
-        return Ok(None);
+    if let Some(known) = known {
+        return Ok(Applied::Known {
+            server_seq: known.map(|s| s as u64),
+        });
     }
     let (rowid, before) = load_entity(tx, cs.kind, cs.entity)?;
     let mut state = before.clone();
@@ -205,8 +233,8 @@ pub(crate) fn apply_in(
     };
     let hlc = cs.hlc.to_sortable();
     tx.prepare_cached(
-        "INSERT INTO ops (op_id, kind, entity, hlc, device, body, local, case_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO ops (op_id, kind, entity, hlc, device, body, local, case_id, server_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         cs.op.as_uuid().as_bytes(),
@@ -217,9 +245,10 @@ pub(crate) fn apply_in(
         body,
         origin == Origin::Local,
         case.as_uuid().as_bytes(),
+        server_seq.map(|s| s as i64),
     ])?;
     save_entity(tx, rowid, &before, &state, None, after)?;
-    Ok(Some(case))
+    Ok(Applied::New(case))
 }
 
 /// Merges another replica's state of an entity (from a snapshot) into the store: merged state

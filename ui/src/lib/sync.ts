@@ -24,6 +24,10 @@ export interface SyncDisplay {
   } | null;
   /** Records refused (kept aside). */
   refused: number;
+  /** Devices whose changes are known to exist but have not arrived: whose, and how many. */
+  missing: { name: string | null; count: number }[];
+  /** The server was caught lying (a fork, a replay, a cursor rolled back): tell IT. */
+  integrity: boolean;
   lastSuccess: string | null;
   /** The backend's one line. */
   message: string;
@@ -60,6 +64,8 @@ export function describeSync(v: SyncView): SyncDisplay {
         }
       : null,
     refused: v.refused,
+    missing: v.missing.filter((m) => m.count > 0).map((m) => ({ name: m.user_name ?? null, count: m.count })),
+    integrity: v.warnings.length > 0,
     lastSuccess: v.last_success ?? null,
     message: v.message_ja,
     canSync: v.enrolled && !v.running,

@@ -57,6 +57,35 @@ pub struct SyncProgress {
     pub own_cases_ready: bool,
 }
 
+/// Changes of one author device that are known to exist (a later change of theirs in the same
+/// case arrived) but have not arrived: shown until they do.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct MissingChanges {
+    /// The author device.
+    pub device: String,
+    /// Its user's name (from the device certificate this device verified), if known.
+    pub user_name: Option<String>,
+    /// Changes missing.
+    pub count: u32,
+    /// Cases concerned (a count: the screen names no case).
+    pub cases: u32,
+}
+
+/// Something the server did that this device detected and did not obey: a fork of a device's
+/// chain of changes (`fork`), a change sent again (`replayed`), a page going back before what
+/// the device has (`cursor_rollback`) or out of order (`out_of_order`). IT is to be told.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct IntegrityWarning {
+    /// `fork`, `replayed`, `cursor_rollback` or `out_of_order`.
+    pub kind: String,
+    /// The user of the device concerned, if any and known.
+    pub user_name: Option<String>,
+    /// How many times.
+    pub count: u32,
+    /// Last seen (RFC 3339).
+    pub last_at: String,
+}
+
 /// The sync indicator.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct SyncView {
@@ -81,6 +110,10 @@ pub struct SyncView {
     pub refusals: Vec<String>,
     /// Received records waiting for a key to open them.
     pub held: u32,
+    /// Devices whose changes are missing here, until they arrive.
+    pub missing: Vec<MissingChanges>,
+    /// What the server did that this device detected (tell IT).
+    pub warnings: Vec<IntegrityWarning>,
     /// A sync is running.
     pub running: bool,
     /// Its progress.

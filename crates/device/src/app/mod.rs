@@ -797,6 +797,26 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
                 .unwrap_or(u32::MAX),
             refusals: status.refusals.clone(),
             held: u32::try_from(status.held).unwrap_or(u32::MAX),
+            missing: status
+                .missing_from
+                .iter()
+                .map(|m| MissingChanges {
+                    device: m.device.to_string(),
+                    user_name: m.user_name.clone(),
+                    count: u32::try_from(m.missing).unwrap_or(u32::MAX),
+                    cases: u32::try_from(m.cases.len()).unwrap_or(u32::MAX),
+                })
+                .collect(),
+            warnings: status
+                .problems
+                .iter()
+                .map(|p| IntegrityWarning {
+                    kind: p.kind.clone(),
+                    user_name: p.user_name.clone(),
+                    count: u32::try_from(p.count).unwrap_or(u32::MAX),
+                    last_at: p.last_at.clone(),
+                })
+                .collect(),
             running,
             progress,
         })

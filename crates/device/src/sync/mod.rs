@@ -38,7 +38,7 @@ use crate::{Device, DeviceError};
 pub use backoff::{Backoff, SyncRound};
 pub use progress::ProgressBoard;
 pub use snapshots::SNAPSHOT_MIN_OPS;
-pub use status::{SyncErrorView, SyncStatus, SyncStatusState};
+pub use status::{IntegrityProblem, MissingFrom, SyncErrorView, SyncStatus, SyncStatusState};
 
 /// Meta keys of the sync state.
 const CURSOR: &str = "sync.cursor";
@@ -71,8 +71,21 @@ pub struct SyncReport {
     pub own_cases: u64,
     /// Envelopes waiting for a key.
     pub held: u64,
-    /// Envelopes refused as invalid in this round.
+    /// Envelopes refused as invalid in this round (forks included).
     pub invalid: u64,
+    /// Change sets refused as forks of their author's chain in this round (a second change at
+    /// a known place, or one contradicting a known link), and snapshot heads contradicting a
+    /// known link.
+    pub forks: u64,
+    /// Change sets already here that the server sent again under another sequence number
+    /// (applied as nothing).
+    pub replayed: u64,
+    /// Pull pages refused whole: going back before what this device has (`cursor_rollback`)
+    /// or out of the log's order (`out_of_order`). Nothing more is pulled in that round.
+    pub pages_refused: u64,
+    /// After the round: changes known to exist (a later change of their author in the same
+    /// case arrived) that have not arrived, over all authors and cases.
+    pub missing: u64,
     /// Case keys made here.
     pub keys_made: u64,
     /// Snapshots sealed here.
@@ -166,6 +179,8 @@ struct Round<'a> {
     backfill: Vec<EntityId>,
     /// Cases whose history was fetched in this round (a fetched history holds the grant again).
     backfilled: std::collections::BTreeSet<EntityId>,
+    /// A pull page was refused whole in this round: nothing more is pulled.
+    page_refused: bool,
     report: SyncReport,
 }
 
@@ -188,8 +203,17 @@ impl<'a> Round<'a> {
             page_keys: HashMap::new(),
             backfill: Vec::new(),
             backfilled: std::collections::BTreeSet::new(),
+            page_refused: false,
             report: SyncReport::default(),
         }
+    }
+
+    /// Adds what committing a page did to the report.
+    fn count(&mut self, c: tsunagi_store::PageCounts) {
+        self.report.applied += c.applied as u64;
+        self.report.replayed += c.replayed as u64;
+        self.report.forks += c.forks as u64;
+        self.report.invalid += c.forks as u64;
     }
 }
 
@@ -261,6 +285,7 @@ impl Device {
         self.observe_clock()?;
         round.report.cursor = self.meta_u64(CURSOR)?;
         round.report.held = self.store.sync_counts()?.held;
+        round.report.missing = self.store.chain_gaps()?.iter().map(|g| g.missing).sum();
         round.report.steps.total_ms = ms_since(start);
         Ok(round.report)
     }

@@ -2,20 +2,25 @@
 //! the store keeps it, so that sealing an outbox op and storing a received one copy the body
 //! bytes instead of decompressing, parsing, printing and compressing them again.
 //!
-//! Format 2 (written): `u8 2 | op[16] | entity[16] | device[16] | u8 len | kind | u8 len |
-//! hlc (sortable text) | body`, where `body` is the op body in the store's BLOB format
-//! ([`tsunagi_store::codec`]: a tag byte, then compressed JSON). Format 1 (read only, the first
-//! payloads): the whole change set deflated, as the codec's tag 1.
+//! Format 3 (written): `u8 3 | op[16] | entity[16] | device[16] | u64 chain_seq | prev[32] |
+//! u8 len | kind | u8 len | hlc (sortable text) | body`, where `body` is the op body in the
+//! store's BLOB format ([`tsunagi_store::codec`]: a tag byte, then compressed JSON) and
+//! `chain_seq`/`prev` place the change in its author's chain of its case
+//! ([`tsunagi_store::chain`]). Format 2 (read): the same without the chain fields. Format 1
+//! (read only, the first payloads): the whole change set deflated, as the codec's tag 1.
 
 use tsunagi_core::change::{ChangeBody, ChangeSet, EntityKind};
 use tsunagi_core::hlc::Hlc;
 use tsunagi_core::ids::{DeviceId, EntityId, OpId};
-use tsunagi_store::{OutboxOp, ReceivedChange, StoreError, codec};
+use tsunagi_store::chain::ZERO_LINK;
+use tsunagi_store::{ChainPos, OutboxOp, ReceivedChange, StoreError, codec};
 use uuid::Uuid;
 
 /// Tag of format 2. Format 1 starts with the codec's deflate tag, [`codec::DEFLATE_JSON`]
 /// (the only codec format of its time).
 const OP_ROW: u8 = 2;
+/// Tag of format 3: format 2 with the change's chain position.
+const CHAINED_ROW: u8 = 3;
 
 fn malformed(detail: impl Into<String>) -> StoreError {
     StoreError::Unreadable {
@@ -24,23 +29,27 @@ fn malformed(detail: impl Into<String>) -> StoreError {
     }
 }
 
-/// Format 2 of an outbox op: its op-log row as stored, the body copied as it is.
+/// Format 3 of an outbox op (format 2 if it has no chain position yet): its op-log row as
+/// stored, the body copied as it is.
 pub fn of_outbox(op: &OutboxOp) -> Result<Vec<u8>, StoreError> {
     encode_row(
         op.op.as_uuid().as_bytes(),
         op.entity.as_uuid().as_bytes(),
         op.device.as_uuid().as_bytes(),
+        op.chain,
         &op.kind,
         &op.hlc,
         &op.body,
     )
 }
 
-/// Format 2 of an op-log row (the fields as the `ops` table stores them).
+/// Format 3 (with a chain position) or 2 of an op-log row (the fields as the `ops` table
+/// stores them).
 fn encode_row(
     op: &[u8; 16],
     entity: &[u8; 16],
     device: &[u8; 16],
+    chain: Option<ChainPos>,
     kind: &str,
     hlc: &str,
     body: &[u8],
@@ -48,11 +57,15 @@ fn encode_row(
     let short = |s: &str, what: &str| {
         u8::try_from(s.len()).map_err(|_| malformed(format!("{what} longer than 255 bytes")))
     };
-    let mut out = Vec::with_capacity(51 + kind.len() + hlc.len() + body.len());
-    out.push(OP_ROW);
+    let mut out = Vec::with_capacity(91 + kind.len() + hlc.len() + body.len());
+    out.push(if chain.is_some() { CHAINED_ROW } else { OP_ROW });
     out.extend_from_slice(op);
     out.extend_from_slice(entity);
     out.extend_from_slice(device);
+    if let Some(c) = chain {
+        out.extend_from_slice(&c.seq.to_be_bytes());
+        out.extend_from_slice(&c.prev);
+    }
     out.push(short(kind, "kind")?);
     out.extend_from_slice(kind.as_bytes());
     out.push(short(hlc, "hlc")?);
@@ -63,31 +76,49 @@ fn encode_row(
 
 /// Format 2 of a change set (tests, and any caller holding a decoded change set).
 pub fn encode(cs: &ChangeSet) -> Result<Vec<u8>, StoreError> {
+    encode_chained(cs, None)
+}
+
+/// Format 3 of a change set at a chain position (format 2 without one).
+pub fn encode_chained(cs: &ChangeSet, chain: Option<ChainPos>) -> Result<Vec<u8>, StoreError> {
     let body = codec::encode(&cs.body, "change-set body")?;
     encode_row(
         cs.op.as_uuid().as_bytes(),
         cs.entity.as_uuid().as_bytes(),
         cs.device.as_uuid().as_bytes(),
+        chain,
         cs.kind.key(),
         &cs.hlc.to_sortable(),
         &body,
     )
 }
 
-/// Opens a change-set payload of either format. Strict: a short, overlong or unparsable
+/// Opens a change-set payload of any format. Strict: a short, overlong or unparsable
 /// field is refused, never guessed.
 pub fn decode(plain: &[u8]) -> Result<ReceivedChange, StoreError> {
-    match plain.first() {
-        Some(&OP_ROW) => {}
+    Ok(decode_chained(plain)?.0)
+}
+
+/// [`decode`], with the chain position a format 3 payload carries (the caller computes its
+/// link: it depends on the envelope's case and author).
+pub fn decode_chained(plain: &[u8]) -> Result<(ReceivedChange, Option<ChainPos>), StoreError> {
+    let chained = match plain.first() {
+        Some(&OP_ROW) => false,
+        Some(&CHAINED_ROW) => true,
         Some(&codec::DEFLATE_JSON) => {
-            return Ok(ReceivedChange {
-                cs: codec::decode(plain, "change set")?,
-                body: None,
-            });
+            return Ok((
+                ReceivedChange {
+                    cs: codec::decode(plain, "change set")?,
+                    body: None,
+                    chain: None,
+                    pulled: None,
+                },
+                None,
+            ));
         }
         Some(tag) => return Err(malformed(format!("unknown payload format {tag}"))),
         None => return Err(malformed("empty")),
-    }
+    };
     let mut rest = &plain[1..];
     let mut take = |n: usize, what: &str| -> Result<&[u8], StoreError> {
         if rest.len() < n {
@@ -101,6 +132,19 @@ pub fn decode(plain: &[u8]) -> Result<ReceivedChange, StoreError> {
     let op = OpId::from_uuid(id(take(16, "op id")?)?);
     let entity = EntityId::from_uuid(id(take(16, "entity")?)?);
     let device = DeviceId::from_uuid(id(take(16, "device")?)?);
+    let chain = if chained {
+        let seq = u64::from_be_bytes(take(8, "chain seq")?.try_into().expect("8 bytes"));
+        let prev: [u8; 32] = take(32, "chain prev")?.try_into().expect("32 bytes");
+        if seq == 0 {
+            return Err(malformed("chain position 0"));
+        }
+        if seq == 1 && prev != ZERO_LINK {
+            return Err(malformed("a first change with a previous link"));
+        }
+        Some(ChainPos { seq, prev })
+    } else {
+        None
+    };
     let n = usize::from(take(1, "kind")?[0]);
     let kind = std::str::from_utf8(take(n, "kind")?).map_err(|e| malformed(e.to_string()))?;
     let kind = EntityKind::parse(kind).map_err(|e| malformed(e.to_string()))?;
@@ -109,17 +153,22 @@ pub fn decode(plain: &[u8]) -> Result<ReceivedChange, StoreError> {
     let hlc = Hlc::parse_sortable(hlc).map_err(|e| malformed(e.to_string()))?;
     let body_bytes = rest.to_vec();
     let body: ChangeBody = codec::decode(&body_bytes, "change-set body")?;
-    Ok(ReceivedChange {
-        cs: ChangeSet {
-            op,
-            kind,
-            entity,
-            hlc,
-            device,
-            body,
+    Ok((
+        ReceivedChange {
+            cs: ChangeSet {
+                op,
+                kind,
+                entity,
+                hlc,
+                device,
+                body,
+            },
+            body: Some(body_bytes),
+            chain: None,
+            pulled: None,
         },
-        body: Some(body_bytes),
-    })
+        chain,
+    ))
 }
 
 #[cfg(test)]
@@ -161,7 +210,15 @@ mod tests {
         assert_eq!(codec::decode::<ChangeBody>(&body, "b").unwrap(), cs.body);
         // Format 1 as the first devices wrote it: the whole change set, deflated (codec tag 1).
         let one = crate::sync::deflated(&cs);
-        assert_eq!(decode(&one).unwrap(), ReceivedChange { cs, body: None });
+        assert_eq!(
+            decode(&one).unwrap(),
+            ReceivedChange {
+                cs,
+                body: None,
+                chain: None,
+                pulled: None
+            }
+        );
         assert!(
             decode(&[7, 1, 2])
                 .unwrap_err()
@@ -185,6 +242,7 @@ mod tests {
             kind: cs.kind.key().to_owned(),
             hlc: cs.hlc.to_sortable(),
             body: body.clone(),
+            chain: None,
         };
         let plain = of_outbox(&op).unwrap();
         assert_eq!(plain, encode(&cs).unwrap());
@@ -192,10 +250,54 @@ mod tests {
         assert_eq!(
             decode(&plain).unwrap(),
             ReceivedChange {
-                cs,
-                body: Some(body)
+                cs: cs.clone(),
+                body: Some(body.clone()),
+                chain: None,
+                pulled: None,
             }
         );
+        // With its chain position: format 3, which opens to the same change set and position.
+        let pos = ChainPos {
+            seq: 7,
+            prev: [9; 32],
+        };
+        let chained = of_outbox(&OutboxOp {
+            chain: Some(pos),
+            ..op
+        })
+        .unwrap();
+        assert_eq!(chained[0], CHAINED_ROW);
+        assert_eq!(chained, encode_chained(&cs, Some(pos)).unwrap());
+        let (got, got_pos) = decode_chained(&chained).unwrap();
+        assert_eq!((got.cs, got_pos), (cs, Some(pos)));
+    }
+
+    #[test]
+    fn chain_positions_are_checked() {
+        let cs = change();
+        for bad in [
+            ChainPos {
+                seq: 0,
+                prev: ZERO_LINK,
+            },
+            ChainPos {
+                seq: 1,
+                prev: [1; 32],
+            },
+        ] {
+            assert!(decode(&encode_chained(&cs, Some(bad)).unwrap()).is_err());
+        }
+        let three = encode_chained(
+            &cs,
+            Some(ChainPos {
+                seq: 2,
+                prev: [1; 32],
+            }),
+        )
+        .unwrap();
+        for n in 1..three.len() {
+            assert!(decode(&three[..n]).is_err(), "a payload cut at {n} opened");
+        }
     }
 
     #[test]

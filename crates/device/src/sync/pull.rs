@@ -9,7 +9,7 @@ use tsunagi_protocol::api::{DeviceCert, Head, MyCases};
 use tsunagi_protocol::client::ClientError;
 use tsunagi_protocol::wire::{self, Aux, Envelope, Kind, PullPage};
 use tsunagi_store::keys::Keystore;
-use tsunagi_store::{CaseKeyRow, GrantRow, PageWrite};
+use tsunagi_store::{CaseKeyRow, ChainLink, GrantRow, PageWrite, chain};
 use uuid::Uuid;
 
 use super::{Author, CURSOR, Round, ms_since, now_rfc3339, payload, snapshot_payload};
@@ -89,7 +89,10 @@ impl Device {
             if covered > 0 {
                 path.push_str(&format!("&covered_as_of={covered}"));
             }
-            let page = self.get_page(round, &path).await?;
+            let Some(page) = self.get_checked_page(round, &path, cursor).await? else {
+                // The server lied about the log: nothing more is taken from it this round.
+                return Ok(());
+            };
             let more = page.more;
             let next = page.next;
             self.apply_page(round, page, Some((CURSOR, next))).await?;
@@ -101,6 +104,9 @@ impl Device {
         }
         if fresh {
             self.fresh_snapshots(round, covered).await?;
+            if round.page_refused {
+                return Ok(());
+            }
         }
         self.retry_held(round).await?;
         while let Some(case) = round.backfill.pop() {
@@ -188,7 +194,9 @@ impl Device {
         self.step(SyncPhase::Snapshots, as_of.saturating_sub(start));
         loop {
             let path = format!("/v1/sync/snapshots?since={since}&as_of={as_of}&limit=200");
-            let page = self.get_page(round, &path).await?;
+            let Some(page) = self.get_checked_page(round, &path, since).await? else {
+                return Ok(());
+            };
             let (more, next) = (page.more, page.next);
             self.apply_page(round, page, Some((SNAP_CURSOR, next)))
                 .await?;
@@ -227,7 +235,9 @@ impl Device {
             if let Some(s) = covered_as_of {
                 path.push_str(&format!("&covered_as_of={s}"));
             }
-            let page = self.get_page(round, &path).await?;
+            let Some(page) = self.get_checked_page(round, &path, since).await? else {
+                return Ok(());
+            };
             let (more, next) = (page.more, page.next);
             self.apply_page_with(round, page, None, index_now).await?;
             since = next;
@@ -238,13 +248,58 @@ impl Device {
         Ok(())
     }
 
-    async fn get_page(&self, round: &mut Round<'_>, path: &str) -> Result<PullPage, DeviceError> {
+    /// A page asked for with `since`, checked against it: its envelopes all after `since`
+    /// and in strictly increasing order, and its `next` not before `since`. A page that is not
+    /// is refused whole (`cursor_rollback`: it goes back before what this device already has,
+    /// a log rolled back or an old page served again; `out_of_order`: its order is not the
+    /// log's): recorded as a problem for IT, reported by the round, and `None` — the cursor
+    /// does not move and nothing more is pulled in this round.
+    async fn get_checked_page(
+        &mut self,
+        round: &mut Round<'_>,
+        path: &str,
+        since: u64,
+    ) -> Result<Option<PullPage>, DeviceError> {
         let t = std::time::Instant::now();
         let bytes = round.client.send_bytes("GET", path, Vec::new()).await?;
-        let page = PullPage::decode(&bytes)
-            .map_err(|e| DeviceError::Server(ClientError::Protocol(e.to_string())));
         round.report.steps.download_ms += ms_since(t);
-        page
+        let refusal = match PullPage::decode(&bytes) {
+            Ok(page) => match page.items.first() {
+                Some(first) if first.seq <= since => Some((
+                    "cursor_rollback",
+                    format!(
+                        "a page asked after #{since} began with #{} (an old part of the log served again)",
+                        first.seq
+                    ),
+                )),
+                _ if page.next < since => Some((
+                    "cursor_rollback",
+                    format!(
+                        "a page asked after #{since} said to resume at #{}",
+                        page.next
+                    ),
+                )),
+                _ => return Ok(Some(page)),
+            },
+            // The wire format itself requires increasing sequence numbers and a `next` not
+            // before the page's last one.
+            Err(e)
+                if e.to_string().contains("do not increase")
+                    || e.to_string().contains("cursor is before") =>
+            {
+                Some(("out_of_order", format!("a page asked after #{since}: {e}")))
+            }
+            Err(e) => return Err(DeviceError::Server(ClientError::Protocol(e.to_string()))),
+        };
+        if let Some((code, detail)) = refusal {
+            let path_only = path.split('?').next().unwrap_or(path);
+            let detail = format!("{path_only}: {detail}");
+            self.store
+                .record_chain_problem(code, None, None, &detail, &now_rfc3339())?;
+            round.report.pages_refused += 1;
+            round.page_refused = true;
+        }
+        Ok(None)
     }
 
     async fn apply_page(
@@ -289,9 +344,10 @@ impl Device {
         write.cursor = cursor.map(|(k, v)| (k.to_owned(), v));
         round.report.steps.open_ms += ms_since(t);
         let t = std::time::Instant::now();
-        round.report.applied +=
-            self.store
-                .commit_page_sliced(&write, &now_rfc3339(), self.write_slice)? as u64;
+        let counts = self
+            .store
+            .commit_page_counted(&write, &now_rfc3339(), self.write_slice)?;
+        round.count(counts);
         round.report.steps.apply_ms += ms_since(t);
         round.report.snapshots_applied += write.snapshots.len() as u64;
         Ok(())
@@ -320,10 +376,10 @@ impl Device {
                 }
             }
             let t = std::time::Instant::now();
-            round.report.applied +=
+            let counts =
                 self.store
-                    .commit_page_sliced(&write, &now_rfc3339(), self.write_slice)?
-                    as u64;
+                    .commit_page_counted(&write, &now_rfc3339(), self.write_slice)?;
+            round.count(counts);
             round.report.steps.apply_ms += ms_since(t);
             round.report.snapshots_applied += write.snapshots.len() as u64;
         }
@@ -395,14 +451,24 @@ impl Device {
         };
         let author_id = Uuid::from_bytes(env.author);
         let me = round.enrollment.device;
-        // Our own change sets come back in the stream: already applied.
-        if author_id == me
-            && env.kind == Kind::Change
-            && self
-                .store
-                .has_op(OpId::from_uuid(Uuid::from_bytes(env.id)))?
-        {
-            return Ok(Outcome::Done);
+        // Our own change sets come back in the stream: already applied. Under another
+        // sequence number than the server acknowledged: a replay, applied as nothing.
+        if author_id == me && env.kind == Kind::Change {
+            let op = OpId::from_uuid(Uuid::from_bytes(env.id));
+            if let Some(known) = self.store.op_server_seq(op)? {
+                if let Some(first) = known.filter(|&first| first != seq) {
+                    round.report.replayed += 1;
+                    let case = EntityId::from_uuid(Uuid::from_bytes(env.case));
+                    self.store.record_chain_problem(
+                        "replayed",
+                        Some(me),
+                        Some(case),
+                        &format!("change {op} came again as #{seq} (first as #{first})"),
+                        &now_rfc3339(),
+                    )?;
+                }
+                return Ok(Outcome::Done);
+            }
         }
         let author = match self.author(round, author_id, write).await? {
             Some(a) => a,
@@ -566,7 +632,7 @@ impl Device {
                     ));
                 };
                 if let Aux::Snapshot { .. } = env.aux {
-                    let states = match snapshot_payload::decode(&plain) {
+                    let (heads, states) = match snapshot_payload::decode_with_heads(&plain) {
                         Ok(s) => s,
                         Err(e) => return Ok(refused("malformed", e.to_string())),
                     };
@@ -578,12 +644,24 @@ impl Device {
                     }
                     let states = if author_id == me { Vec::new() } else { states };
                     write.snapshots.push((case, seq, states));
+                    if !heads.is_empty() {
+                        write.snapshot_heads.push((case, heads));
+                    }
                     return Ok(Outcome::Done);
                 }
-                let rc = match payload::decode(&plain) {
+                let (mut rc, pos) = match payload::decode_chained(&plain) {
                     Ok(c) => c,
                     Err(e) => return Ok(refused("malformed", e.to_string())),
                 };
+                // Its place in its author's chain of this case (the header's case and author;
+                // the change set's own are checked against them below).
+                rc.chain = pos.map(|pos| ChainLink {
+                    author: author_id,
+                    case,
+                    pos,
+                    link: chain::link(&env.case, &env.author, pos.seq, &pos.prev, &env.id),
+                });
+                rc.pulled = Some((seq, body.to_vec()));
                 let cs = &rc.cs;
                 if *cs.op.as_uuid().as_bytes() != env.id
                     || *cs.device.as_uuid().as_bytes() != env.author

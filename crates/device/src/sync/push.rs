@@ -9,7 +9,7 @@ use tsunagi_crypto::case::seal_payload;
 use tsunagi_crypto::identity::SigKey;
 use tsunagi_protocol::client::{Client, ClientError};
 use tsunagi_protocol::wire::{self, Aux, Envelope, Kind, PushResponse, PushResult};
-use tsunagi_store::{CaseKeyRow, QueuedEnvelope, StoreError};
+use tsunagi_store::{CaseKeyRow, QueuedEnvelope};
 
 use super::{Round, now_rfc3339, payload};
 use crate::api::SyncPhase;
@@ -159,21 +159,7 @@ impl Device {
         after: i64,
         sig: &Arc<SigKey>,
     ) -> Result<ToSeal, DeviceError> {
-        // Each op goes out as its op-log row (payload format 2): the stored body is copied, not
-        // decompressed and compressed again.
-        let ops = self
-            .store
-            .outbox_batch(after, PUSH_MAX)?
-            .into_iter()
-            .map(|op| {
-                Ok(Outgoing {
-                    payload: payload::of_outbox(&op)?,
-                    seq: op.seq,
-                    case: op.case,
-                    op: op.op,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut ops = self.store.outbox_batch(after, PUSH_MAX)?;
         let mut keys: BTreeMap<EntityId, Option<CaseKeyRow>> = BTreeMap::new();
         for op in &ops {
             if let std::collections::btree_map::Entry::Vacant(v) = keys.entry(op.case) {
@@ -198,6 +184,29 @@ impl Device {
             author: *round.enrollment.device.as_bytes(),
             sig: Arc::clone(sig),
         };
+        // Each change sealed for the first time takes the next place in this device's chain
+        // of its case, recorded before it is sealed: sealed again later (a crash before the
+        // push was recorded, a lost key race, a key rotation) it keeps that place.
+        let unplaced: Vec<(OpId, EntityId)> = ops
+            .iter()
+            .filter(|op| op.chain.is_none() && matches!(keys.get(&op.case), Some(Some(_))))
+            .map(|op| (op.op, op.case))
+            .collect();
+        if !unplaced.is_empty() {
+            let placed = self
+                .store
+                .assign_chain(round.enrollment.device, &unplaced)?;
+            let mut placed = unplaced.iter().map(|u| u.0).zip(placed);
+            let mut next = placed.next();
+            for op in &mut ops {
+                if let Some((id, pos)) = next
+                    && id == op.op
+                {
+                    op.chain = Some(pos);
+                    next = placed.next();
+                }
+            }
+        }
         let mut bytes = 0usize;
         for op in ops {
             if batch.jobs.len() >= PUSH_MAX || bytes >= PUSH_BYTES {
@@ -206,6 +215,12 @@ impl Device {
             batch.after = op.seq;
             match keys.get(&op.case) {
                 Some(Some(key)) => {
+                    // Each op goes out as its op-log row (payload format 3): the stored body is
+                    // copied, not decompressed and compressed again.
+                    let op = Outgoing {
+                        payload: payload::of_outbox(&op)?,
+                        op: op.op,
+                    };
                     bytes += op.payload.len() + SEAL_OVERHEAD;
                     batch.jobs.push((key.clone(), op));
                 }
@@ -266,13 +281,13 @@ impl Device {
         let mut retry = false;
         for (op, r) in batch.ops.iter().zip(resp.results) {
             match r {
-                PushResult::Accepted { .. } => {
+                PushResult::Accepted { seq } => {
                     round.report.pushed += 1;
-                    acked.push(*op);
+                    acked.push((*op, Some(seq)));
                 }
-                PushResult::Duplicate { .. } => {
+                PushResult::Duplicate { seq } => {
                     round.report.duplicates += 1;
-                    acked.push(*op);
+                    acked.push((*op, Some(seq)));
                 }
                 PushResult::Rejected { code, .. }
                     if code == "stale_key" || code == "unknown_case" =>
@@ -287,17 +302,13 @@ impl Device {
             }
         }
         self.store
-            .record_push(&acked, &refusals, &[], &now_rfc3339())?;
+            .record_push_at(&acked, &refusals, &[], &now_rfc3339())?;
         Ok(retry)
     }
 }
 
 /// A local op waiting to be pushed, with the plaintext to seal.
 struct Outgoing {
-    /// Op-log position.
-    seq: i64,
-    /// Its case.
-    case: EntityId,
     /// Its op id.
     op: OpId,
     /// The plaintext to seal ([`payload`], format 2: the op-log row as stored).

@@ -1,12 +1,20 @@
-//! The plaintext of a snapshot envelope (docs/protocol.md, "Payloads"): the JSON array of a
-//! case's entity states, compressed as one value ([`tsunagi_store::codec`], tag 2 or 1).
+//! The plaintext of a snapshot envelope (docs/protocol.md, "Payloads"): each author's chain
+//! head in the case as of the snapshot (`u8 3 | u32 n | n × (author[16] | u64 seq |
+//! link[32])`, written), then the JSON array of the case's entity states, compressed as one
+//! value ([`tsunagi_store::codec`], tag 2 or 1; without the heads before them, still read).
 //! Written from each state's stored JSON, without parsing and serializing it again; opened
 //! with each state's own JSON text, so a store that then holds exactly that state compresses
 //! the text as it came instead of printing the state again.
 
 use tsunagi_core::ids::EntityId;
 use tsunagi_core::merge::EntityState;
-use tsunagi_store::{SnapshotState, Store, StoreError, codec};
+use tsunagi_store::{ChainHead, SnapshotState, Store, StoreError, codec};
+use uuid::Uuid;
+
+/// Tag of a payload that begins with the chain heads.
+const WITH_HEADS: u8 = 3;
+/// Most chain heads one snapshot carries (one per author device of the case).
+const MAX_HEADS: usize = 100_000;
 
 fn malformed(detail: impl ToString) -> StoreError {
     StoreError::Unreadable {
@@ -23,7 +31,50 @@ fn malformed(detail: impl ToString) -> StoreError {
 pub fn of_case(store: &Store, case: EntityId) -> Result<Vec<u8>, StoreError> {
     let mut json = vec![b'['];
     store.case_states_json(case, |state| append(&mut json, state))?;
-    finish(json)
+    let mut out = heads_prefix(&store.chain_heads_of(case)?);
+    out.extend(finish(json)?);
+    Ok(out)
+}
+
+/// The chain heads a snapshot begins with.
+fn heads_prefix(heads: &[ChainHead]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + heads.len() * 56);
+    out.push(WITH_HEADS);
+    out.extend_from_slice(&(heads.len() as u32).to_be_bytes());
+    for h in heads {
+        out.extend_from_slice(h.author.as_bytes());
+        out.extend_from_slice(&h.seq.to_be_bytes());
+        out.extend_from_slice(&h.link);
+    }
+    out
+}
+
+/// Opens a snapshot payload into its chain heads (none in a payload written before chains)
+/// and its states. Strict, as [`decode`].
+pub fn decode_with_heads(plain: &[u8]) -> Result<(Vec<ChainHead>, Vec<SnapshotState>), StoreError> {
+    if plain.first() != Some(&WITH_HEADS) {
+        return Ok((Vec::new(), decode(plain)?));
+    }
+    let n = plain
+        .get(1..5)
+        .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize)
+        .ok_or_else(|| malformed("chain heads cut short"))?;
+    if n > MAX_HEADS || plain.len() < 5 + n * 56 {
+        return Err(malformed("chain heads cut short"));
+    }
+    let mut heads = Vec::with_capacity(n);
+    for one in plain[5..5 + n * 56].chunks_exact(56) {
+        let seq = u64::from_be_bytes(one[16..24].try_into().expect("8 bytes"));
+        if seq == 0 {
+            return Err(malformed("a chain head at position 0"));
+        }
+        heads.push(ChainHead {
+            author: Uuid::from_slice(&one[..16]).map_err(malformed)?,
+            seq,
+            link: one[24..].try_into().expect("32 bytes"),
+        });
+    }
+    Ok((heads, decode(&plain[5 + n * 56..])?))
 }
 
 /// Adds one state's JSON text to the array begun with `[`.
@@ -40,8 +91,9 @@ fn finish(mut json: Vec<u8>) -> Result<Vec<u8>, StoreError> {
     codec::encode_json(&json, "snapshot")
 }
 
-/// Opens a snapshot payload. Strict: anything but an array of entity states (with JSON's
-/// whitespace) refuses the whole snapshot, never a part of it.
+/// Opens a snapshot payload's states (without chain heads before them). Strict: anything but
+/// an array of entity states (with JSON's whitespace) refuses the whole snapshot, never a
+/// part of it.
 pub fn decode(plain: &[u8]) -> Result<Vec<SnapshotState>, StoreError> {
     let json = codec::json_of(plain, "snapshot")?;
     let skip_ws = |mut at: usize| {
@@ -178,6 +230,42 @@ mod tests {
         assert_eq!(got, states);
         let empty = finish(vec![b'[']).unwrap();
         assert!(decode(&empty).unwrap().is_empty());
+    }
+
+    /// A snapshot begins with its chain heads, which open as they were written; a payload
+    /// without them still opens; heads cut short or at position 0 refuse the whole snapshot.
+    #[test]
+    fn chain_heads_travel_with_the_states() {
+        let heads = vec![
+            ChainHead {
+                author: Uuid::from_u128(5),
+                seq: 12,
+                link: [7; 32],
+            },
+            ChainHead {
+                author: Uuid::from_u128(6),
+                seq: 1,
+                link: [8; 32],
+            },
+        ];
+        let states = codec::encode(&vec![state(1, "訪問")], "x").unwrap();
+        let mut plain = heads_prefix(&heads);
+        plain.extend_from_slice(&states);
+        let (got, s) = decode_with_heads(&plain).unwrap();
+        assert_eq!(got, heads);
+        assert_eq!(s.len(), 1);
+        let (none, s) = decode_with_heads(&states).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(s.len(), 1);
+        for n in 1..5 + 2 * 56 {
+            assert!(decode_with_heads(&plain[..n]).is_err(), "cut at {n} opened");
+        }
+        let mut zero = plain.clone();
+        zero[5 + 16..5 + 24].copy_from_slice(&0u64.to_be_bytes());
+        assert!(decode_with_heads(&zero).is_err());
+        let mut many = plain;
+        many[1..5].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(decode_with_heads(&many).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CURSOR, LAST_ATTEMPT, LAST_ERROR, LAST_SUCCESS};
 use crate::{Device, DeviceError};
+use tsunagi_protocol::api::DeviceCert;
 
 /// The last error, in plain words.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -37,6 +38,38 @@ pub enum SyncStatusState {
     NotEnrolled,
 }
 
+/// An author device some of whose changes are known to exist but have not arrived (a later
+/// change of theirs in the same case did): shown until they arrive.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MissingFrom {
+    /// The author device.
+    pub device: uuid::Uuid,
+    /// Its user's name, from the device certificate this device verified (None: not known).
+    pub user_name: Option<String>,
+    /// Changes missing.
+    pub missing: u64,
+    /// The cases concerned.
+    pub cases: Vec<String>,
+}
+
+/// Something a server did that this device detected and did not obey (a fork of an author's
+/// chain, a replayed change, a pull page going back or out of order), for IT.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct IntegrityProblem {
+    /// `fork`, `replayed`, `cursor_rollback` or `out_of_order`.
+    pub kind: String,
+    /// The author device concerned, if any.
+    pub device: Option<uuid::Uuid>,
+    /// Its user's name, if known.
+    pub user_name: Option<String>,
+    /// How many times.
+    pub count: u64,
+    /// Last seen (RFC 3339).
+    pub last_at: String,
+    /// Detail (English, for IT).
+    pub detail: String,
+}
+
 /// What the app shows about sync.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncStatus {
@@ -66,6 +99,10 @@ pub struct SyncStatus {
     pub cursor: u64,
     /// The refusals, newest first (code: detail).
     pub refusals: Vec<String>,
+    /// Authors whose changes are missing here, until they arrive.
+    pub missing_from: Vec<MissingFrom>,
+    /// What a server did that this device detected and refused or did not obey.
+    pub problems: Vec<IntegrityProblem>,
 }
 
 impl Device {
@@ -142,6 +179,54 @@ impl Device {
                 counts.held
             ));
         }
+        let name = |device: uuid::Uuid| -> Result<Option<String>, DeviceError> {
+            Ok(self
+                .store
+                .cert(device)?
+                .and_then(|j| serde_json::from_str::<DeviceCert>(&j).ok())
+                .map(|c| c.user_name))
+        };
+        let mut missing_from = Vec::new();
+        for g in self.store.chain_gaps()? {
+            let user_name = name(g.author)?;
+            message_ja.push_str(&format!(
+                " {}の端末からの変更が一部届いていません（{}件）。",
+                user_name
+                    .as_deref()
+                    .map_or("不明な利用者".to_owned(), |n| format!("{n}さん")),
+                g.missing
+            ));
+            missing_from.push(MissingFrom {
+                device: g.author,
+                user_name,
+                missing: g.missing,
+                cases: g.cases.iter().map(|c| c.to_string()).collect(),
+            });
+        }
+        let mut problems = Vec::new();
+        for p in self.store.chain_problems()? {
+            let user_name = match p.author {
+                Some(a) => name(a)?,
+                None => None,
+            };
+            problems.push(IntegrityProblem {
+                kind: p.kind,
+                device: p.author,
+                user_name,
+                count: p.count,
+                last_at: p.last_at,
+                detail: p.detail,
+            });
+        }
+        if problems.iter().any(|p| p.kind != "replayed") {
+            message_ja.push_str(
+                " サーバーから届いた記録に不正な食い違いを検出しました（受け付けていません）。情報システム担当に連絡してください。",
+            );
+        } else if !problems.is_empty() {
+            message_ja.push_str(
+                " サーバーが同じ記録を重ねて送ってきました（二重には反映していません）。情報システム担当に連絡してください。",
+            );
+        }
         Ok(SyncStatus {
             enrolled,
             state,
@@ -156,6 +241,8 @@ impl Device {
             last_error,
             cursor: self.meta_u64(CURSOR)?,
             refusals,
+            missing_from,
+            problems,
         })
     }
 }

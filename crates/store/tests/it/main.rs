@@ -4,6 +4,7 @@
 
 mod access;
 mod caseload;
+mod chain;
 mod open;
 mod privacy;
 mod search;
@@ -72,6 +73,8 @@ pub(crate) fn received(cs: &ChangeSet) -> tsunagi_store::ReceivedChange {
     tsunagi_store::ReceivedChange {
         cs: cs.clone(),
         body: Some(tsunagi_store::codec::encode(&cs.body, "change-set body").expect("encode")),
+        chain: None,
+        pulled: None,
     }
 }
 

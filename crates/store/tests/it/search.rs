@@ -98,6 +98,9 @@ fn upgraded_from(version: i64, old_tables: &str) {
         "DROP TABLE gram_rows; DROP TABLE gram_segs; DROP TABLE gram_docs;
          DROP TABLE gram_dead; DROP TABLE gram_state;
          DROP TABLE drafts; DROP INDEX entities_conflicted;
+         DROP TABLE chain_heads; DROP TABLE chain_links; DROP TABLE chain_problems;
+         ALTER TABLE ops DROP COLUMN chain_seq; ALTER TABLE ops DROP COLUMN chain_prev;
+         ALTER TABLE ops DROP COLUMN server_seq;
          {old_tables}
          DELETE FROM fts_queue;
          PRAGMA user_version = {version};"

@@ -355,6 +355,8 @@ fn an_outbox_op_carries_the_stored_row_to_another_store() {
             body: codec::decode(&row.body, "body").unwrap(),
         },
         body: Some(row.body.clone()),
+        chain: None,
+        pulled: None,
     };
     assert_eq!(rc.cs, cs);
 

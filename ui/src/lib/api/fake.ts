@@ -203,7 +203,7 @@ export function sampleToday(): TodayView {
 export function sampleSync(over: Partial<SyncView> = {}): SyncView {
   return {
     enrolled: true, state: 'synced', message_ja: '同期済みです', pending: 0, last_success: '2026-12-02T08:15:00+09:00',
-    error_code: null, error_ja: null, refused: 0, refusals: [], held: 0, running: false, progress: null, ...over,
+    error_code: null, error_ja: null, refused: 0, refusals: [], held: 0, missing: [], warnings: [], running: false, progress: null, ...over,
   };
 }
 

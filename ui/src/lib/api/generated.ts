@@ -1795,6 +1795,42 @@ first_sync: boolean,
  */
 own_cases_ready: boolean, };
 
+export type MissingChanges = { 
+/**
+ * The author device.
+ */
+device: string, 
+/**
+ * Its user's name (from the device certificate this device verified), if known.
+ */
+user_name: string | null, 
+/**
+ * Changes missing.
+ */
+count: number, 
+/**
+ * Cases concerned (a count: the screen names no case).
+ */
+cases: number, };
+
+export type IntegrityWarning = { 
+/**
+ * `fork`, `replayed`, `cursor_rollback` or `out_of_order`.
+ */
+kind: string, 
+/**
+ * The user of the device concerned, if any and known.
+ */
+user_name: string | null, 
+/**
+ * How many times.
+ */
+count: number, 
+/**
+ * Last seen (RFC 3339).
+ */
+last_at: string, };
+
 export type SyncView = { 
 /**
  * Enrolled with a server.
@@ -1837,6 +1873,14 @@ refusals: Array<string>,
  * Received records waiting for a key to open them.
  */
 held: number, 
+/**
+ * Devices whose changes are missing here, until they arrive.
+ */
+missing: Array<MissingChanges>, 
+/**
+ * What the server did that this device detected (tell IT).
+ */
+warnings: Array<IntegrityWarning>, 
 /**
  * A sync is running.
  */

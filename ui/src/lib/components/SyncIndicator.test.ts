@@ -52,6 +52,24 @@ describe('sync indicator', () => {
     expect(screen.queryByTestId('sync-progress-count')).toBeNull();
   });
 
+  it('says whose changes are missing, and warns to contact IT when the server lied', async () => {
+    show(sampleSync({
+      missing: [{ device: 'd1', user_name: '山田 花子', count: 2, cases: 1 }],
+      warnings: [{ kind: 'fork', user_name: '山田 花子', count: 1, last_at: '2026-12-02T08:15:00+09:00' }],
+    }));
+    const missing = await screen.findByTestId('sync-missing');
+    expect(missing.textContent).toContain('山田 花子さんの端末からの変更が一部届いていません（2件）');
+    expect(missing.getAttribute('data-count')).toBe('2');
+    expect(screen.getByTestId('sync-integrity').textContent).toContain('情報システム担当に連絡してください');
+  });
+
+  it('shows nothing missing once it has arrived', async () => {
+    show(sampleSync());
+    await screen.findByTestId('sync-last');
+    expect(screen.queryByTestId('sync-missing')).toBeNull();
+    expect(screen.queryByTestId('sync-integrity')).toBeNull();
+  });
+
   it('syncs now on request and shows the last sync', async () => {
     const fake = show(sampleSync());
     expect((await screen.findByTestId('sync-last')).textContent).toContain('2026年12月2日（水） 08:15');
