@@ -134,7 +134,8 @@ fn too_many(wait: Duration, message: &str) -> Response {
 /// Middleware: attempts at a secret (`SECRET_ROUTES`) each take a token from the client
 /// address's bucket and from the server-wide one before they are tried, and give both back
 /// when they succeed (2xx); with either bucket empty the answer is 429 `rate_limited` with
-/// `Retry-After`. Failed attempts are logged with the address.
+/// `Retry-After`. Failed attempts are logged (warn) with the address: at most as many lines
+/// as the server-wide allowance; the refusals only at debug, so a flood does not fill the log.
 pub(crate) async fn secret_attempts(
     State(state): State<AppState>,
     req: Request,
@@ -160,7 +161,7 @@ pub(crate) async fn secret_attempts(
     }
     if let Err(wait) = guard.total.take(ALL) {
         guard.per_ip.refund(&key);
-        tracing::warn!(client = %key, route, "secret attempts from all addresses: refused");
+        tracing::debug!(client = %key, route, "secret attempts from all addresses: refused");
         return too_many(wait, "too many failed attempts; try again later");
     }
     let resp = next.run(req).await;
