@@ -806,3 +806,59 @@ async fn a_new_device_takes_its_users_own_cases_first() {
     // A second round is an ordinary one.
     assert_eq!(sync(&mut new).await.own_cases, 0);
 }
+
+/// Issue 23 §6: the ids the server sees for a case do not tell when it was opened. A person
+/// added on a device gets a random (UUIDv4) id, and every envelope pushed for the person
+/// carries that id as its case; the change envelopes' own ids (op ids) stay UUIDv7.
+#[tokio::test(flavor = "current_thread")]
+async fn a_case_id_tells_the_server_nothing_of_when_it_was_opened() {
+    let world = World::start(Kind::Sqlite).await;
+    let admin = world.admin().await;
+    admin.create_team("csw-north", "csw").await.unwrap();
+    let mut w1 = member(&world, &admin, "山田 花子", "csw-north", "worker").await;
+    let p = w1.add_person(&person("高橋 トメ")).unwrap();
+    let q = w1.add_person(&person("佐藤 ウメ")).unwrap();
+    assert_eq!(p.as_uuid().get_version_num(), 4, "{p}");
+    assert_eq!(q.as_uuid().get_version_num(), 4, "{q}");
+    w1.add_contact(&contact(p, "初回訪問")).unwrap();
+    sync(&mut w1).await;
+
+    let db = rusqlite::Connection::open(world.dir.path().join("server.db")).unwrap();
+    let rows: Vec<(Vec<u8>, String, Vec<u8>)> = db
+        .prepare("SELECT id, kind, case_id FROM envelopes ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let of = |case: PersonId| -> Vec<&(Vec<u8>, String, Vec<u8>)> {
+        rows.iter()
+            .filter(|r| r.2 == case.as_uuid().as_bytes())
+            .collect()
+    };
+    let (of_p, of_q) = (of(p), of(q));
+    // p: its case key, the person, the contact; q: its case key and the person.
+    assert_eq!(
+        of_p.iter().filter(|r| r.1 == "change").count(),
+        2,
+        "{of_p:?}"
+    );
+    assert!(of_p.iter().any(|r| r.1 == "case_key"));
+    assert_eq!(of_q.iter().filter(|r| r.1 == "change").count(), 1);
+    assert_eq!(
+        of_p.len() + of_q.len(),
+        rows.len(),
+        "no envelope under another case id"
+    );
+    for (id, kind, case) in &rows {
+        let case = uuid::Uuid::from_slice(case).unwrap();
+        assert_eq!(
+            case.get_version_num(),
+            4,
+            "case {case} of a {kind} envelope"
+        );
+        if kind == "change" {
+            assert_eq!(uuid::Uuid::from_slice(id).unwrap().get_version_num(), 7);
+        }
+    }
+}

@@ -202,6 +202,7 @@ impl AdminError {
                 | AdminError::AlreadyInitialized(_)
                 | AdminError::NotInitialized(_)
                 | AdminError::FileExists(_)
+                | AdminError::Server(ClientError::InsecureUrl(_))
         )
     }
 

@@ -189,6 +189,11 @@ pub fn check_server_url(url: &str) -> Result<String, AdminError> {
     {
         return Err(bad());
     }
+    // Plain http:// only to this machine: the one rule devices follow too.
+    tsunagi_protocol::client::check_server_url(trimmed).map_err(|e| match e {
+        tsunagi_protocol::client::ClientError::InsecureUrl(_) => AdminError::Server(e),
+        _ => bad(),
+    })?;
     Ok(trimmed.to_owned())
 }
 
@@ -322,6 +327,18 @@ mod tests {
             check_server_url("https://tsunagi.example.lg.jp/").unwrap(),
             "https://tsunagi.example.lg.jp"
         );
+        for insecure in [
+            "http://example.org",
+            "http://tsunagi.example.lg.jp:8443/",
+            "http://10.1.2.3",
+        ] {
+            let e = check_server_url(insecure).unwrap_err();
+            assert_eq!(e.code(), "insecure_url", "{insecure}");
+            assert!(e.is_bad_input());
+        }
+        for ok in ["http://[::1]:8443", "http://localhost:8443"] {
+            assert!(check_server_url(ok).is_ok(), "{ok}");
+        }
         for bad in [
             "",
             "tsunagi.example",

@@ -122,6 +122,13 @@ fn opt<T>(
     }
 }
 
+/// A new id for a record whose id is its case id (a person, a household, a meeting): random
+/// (UUIDv4). The server sees case ids; a time-ordered UUIDv7 would tell it when the case was
+/// opened. Other records keep UUIDv7 ids: they never leave the device unsealed.
+pub(crate) fn new_case_uuid() -> Result<Uuid, DeviceError> {
+    Ok(uuid::Builder::from_random_bytes(tsunagi_crypto::random_array::<16>()?).into_uuid())
+}
+
 pub(crate) fn to_fields<T: Serialize>(value: &T) -> BTreeMap<String, Value> {
     match serde_json::to_value(value) {
         Ok(Value::Object(map)) => map.into_iter().collect(),
@@ -468,7 +475,7 @@ impl Device {
         })?;
         let person = Person::new(fields)?;
         person.check_config(&self.config)?;
-        let id = PersonId::from_uuid(Uuid::now_v7());
+        let id = PersonId::from_uuid(new_case_uuid()?);
         self.write_entity(EntityKind::Person, id.into(), to_fields(&person))?;
         Ok(id)
     }

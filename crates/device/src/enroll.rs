@@ -183,7 +183,8 @@ pub(crate) fn inspect_bundle(bundle_json: &str) -> Result<crate::api::BundleInfo
     })
 }
 
-/// Parses a bundle and refuses an unknown version or an expired code.
+/// Parses a bundle and refuses an unknown version, a plain `http://` server URL other than
+/// loopback (`insecure_url`, before any request) or an expired code.
 fn parse_bundle(bundle_json: &str) -> Result<EnrollmentBundle, DeviceError> {
     let bundle: EnrollmentBundle = serde_json::from_str(bundle_json.trim())
         .map_err(|e| DeviceError::Bundle(format!("not an enrollment bundle: {e}")))?;
@@ -192,6 +193,11 @@ fn parse_bundle(bundle_json: &str) -> Result<EnrollmentBundle, DeviceError> {
             "bundle version {} is not supported",
             bundle.v
         )));
+    }
+    match tsunagi_protocol::client::check_server_url(&bundle.server_url) {
+        Ok(()) => {}
+        Err(e @ tsunagi_protocol::client::ClientError::InsecureUrl(_)) => return Err(e.into()),
+        Err(e) => return Err(DeviceError::Bundle(format!("server URL: {e}"))),
     }
     if let Ok(exp) = chrono::DateTime::parse_from_rfc3339(&bundle.expires_at)
         && exp < Utc::now()

@@ -125,6 +125,7 @@ impl DeviceError {
             DeviceError::BadValue(_) => "bad_value",
             DeviceError::Server(e) => match e {
                 tsunagi_protocol::client::ClientError::Unreachable(_) => "unreachable",
+                tsunagi_protocol::client::ClientError::InsecureUrl(_) => "insecure_url",
                 _ => "server_refused",
             },
         }
@@ -147,6 +148,7 @@ impl DeviceError {
                 | DeviceError::BadValue(_)
                 | DeviceError::AlreadyEnrolled
                 | DeviceError::NotEnrolled
+                | DeviceError::Server(tsunagi_protocol::client::ClientError::InsecureUrl(_))
                 | DeviceError::Key(
                     KeyError::PinRequired
                         | KeyError::WrongPin { .. }
@@ -224,6 +226,9 @@ impl DeviceError {
                 if code == "revoked" || code == "device_revoked" =>
             {
                 "この端末は無効化されています。情報システム担当に連絡してください（未送信の記録は端末に残っています）。".into()
+            }
+            DeviceError::Server(tsunagi_protocol::client::ClientError::InsecureUrl(_)) => {
+                "サーバーのアドレスが暗号化されない「http://」のため、接続しませんでした。「https://」で始まるアドレスを情報システム担当に確認してください。".into()
             }
             DeviceError::Server(_) => "サーバーが要求を受け付けませんでした。".into(),
             DeviceError::NothingPending => {

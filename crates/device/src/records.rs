@@ -230,7 +230,7 @@ impl Device {
                 let _: Household = self.record(EntityKind::Household, eid, "household")?;
                 HouseholdId::from_uuid(*eid.as_uuid())
             }
-            None => HouseholdId::from_uuid(Uuid::now_v7()),
+            None => HouseholdId::from_uuid(crate::device::new_case_uuid()?),
         };
         self.write_entity(EntityKind::Household, id.into(), to_fields(&household))?;
         for m in household.members() {

@@ -160,7 +160,7 @@ impl Device {
             decisions: Note::parse("decisions", &input.decisions)?,
             follow_ups: Vec::new(),
         })?;
-        let id = MeetingId::from_uuid(Uuid::now_v7());
+        let id = MeetingId::from_uuid(crate::device::new_case_uuid()?);
         self.write_entity(
             EntityKind::Meeting,
             id.into(),

@@ -909,3 +909,66 @@ fn a_device_opened_without_a_pin_stands_behind_the_same_door() {
         p
     );
 }
+
+/// An enrollment bundle for `server_url` with well-formed keys and a code valid for a day.
+fn bundle_for(server_url: &str) -> String {
+    use tsunagi_crypto::identity::{KemKey, SigKey};
+    let sig = || SigKey::generate().unwrap().public().as_bytes().to_vec();
+    serde_json::to_string(&tsunagi_protocol::api::EnrollmentBundle {
+        v: 1,
+        server_url: server_url.into(),
+        server_pub: sig(),
+        admin_pub: sig(),
+        org_recovery_pub: KemKey::generate().unwrap().public().as_bytes().to_vec(),
+        code: "AAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+        user: uuid::Uuid::nil(),
+        user_name: "山田花子".into(),
+        team: "csw-north".into(),
+        role: tsunagi_protocol::api::Role::Worker,
+        expires_at: (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339(),
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_bundle_pointing_at_plain_http_elsewhere_is_refused_before_anything() {
+    require_keystore();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("device");
+    let app = App::new(&dir).unwrap();
+    for url in ["http://example.org", "http://tsunagi.example.lg.jp:8443/"] {
+        let bundle = bundle_for(url);
+        let e = app
+            .inspect_bundle(&BundleText {
+                bundle: bundle.clone(),
+            })
+            .unwrap_err();
+        assert_eq!(e.code, "insecure_url", "{url}");
+        assert!(e.bad_input);
+        assert_japanese(&e);
+        // Enrolling refuses it before the device is set up or any request is sent (a request
+        // to example.org would end `unreachable`, or in some answer of that host).
+        let e = app
+            .enroll(&EnrollRequest {
+                bundle,
+                pin: PIN.into(),
+                pin_repeat: PIN.into(),
+            })
+            .unwrap_err();
+        assert_eq!(e.code, "insecure_url", "{url}");
+        assert!(!dir.join("store.db").exists(), "nothing was set up");
+    }
+    for url in [
+        "http://127.0.0.1:8443",
+        "http://[::1]:8443",
+        "http://localhost:8443",
+        "https://tsunagi.example.lg.jp",
+    ] {
+        let info = app
+            .inspect_bundle(&BundleText {
+                bundle: bundle_for(url),
+            })
+            .unwrap();
+        assert_eq!(info.server_url, url);
+    }
+}

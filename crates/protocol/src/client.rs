@@ -34,6 +34,12 @@ pub enum ClientError {
     /// The request could not be signed (no randomness).
     #[error("cannot sign the request: {0}")]
     Sign(String),
+    /// A plain `http://` URL to a host other than loopback: refused before any request
+    /// (a network on the way could read and change everything, [`check_server_url`]).
+    #[error(
+        "refusing the server URL {0}: plain http:// is allowed only to this machine (127.0.0.0/8, ::1, localhost); use https://"
+    )]
+    InsecureUrl(String),
 }
 
 impl ClientError {
@@ -44,7 +50,42 @@ impl ClientError {
             ClientError::Refused { code, .. } => code,
             ClientError::Protocol(_) => "protocol",
             ClientError::Sign(_) => "sign",
+            ClientError::InsecureUrl(_) => "insecure_url",
         }
+    }
+}
+
+/// Checks a server URL before anything is sent to it: `https://` anywhere, `http://` only to
+/// loopback (127.0.0.0/8, `[::1]`, `localhost`: a server on this machine, as in tests and the
+/// demo); [`ClientError::InsecureUrl`] for plain HTTP elsewhere, [`ClientError::Protocol`] for
+/// anything that is not an http(s) URL with a host. The one place devices and
+/// `tsunagi-admin` decide this ([`Client::with_pool`] calls it).
+pub fn check_server_url(url: &str) -> Result<(), ClientError> {
+    let parsed = reqwest::Url::parse(url.trim())
+        .map_err(|e| ClientError::Protocol(format!("not a server URL ({e}): {url}")))?;
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| ClientError::Protocol(format!("the server URL has no host: {url}")))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            // The URL parser has normalized the host: IPv4 in dotted form, IPv6 in brackets,
+            // names in lower case.
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let loopback = bare == "localhost"
+                || bare
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if loopback {
+                Ok(())
+            } else {
+                Err(ClientError::InsecureUrl(url.to_owned()))
+            }
+        }
+        _ => Err(ClientError::Protocol(format!(
+            "server URL must start with http:// or https://: {url}"
+        ))),
     }
 }
 
@@ -115,6 +156,7 @@ impl Client {
                 "server URL must start with http:// or https://: {base_url}"
             )));
         }
+        check_server_url(&base)?;
         Ok(Client {
             base,
             http: pool.0.clone(),
@@ -144,7 +186,8 @@ impl Client {
 
     /// Sends raw bytes and returns the raw answer (for non-JSON endpoints such as metrics and
     /// the binary sync pages). A `429 rate_limited` answer is retried after the server's
-    /// `Retry-After` (or a second), a few times, each with a fresh signature and nonce.
+    /// `Retry-After` (or a second), a few times, each with a fresh signature and nonce; so is a
+    /// `503` that carries a `Retry-After` (the server was at its limit of requests in flight).
     pub async fn send_raw(
         &self,
         method: &str,
@@ -155,7 +198,12 @@ impl Client {
         loop {
             let (status, wait, bytes) = self.send_once(method, path, body.clone()).await?;
             attempt += 1;
-            if status != 429 || attempt >= 6 {
+            let wait = match (status, wait) {
+                (429, w) => w.unwrap_or(Duration::from_secs(1)),
+                (503, Some(w)) => w,
+                _ => return Ok((status, bytes)),
+            };
+            if attempt >= 6 {
                 return Ok((status, bytes));
             }
             tokio::time::sleep(wait).await;
@@ -167,7 +215,7 @@ impl Client {
         method: &str,
         path: &str,
         body: Vec<u8>,
-    ) -> Result<(u16, Duration, Vec<u8>), ClientError> {
+    ) -> Result<(u16, Option<Duration>, Vec<u8>), ClientError> {
         let url = format!("{}{path}", self.base);
         let m = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
@@ -191,9 +239,7 @@ impl Client {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map_or(Duration::from_secs(1), |s| {
-                Duration::from_secs(s.clamp(1, 30))
-            });
+            .map(|s| Duration::from_secs(s.clamp(1, 30)));
         let bytes = resp
             .bytes()
             .await
@@ -235,5 +281,49 @@ impl Client {
     ) -> Result<T, ClientError> {
         let bytes = self.send_bytes(method, path, body).await?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        for ok in [
+            "https://tsunagi.example.lg.jp",
+            "https://203.0.113.5:8443/base",
+            "http://127.0.0.1:8443",
+            "http://127.8.9.10",
+            "http://[::1]:8443",
+            "http://localhost:8080",
+            "http://LOCALHOST",
+        ] {
+            assert!(check_server_url(ok).is_ok(), "{ok}");
+            assert!(Client::new(ok, None).is_ok(), "{ok}");
+        }
+        for insecure in [
+            "http://example.org",
+            "http://tsunagi.example.lg.jp:8443",
+            "http://10.0.0.5",
+            "http://[2001:db8::1]",
+            "http://[::ffff:127.0.0.1]",
+            "http://localhost.example.org",
+            "http://127.0.0.1.example.org",
+        ] {
+            let e = Client::new(insecure, None).unwrap_err();
+            assert!(
+                matches!(e, ClientError::InsecureUrl(_)),
+                "{insecure}: {e:?}"
+            );
+            assert_eq!(e.code(), "insecure_url");
+        }
+        for bad in ["ftp://x", "tsunagi.example", "http://"] {
+            assert_eq!(
+                Client::new(bad, None).unwrap_err().code(),
+                "protocol",
+                "{bad}"
+            );
+        }
     }
 }

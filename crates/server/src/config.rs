@@ -7,6 +7,7 @@ use clap::Parser;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::{Backend, Settings};
 
@@ -41,9 +42,33 @@ pub struct Args {
     /// Sustained requests per second per device or admin key (default 20).
     #[arg(long, env = "TSUNAGI_SERVER_RATE_PER_SEC")]
     pub rate_per_sec: Option<f64>,
-    /// Burst of requests per key (default 40).
+    /// Burst of requests per key (default 100).
     #[arg(long, env = "TSUNAGI_SERVER_RATE_BURST")]
     pub rate_burst: Option<f64>,
+    /// Seconds a request may take before it is answered 408 (default 60).
+    #[arg(long, env = "TSUNAGI_SERVER_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Seconds a connection may take to send a request head, or stay idle (default 30).
+    #[arg(long, env = "TSUNAGI_SERVER_HEADER_TIMEOUT_SECS")]
+    pub header_timeout_secs: Option<u64>,
+    /// Requests handled at once; more are answered 503 (default 256).
+    #[arg(long, env = "TSUNAGI_SERVER_MAX_CONCURRENT")]
+    pub max_concurrent: Option<usize>,
+    /// Failed bootstrap/enrollment/metrics attempts per client address per window (default 10).
+    #[arg(long, env = "TSUNAGI_SERVER_SECRET_ATTEMPTS_PER_IP")]
+    pub secret_attempts_per_ip: Option<u32>,
+    /// The same from all addresses together (default 100).
+    #[arg(long, env = "TSUNAGI_SERVER_SECRET_ATTEMPTS_TOTAL")]
+    pub secret_attempts_total: Option<u32>,
+    /// The window of those limits, seconds (default 600).
+    #[arg(long, env = "TSUNAGI_SERVER_SECRET_ATTEMPTS_WINDOW_SECS")]
+    pub secret_attempts_window_secs: Option<u64>,
+    /// Bearer token for `GET /metrics` (at least 16 characters); unset: /metrics is 404.
+    #[arg(long, env = "TSUNAGI_SERVER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Behind a reverse proxy on loopback: the client address is the last `X-Forwarded-For`.
+    #[arg(long, env = "TSUNAGI_SERVER_TRUST_FORWARDED_FOR", num_args = 0..=1, default_missing_value = "true")]
+    pub trust_forwarded_for: Option<bool>,
 }
 
 /// The TOML file.
@@ -58,6 +83,14 @@ struct FileConfig {
     public_url: Option<String>,
     rate_per_sec: Option<f64>,
     rate_burst: Option<f64>,
+    request_timeout_secs: Option<u64>,
+    header_timeout_secs: Option<u64>,
+    max_concurrent: Option<usize>,
+    secret_attempts_per_ip: Option<u32>,
+    secret_attempts_total: Option<u32>,
+    secret_attempts_window_secs: Option<u64>,
+    metrics_token: Option<String>,
+    trust_forwarded_for: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -120,6 +153,55 @@ impl Config {
         if !(rate_per_sec > 0.0 && rate_burst >= 1.0) {
             bail!("rate_per_sec must be > 0 and rate_burst >= 1");
         }
+        let secs = |flag: Option<u64>, file: Option<u64>, default: Duration, name: &str| match flag
+            .or(file)
+        {
+            None => Ok(default),
+            Some(0) => bail!("{name} must be at least 1 second"),
+            Some(n) => Ok(Duration::from_secs(n)),
+        };
+        let request_timeout = secs(
+            args.request_timeout_secs,
+            file.request_timeout_secs,
+            defaults.request_timeout,
+            "request_timeout_secs",
+        )?;
+        let header_timeout = secs(
+            args.header_timeout_secs,
+            file.header_timeout_secs,
+            defaults.header_timeout,
+            "header_timeout_secs",
+        )?;
+        let secret_attempts_window = secs(
+            args.secret_attempts_window_secs,
+            file.secret_attempts_window_secs,
+            defaults.secret_attempts_window,
+            "secret_attempts_window_secs",
+        )?;
+        let max_concurrent = args
+            .max_concurrent
+            .or(file.max_concurrent)
+            .unwrap_or(defaults.max_concurrent);
+        let secret_attempts_per_ip = args
+            .secret_attempts_per_ip
+            .or(file.secret_attempts_per_ip)
+            .unwrap_or(defaults.secret_attempts_per_ip);
+        let secret_attempts_total = args
+            .secret_attempts_total
+            .or(file.secret_attempts_total)
+            .unwrap_or(defaults.secret_attempts_total);
+        if max_concurrent == 0 || secret_attempts_per_ip == 0 || secret_attempts_total == 0 {
+            bail!(
+                "max_concurrent, secret_attempts_per_ip and secret_attempts_total must be at least 1"
+            );
+        }
+        let metrics_token = args.metrics_token.or(file.metrics_token);
+        if metrics_token
+            .as_deref()
+            .is_some_and(|t| t.trim().chars().count() < 16 || t.trim() != t)
+        {
+            bail!("metrics_token must be at least 16 characters, without surrounding spaces");
+        }
         Ok(Config {
             data,
             backend,
@@ -129,6 +211,17 @@ impl Config {
                 public_url: args.public_url.or(file.public_url),
                 rate_per_sec,
                 rate_burst,
+                request_timeout,
+                header_timeout,
+                max_concurrent,
+                secret_attempts_per_ip,
+                secret_attempts_total,
+                secret_attempts_window,
+                metrics_token,
+                trust_forwarded_for: args
+                    .trust_forwarded_for
+                    .or(file.trust_forwarded_for)
+                    .unwrap_or(defaults.trust_forwarded_for),
                 ..defaults
             },
         })
@@ -158,6 +251,64 @@ mod tests {
         assert_eq!(c.listen.port(), 1);
         assert!((c.settings.rate_per_sec - 5.0).abs() < f64::EPSILON);
         assert!(matches!(c.backend, Backend::Sqlite(ref p) if p.ends_with("server.db")));
+        assert_eq!(
+            c.settings.metrics_token, None,
+            "no metrics token unless configured"
+        );
+        assert_eq!(c.settings.request_timeout, Duration::from_secs(60));
+        assert_eq!(c.settings.max_concurrent, 256);
+
+        std::fs::write(
+            &path,
+            "data = \"/d\"\nrequest_timeout_secs = 5\nheader_timeout_secs = 2\nmax_concurrent = 8\n\
+             secret_attempts_per_ip = 3\nsecret_attempts_total = 9\nsecret_attempts_window_secs = 60\n\
+             metrics_token = \"0123456789abcdef\"\ntrust_forwarded_for = true\n",
+        )
+        .unwrap();
+        let c = Config::resolve(Args {
+            config: Some(path.clone()),
+            max_concurrent: Some(4),
+            ..Args::default()
+        })
+        .unwrap();
+        let s = &c.settings;
+        assert_eq!(
+            (
+                s.request_timeout,
+                s.header_timeout,
+                s.secret_attempts_window
+            ),
+            (
+                Duration::from_secs(5),
+                Duration::from_secs(2),
+                Duration::from_secs(60)
+            )
+        );
+        assert_eq!(
+            (
+                s.max_concurrent,
+                s.secret_attempts_per_ip,
+                s.secret_attempts_total
+            ),
+            (4, 3, 9)
+        );
+        assert_eq!(s.metrics_token.as_deref(), Some("0123456789abcdef"));
+        assert!(s.trust_forwarded_for);
+        for bad in [
+            "data = \"/d\"\nmetrics_token = \"short\"\n",
+            "data = \"/d\"\nrequest_timeout_secs = 0\n",
+            "data = \"/d\"\nmax_concurrent = 0\n",
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(
+                Config::resolve(Args {
+                    config: Some(path.clone()),
+                    ..Args::default()
+                })
+                .is_err(),
+                "{bad}"
+            );
+        }
 
         std::fs::write(&path, "dta = \"/x\"\n").unwrap();
         assert!(

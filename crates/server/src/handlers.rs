@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::collections::HashSet;
 use tsunagi_crypto::identity::{KemPublic, SigPublic, Signature};
 use tsunagi_protocol::api::{
@@ -122,18 +122,6 @@ pub(crate) async fn health() -> Json<Health> {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
     })
-}
-
-pub(crate) async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
-    let text = crate::metrics::render(&state).await?;
-    Ok((
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response())
 }
 
 pub(crate) async fn not_found() -> ApiError {

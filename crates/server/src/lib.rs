@@ -7,12 +7,14 @@ use axum::Router;
 use axum::routing::{get, post};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tsunagi_crypto::identity::{SigKey, sha256};
 
 pub mod auth;
 pub mod config;
 pub mod error;
+mod guard;
 mod handlers;
 pub mod limits;
 pub mod metrics;
@@ -46,6 +48,26 @@ pub struct Settings {
     pub max_body: usize,
     /// Largest accepted push batch (`POST /v1/sync/push`), bytes.
     pub max_push_body: usize,
+    /// A request not answered within this long (its body trickling in, or a handler stuck)
+    /// is dropped and answered 408 `timeout`.
+    pub request_timeout: Duration,
+    /// A connection that has not sent a whole request head within this long (counted from
+    /// the connection or from the previous answer: it also ends idle connections) is closed.
+    pub header_timeout: Duration,
+    /// Requests handled at once; one more is answered 503 `overloaded` at once.
+    pub max_concurrent: usize,
+    /// Failed attempts at a secret (bootstrap token, enrollment code, metrics token) allowed
+    /// from one client address per `secret_attempts_window` (a token bucket of that burst).
+    pub secret_attempts_per_ip: u32,
+    /// The same from all addresses together.
+    pub secret_attempts_total: u32,
+    /// The window of the two limits above.
+    pub secret_attempts_window: Duration,
+    /// The bearer token `GET /metrics` requires; none: `/metrics` answers 404.
+    pub metrics_token: Option<String>,
+    /// The client address of a request from a loopback peer (a reverse proxy on the same
+    /// machine) is the last one in its `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Settings {
@@ -56,6 +78,14 @@ impl Default for Settings {
             rate_burst: 100.0,
             max_body: 1 << 20,
             max_push_body: 4 << 20,
+            request_timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(30),
+            max_concurrent: 256,
+            secret_attempts_per_ip: 10,
+            secret_attempts_total: 100,
+            secret_attempts_window: Duration::from_secs(600),
+            metrics_token: None,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -73,6 +103,7 @@ struct Inner {
     settings: Settings,
     metrics: metrics::Metrics,
     limiter: limits::RateLimiter,
+    guard: guard::Guard,
     bootstrap_token: Option<String>,
 }
 
@@ -185,6 +216,7 @@ impl AppState {
                 storage,
                 identity,
                 limiter: limits::RateLimiter::new(settings.rate_per_sec, settings.rate_burst),
+                guard: guard::Guard::new(&settings),
                 settings,
                 metrics: metrics::Metrics::default(),
                 bootstrap_token,
@@ -213,7 +245,8 @@ impl AppState {
         Arc::clone(&self.inner.storage)
     }
 
-    pub(crate) fn settings(&self) -> &Settings {
+    /// The HTTP tunables this state was made with.
+    pub fn settings(&self) -> &Settings {
         &self.inner.settings
     }
 }
@@ -222,7 +255,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/health", get(handlers::health))
-        .route("/metrics", get(handlers::metrics))
+        .route("/metrics", get(metrics::endpoint))
         .route("/v1/bootstrap", post(handlers::bootstrap))
         .route("/v1/enroll", post(handlers::enroll))
         .route("/v1/keys", get(handlers::keys))
@@ -253,6 +286,20 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/devices/{id}/cert", get(sync::device_cert))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
+        // Innermost first: the deadline, the secret-attempt limit, the cap on requests in
+        // flight, then the metrics that count all of their answers too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::deadline,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::secret_attempts,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::admission,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -1,5 +1,6 @@
-//! Per-key rate limit: a token bucket in memory for each authenticated key (device id or
-//! `admin`), checked after the signature so nobody can drain another key's bucket.
+//! Token buckets in memory by key: the per-key rate limit of authenticated requests (device id
+//! or `admin`, checked after the signature so nobody can drain another key's bucket), and the
+//! limits on attempts at the server's secrets by client address and in all (`crate::guard`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,11 +38,43 @@ impl RateLimiter {
         self.allow_at(key, Instant::now())
     }
 
-    fn allow_at(&self, key: &str, now: Instant) -> bool {
+    /// Takes one token for `key`, or says how long until one is there.
+    pub fn take(&self, key: &str) -> Result<(), std::time::Duration> {
+        self.take_at(key, Instant::now())
+    }
+
+    /// Gives back a token taken by [`RateLimiter::take`] (an attempt that succeeded).
+    pub fn refund(&self, key: &str) {
         let mut buckets = self
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(b) = buckets.get_mut(key) {
+            b.tokens = (b.tokens + 1.0).min(self.burst);
+        }
+    }
+
+    fn take_at(&self, key: &str, now: Instant) -> Result<(), std::time::Duration> {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let b = self.refill(&mut buckets, key, now);
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - b.tokens) / self.rate;
+            Err(std::time::Duration::try_from_secs_f64(wait).unwrap_or(std::time::Duration::MAX))
+        }
+    }
+
+    fn refill<'a>(
+        &self,
+        buckets: &'a mut HashMap<String, Bucket>,
+        key: &str,
+        now: Instant,
+    ) -> &'a mut Bucket {
         if buckets.len() >= PRUNE_AT {
             let (rate, burst) = (self.rate, self.burst);
             buckets
@@ -54,12 +87,11 @@ impl RateLimiter {
         let elapsed = now.duration_since(b.last).as_secs_f64();
         b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
         b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        b
+    }
+
+    fn allow_at(&self, key: &str, now: Instant) -> bool {
+        self.take_at(key, now).is_ok()
     }
 }
 
@@ -77,5 +109,26 @@ mod tests {
         assert!(l.allow_at("b", t0), "keys are independent");
         assert!(l.allow_at("a", t0 + Duration::from_millis(110)));
         assert!(!l.allow_at("a", t0 + Duration::from_millis(120)));
+    }
+
+    #[test]
+    fn take_says_how_long_and_refund_gives_back() {
+        let l = RateLimiter::new(0.5, 2.0);
+        let t0 = Instant::now();
+        assert!(l.take_at("a", t0).is_ok());
+        assert!(l.take_at("a", t0).is_ok());
+        let wait = l.take_at("a", t0).unwrap_err();
+        assert_eq!(wait.as_secs(), 2, "one token at 0.5/s: {wait:?}");
+        l.refund("a");
+        assert!(l.take_at("a", t0).is_ok(), "a refunded token is usable");
+        l.refund("a");
+        l.refund("a");
+        l.refund("a");
+        assert!(l.take_at("a", t0).is_ok());
+        assert!(l.take_at("a", t0).is_ok());
+        assert!(
+            l.take_at("a", t0).is_err(),
+            "refunds never exceed the burst"
+        );
     }
 }

@@ -43,7 +43,15 @@ async fn run(config: Config) -> anyhow::Result<()> {
         server_fingerprint = %state_fingerprint(&state),
         "tsunagi-server ready"
     );
-    serve::serve(tcp, tls, app(state), serve::shutdown_signal()).await?;
+    let header_timeout = config.settings.header_timeout;
+    serve::serve(
+        tcp,
+        tls,
+        app(state),
+        header_timeout,
+        serve::shutdown_signal(),
+    )
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -3,16 +3,19 @@
 //! they carried; devices by state (read from storage at scrape time).
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Instant;
+use subtle::ConstantTimeEq;
 
 use tsunagi_protocol::wire::PushResult;
 
 use crate::AppState;
+use crate::error::{ApiError, ApiResult};
 
 /// Counters in memory (per instance).
 #[derive(Debug, Default)]
@@ -200,4 +203,52 @@ pub async fn render(state: &AppState) -> Result<String, crate::storage::StorageE
         }
     }
     Ok(state.inner.metrics.render(&counts))
+}
+
+/// Whether `headers` carry `Authorization: Bearer <token>`. Both sides are hashed first and the
+/// hashes compared in constant time: the time taken tells neither the token nor its length.
+pub(crate) fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let (a, b) = (
+        tsunagi_crypto::identity::sha256(given.trim().as_bytes()),
+        tsunagi_crypto::identity::sha256(token.as_bytes()),
+    );
+    bool::from(a[..].ct_eq(&b[..]))
+}
+
+/// `GET /metrics`: with a `metrics_token` configured, for a request bearing it; without one,
+/// 404 like any unknown path.
+pub(crate) async fn endpoint(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let Some(token) = state.settings().metrics_token.as_deref() else {
+        return Err(ApiError::not_found("no such endpoint"));
+    };
+    if !bearer_matches(&headers, token) {
+        let mut resp = ApiError::unauthorized(
+            "unauthenticated",
+            "the metrics need the bearer token configured on the server",
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Ok(resp);
+    }
+    let text = render(&state).await?;
+    Ok((
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }

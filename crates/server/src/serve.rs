@@ -1,5 +1,7 @@
-//! Serving: plain HTTP (behind a TLS reverse proxy) or built-in TLS (rustls), with graceful
-//! shutdown on SIGTERM or Ctrl-C that lets in-flight requests finish.
+//! Serving: plain HTTP (behind a TLS reverse proxy) or built-in TLS (rustls), HTTP/1.1 with a
+//! deadline on reading each request head (slow-header clients are cut off), the client's
+//! address passed to the app as `ConnectInfo`, and graceful shutdown on SIGTERM or Ctrl-C that
+//! lets in-flight requests finish.
 
 use anyhow::Context;
 use axum::Router;
@@ -127,19 +129,62 @@ pub async fn shutdown_signal() {
 }
 
 /// Serves `app` on `tcp` (with TLS when `tls` is given) until `shutdown` resolves, then
-/// finishes in-flight requests.
+/// finishes in-flight requests. A connection that has not sent a whole request head within
+/// `header_timeout` (from its start or from the previous answer) is closed.
 pub async fn serve(
     tcp: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     app: Router,
+    header_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     match tls {
-        None => axum::serve(tcp, app).with_graceful_shutdown(shutdown).await,
+        None => serve_on(tcp, app, header_timeout, shutdown).await,
         Some(config) => {
-            axum::serve(TlsListener::new(tcp, config)?, app)
-                .with_graceful_shutdown(shutdown)
-                .await
+            serve_on(
+                TlsListener::new(tcp, config)?,
+                app,
+                header_timeout,
+                shutdown,
+            )
+            .await
         }
     }
+}
+
+async fn serve_on<L: Listener<Addr = SocketAddr>>(
+    mut listener: L,
+    app: Router,
+    header_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::Service;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (io, addr) = tokio::select! {
+            conn = listener.accept() => conn,
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(addr));
+                app.clone().call(req.map(axum::body::Body::new))
+            });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %addr, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

@@ -126,6 +126,8 @@ impl ServerProcess {
             // The load is 200 devices as fast as they can: lift the per-key limit.
             .env("TSUNAGI_SERVER_RATE_PER_SEC", "1000000")
             .env("TSUNAGI_SERVER_RATE_BURST", "1000000")
+            // Every device may have a request in flight.
+            .env("TSUNAGI_SERVER_MAX_CONCURRENT", "1000000")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -32,8 +32,19 @@ pub struct Server {
     _dir: tempfile::TempDir,
 }
 
+/// The bearer token of `/metrics` on test servers.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
+
+/// The default settings, with the metrics open to [`METRICS_TOKEN`].
+pub fn settings() -> Settings {
+    Settings {
+        metrics_token: Some(METRICS_TOKEN.into()),
+        ..Settings::default()
+    }
+}
+
 pub async fn start(kind: Kind) -> Server {
-    start_with(kind, Settings::default()).await
+    start_with(kind, settings()).await
 }
 
 pub async fn start_with(kind: Kind, settings: Settings) -> Server {
@@ -99,7 +110,14 @@ async fn serve(state: AppState, db: Db, dir: tempfile::TempDir) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let router = app(state.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let header_timeout = state.settings().header_timeout;
+    tokio::spawn(tsunagi_server::serve::serve(
+        listener,
+        None,
+        router,
+        header_timeout,
+        std::future::pending(),
+    ));
     Server {
         url,
         state,
@@ -393,7 +411,7 @@ pub async fn raw(
     auth: Option<&str>,
     body: Vec<u8>,
 ) -> (u16, serde_json::Value) {
-    let http = reqwest::Client::new();
+    let http = http();
     let mut req = http
         .request(
             reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
@@ -415,4 +433,21 @@ pub async fn raw(
 
 pub fn now_ms() -> i64 {
     tsunagi_server::now_ms()
+}
+
+/// A plain reqwest client (with the TLS provider reqwest needs installed first).
+pub fn http() -> reqwest::Client {
+    let _ = tsunagi_protocol::client::Pool::new();
+    reqwest::Client::new()
+}
+
+/// `GET /metrics` with the test bearer token: status and text.
+pub async fn metrics(url: &str) -> (u16, String) {
+    let resp = http()
+        .get(format!("{url}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
 }

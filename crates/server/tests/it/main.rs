@@ -4,6 +4,7 @@
 
 mod api;
 mod harness;
+mod public;
 mod sync;
 
 /// Runs each named `async fn(Kind)` of module `m` against SQLite and PostgreSQL.
@@ -55,4 +56,12 @@ both!(
     sync_server_stores_no_plaintext,
     sync_concurrent_pushers_never_skip,
     sync_mine_lists_the_users_own_cases,
+);
+
+both!(
+    public:
+    slow_clients_are_cut_off,
+    requests_beyond_the_cap_are_refused,
+    secret_attempts_are_limited,
+    metrics_need_the_token,
 );

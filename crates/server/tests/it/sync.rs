@@ -26,7 +26,7 @@ fn unlimited() -> Settings {
     Settings {
         rate_per_sec: 1e6,
         rate_burst: 1e6,
-        ..Settings::default()
+        ..settings()
     }
 }
 
@@ -294,11 +294,7 @@ async fn world(kind: Kind) -> World {
 }
 
 async fn metrics_text(org: &Org) -> String {
-    let (_, body) = anon(org.url())
-        .send_raw("GET", "/metrics", Vec::new())
-        .await
-        .unwrap();
-    String::from_utf8(body).unwrap()
+    metrics(org.url()).await.1
 }
 
 pub async fn sync_push_accepts_in_order_and_dedups(kind: Kind) {
