@@ -10,8 +10,8 @@ pub mod issue;
 pub mod state;
 
 pub use admin::{
-    Admin, ApproveReport, DeviceView, InitReport, ProvisionReport, RevokeReport, RotationReport,
-    init,
+    Admin, ApproveReport, DevicePolicy, DeviceView, InitReport, ProvisionReport, RevokeReport,
+    RotationReport, init,
 };
 pub use error::AdminError;
 pub use state::{AdminState, Passphrase};
