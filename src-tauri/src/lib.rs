@@ -67,6 +67,7 @@ commands! {
     enroll(EnrollRequest) -> EnrollResult;
     check_approval() -> ApprovalStatus;
     unlock(UnlockRequest) -> ();
+    check_in() -> ();
     lock() -> ();
     change_pin(ChangePinRequest) -> ();
     reference() -> Reference;
@@ -123,6 +124,7 @@ pub fn run() {
             enroll,
             check_approval,
             unlock,
+            check_in,
             lock,
             change_pin,
             reference,

@@ -115,9 +115,54 @@ pub struct ProvisionReport {
     pub role: Role,
     /// When the code expires.
     pub expires_at: String,
+    /// The shortest PIN the device will accept.
+    pub pin_min_digits: u32,
+    /// The offline key lease in days.
+    pub lease_days: u32,
     /// The QR code as terminal text (not in `--json` output).
     #[serde(skip)]
     pub qr_terminal: String,
+}
+
+/// IT's policy for a device, carried in its enrollment bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevicePolicy {
+    /// The shortest PIN (6–32 digits).
+    pub pin_min_digits: u32,
+    /// Days the device may go without reaching the server before its store locks (1–90).
+    pub lease_days: u32,
+}
+
+impl Default for DevicePolicy {
+    fn default() -> DevicePolicy {
+        DevicePolicy {
+            pin_min_digits: EnrollmentBundle::MIN_PIN_DIGITS,
+            lease_days: EnrollmentBundle::DEFAULT_LEASE_DAYS,
+        }
+    }
+}
+
+impl DevicePolicy {
+    fn check(&self) -> Result<(), AdminError> {
+        if !(EnrollmentBundle::MIN_PIN_DIGITS..=EnrollmentBundle::MAX_PIN_DIGITS)
+            .contains(&self.pin_min_digits)
+        {
+            return Err(AdminError::BadPolicy(format!(
+                "--pin-min-digits {} is outside {}–{}",
+                self.pin_min_digits,
+                EnrollmentBundle::MIN_PIN_DIGITS,
+                EnrollmentBundle::MAX_PIN_DIGITS
+            )));
+        }
+        if !(1..=EnrollmentBundle::MAX_LEASE_DAYS).contains(&self.lease_days) {
+            return Err(AdminError::BadPolicy(format!(
+                "--lease-days {} is outside 1–{}",
+                self.lease_days,
+                EnrollmentBundle::MAX_LEASE_DAYS
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// What `device approve` did.
@@ -294,12 +339,26 @@ impl Admin {
         ttl_hours: Option<u32>,
         out: Option<&Path>,
     ) -> Result<ProvisionReport, AdminError> {
+        self.provision_with(user, ttl_hours, out, DevicePolicy::default())
+            .await
+    }
+
+    /// `device provision` with IT's device policy (shortest PIN, offline key lease) in the
+    /// bundle.
+    pub async fn provision_with(
+        &self,
+        user: &str,
+        ttl_hours: Option<u32>,
+        out: Option<&Path>,
+        policy: DevicePolicy,
+    ) -> Result<ProvisionReport, AdminError> {
         let user_id = parse_id("user", user)?;
         if let Some(t) = ttl_hours
             && !(1..=720).contains(&t)
         {
             return Err(AdminError::BadTtl(t));
         }
+        policy.check()?;
         let path = match out {
             Some(p) => p.to_owned(),
             None => PathBuf::from(format!(
@@ -342,6 +401,8 @@ impl Admin {
             server_pub: self.state.server_pub.clone(),
             admin_pub: self.state.admin_pub.clone(),
             org_recovery_pub: self.state.org_recovery_pub.clone(),
+            pin_min_digits: policy.pin_min_digits,
+            lease_days: policy.lease_days,
             ..issued
         };
         let (qr_png, code) = bundle::write_bundle(&bundle, &path)?;
@@ -353,6 +414,8 @@ impl Admin {
             team: bundle.team,
             role: bundle.role,
             expires_at: bundle.expires_at,
+            pin_min_digits: bundle.pin_min_digits,
+            lease_days: bundle.lease_days,
             qr_terminal: bundle::qr_terminal(&code),
         })
     }

@@ -42,6 +42,9 @@ pub enum AdminError {
     /// An enrollment validity outside 1..=720 hours.
     #[error("bad validity {0} h: expected 1 to 720 hours")]
     BadTtl(u32),
+    /// A device policy (PIN length, lease) outside what the device accepts.
+    #[error("bad device policy: {0}")]
+    BadPolicy(String),
     /// The server knows no such team.
     #[error("unknown team {team}: {detail}")]
     UnknownTeam {
@@ -160,6 +163,7 @@ impl AdminError {
             AdminError::BadRole(_) => "bad_role",
             AdminError::BadId { .. } => "bad_id",
             AdminError::BadTtl(_) => "bad_ttl",
+            AdminError::BadPolicy(_) => "bad_policy",
             AdminError::UnknownTeam { .. } => "unknown_team",
             AdminError::UnknownUser { .. } => "unknown_user",
             AdminError::UnknownDevice { .. } => "unknown_device",
@@ -193,6 +197,7 @@ impl AdminError {
                 | AdminError::BadRole(_)
                 | AdminError::BadId { .. }
                 | AdminError::BadTtl(_)
+                | AdminError::BadPolicy(_)
                 | AdminError::UnknownTeam { .. }
                 | AdminError::UnknownUser { .. }
                 | AdminError::UnknownDevice { .. }

@@ -12,8 +12,8 @@ pub mod registry;
 pub mod state;
 
 pub use admin::{
-    Admin, ApproveReport, DeviceView, InitReport, ProvisionReport, RevokeReport, RotationReport,
-    init,
+    Admin, ApproveReport, DevicePolicy, DeviceView, InitReport, ProvisionReport, RevokeReport,
+    RotationReport, init,
 };
 pub use error::AdminError;
 pub use state::{AdminState, Passphrase};

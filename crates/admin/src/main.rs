@@ -99,6 +99,13 @@ enum DeviceCmd {
         /// The bundle file (default <user>-<time>.tsunagi-enroll.json here).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The shortest PIN the device accepts (6–32 digits).
+        #[arg(long, default_value_t = 6)]
+        pin_min_digits: u32,
+        /// Days the device may go without reaching the server before its store locks until
+        /// it checks in (1–90).
+        #[arg(long, default_value_t = 14)]
+        lease_days: u32,
     },
     /// List devices: state, last seen.
     List {
@@ -269,9 +276,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             user,
             ttl_hours,
             out,
+            pin_min_digits,
+            lease_days,
         }) => {
             let admin = open()?;
-            let r = rt.block_on(admin.provision(&user, ttl_hours, out.as_deref()))?;
+            let policy = tsunagi_admin::DevicePolicy {
+                pin_min_digits,
+                lease_days,
+            };
+            let r = rt.block_on(admin.provision_with(&user, ttl_hours, out.as_deref(), policy))?;
             print(json, &r, |r| {
                 format!(
                     "{}\nenrollment bundle for {} ({}, {}) written to {}\nQR code: {}\nthe code is single use and expires at {}",

@@ -14,7 +14,7 @@ mod local;
 
 pub use local::{
     CryptoError, Kek, PinParams, RecoveryCode, StoreKey, derive_pin_kek, derive_recovery_kek,
-    random_array, seal_under_store_key, wrap_store_key,
+    random_array, record_mac, seal_under_store_key, verify_record_mac, wrap_store_key,
 };
 // Decrypting and unwrapping: not compiled for crates that do not enable "open" (the server).
 #[cfg(feature = "open")]

@@ -255,6 +255,25 @@ fn hkdf_kek(salt: &[u8], ikm: &[u8], info: &[u8]) -> Kek {
     Kek(okm)
 }
 
+/// A record's authentication tag: HMAC-SHA256 (RFC 2104) under `key`, with `label` naming
+/// what the record is (so a tag for one kind of record never verifies another).
+pub fn record_mac(key: &[u8; 32], label: &str, msg: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256>>::new_from_slice(key).expect("HMAC takes any key size");
+    mac.update(label.as_bytes());
+    mac.update(&[0]);
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
+}
+
+/// Checks a tag made by [`record_mac`], in constant time.
+pub fn verify_record_mac(key: &[u8; 32], label: &str, msg: &[u8], tag: &[u8]) -> bool {
+    let mut mac = <Hmac<Sha256>>::new_from_slice(key).expect("HMAC takes any key size");
+    mac.update(label.as_bytes());
+    mac.update(&[0]);
+    mac.update(msg);
+    mac.verify_slice(tag).is_ok()
+}
+
 /// Wraps the store key: AES-256-GCM (NIST SP 800-38D) with a random 96-bit nonce; `aad` binds
 /// the wrapped key to its store. Output: nonce ‖ ciphertext ‖ tag (60 bytes).
 pub fn wrap_store_key(kek: &Kek, key: &StoreKey, aad: &[u8]) -> Result<Vec<u8>, CryptoError> {

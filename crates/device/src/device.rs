@@ -157,7 +157,7 @@ impl Device {
         let actor = ShortText::parse("actor", actor)?;
         let store_id = Uuid::now_v7().to_string();
         let device_id = DeviceId::from_uuid(Uuid::now_v7());
-        let vault = Vault::new(keystore, &store_id);
+        let vault = Vault::new(keystore, &store_id, dir);
         let (key, code) = vault.create(pin)?;
         let store = match Store::create(&Settings::store_path(dir), Encryption::Key(&key)) {
             Ok(s) => s,
@@ -190,22 +190,22 @@ impl Device {
     /// Whether unlocking needs a PIN, and the attempt counter, without unlocking.
     pub fn vault_info<K: Keystore>(dir: &Path, keystore: &K) -> Result<VaultInfo, DeviceError> {
         let settings = Settings::load(dir)?;
-        let vault = Vault::new(keystore, &settings.store_id).status()?;
+        let vault = Vault::new(keystore, &settings.store_id, dir).status()?;
         Ok(VaultInfo {
             device_id: settings.device_id,
             vault,
         })
     }
 
-    /// Unlocks the device in `dir`.
+    /// Unlocks the device in `dir`: the PIN (counted), then the offline key lease (refused
+    /// with `lease_expired` when it ran out: [`Device::check_in`] first).
     pub fn open<K: Keystore>(
         dir: &Path,
         pin: Option<&Pin>,
         keystore: &K,
     ) -> Result<Device, DeviceError> {
-        let settings = Settings::load(dir)?;
-        let key = Vault::new(keystore, &settings.store_id).unlock(pin)?;
-        Device::open_store(dir, settings, &key)
+        let key = Device::unlock_key(dir, pin, keystore)?;
+        Device::open_with_key(dir, &key, keystore)
     }
 
     /// IT's re-enable of a locked device with its recovery code; sets `new_pin` (or none).
@@ -218,11 +218,15 @@ impl Device {
         let settings = Settings::load(dir)?;
         let code = tsunagi_crypto::RecoveryCode::parse(code)
             .map_err(|_| tsunagi_store::keys::KeyError::WrongRecoveryCode)?;
-        let key = Vault::new(keystore, &settings.store_id).recover(&code, new_pin)?;
+        let key = Vault::new(keystore, &settings.store_id, dir).recover(&code, new_pin)?;
         Device::open_store(dir, settings, &key)
     }
 
-    fn open_store(dir: &Path, settings: Settings, key: &StoreKey) -> Result<Device, DeviceError> {
+    pub(crate) fn open_store(
+        dir: &Path,
+        settings: Settings,
+        key: &StoreKey,
+    ) -> Result<Device, DeviceError> {
         let path = Settings::store_path(dir);
         // A file with another salt is another store's file, not a damaged copy of ours (its
         // size and content are otherwise intact, so "damaged" would send IT the wrong way).

@@ -46,6 +46,20 @@ pub struct Enrollment {
     pub role: Role,
     /// When (RFC 3339).
     pub enrolled_at: String,
+    /// IT's shortest PIN for this device (from the bundle; 6 for enrollments before it).
+    #[serde(default = "default_pin_min_digits")]
+    pub pin_min_digits: u32,
+    /// IT's offline key lease in days (from the bundle; 14 for enrollments before it).
+    #[serde(default = "default_lease_days")]
+    pub lease_days: u32,
+}
+
+fn default_pin_min_digits() -> u32 {
+    EnrollmentBundle::MIN_PIN_DIGITS
+}
+
+fn default_lease_days() -> u32 {
+    EnrollmentBundle::DEFAULT_LEASE_DAYS
 }
 
 impl Enrollment {
@@ -180,6 +194,8 @@ pub(crate) fn inspect_bundle(bundle_json: &str) -> Result<crate::api::BundleInfo
         expires_at: bundle.expires_at,
         server_fingerprint: server_pub.fingerprint(),
         admin_fingerprint: admin_pub.fingerprint(),
+        pin_min_digits: bundle.pin_min_digits,
+        lease_days: bundle.lease_days,
     })
 }
 
@@ -199,6 +215,7 @@ fn parse_bundle(bundle_json: &str) -> Result<EnrollmentBundle, DeviceError> {
         Err(e @ tsunagi_protocol::client::ClientError::InsecureUrl(_)) => return Err(e.into()),
         Err(e) => return Err(DeviceError::Bundle(format!("server URL: {e}"))),
     }
+    crate::lease::check_bundle_policy(&bundle)?;
     if let Ok(exp) = chrono::DateTime::parse_from_rfc3339(&bundle.expires_at)
         && exp < Utc::now()
     {
@@ -364,10 +381,13 @@ impl Device {
             team: resp.team.clone(),
             role: resp.role,
             enrolled_at: now_rfc3339(),
+            pin_min_digits: bundle.pin_min_digits,
+            lease_days: bundle.lease_days,
         };
         let json =
             serde_json::to_string(&enrollment).map_err(|e| DeviceError::Bundle(e.to_string()))?;
         self.store.set_meta("enrollment", &json)?;
+        self.enrolled_policy(keystore)?;
         Ok(EnrollReport {
             device: resp.device,
             user_name: resp.user_name,

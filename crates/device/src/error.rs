@@ -202,6 +202,18 @@ impl DeviceError {
             DeviceError::Key(KeyError::Missing) => {
                 "この端末の鍵保管庫にデータの鍵がありません。情報システム担当に連絡してください。".into()
             }
+            DeviceError::Key(KeyError::LeaseExpired {
+                clock_turned_back: true,
+                ..
+            }) => {
+                "端末の時計が最後にサーバーと接続した時刻より前になっているため、記録を開けません。時計を確認してからネットワークにつなぎ、「サーバーに接続して確認」を押してください（記録は端末に残っています）。".into()
+            }
+            DeviceError::Key(KeyError::LeaseExpired { days, .. }) => format!(
+                "最後にサーバーと接続してから{days}日が過ぎたため、記録を開けません。ネットワークにつないで「サーバーに接続して確認」を押してください（記録は端末に残っています）。"
+            ),
+            DeviceError::Key(KeyError::AttemptsIo { .. }) => {
+                "PINの試行回数の記録を保存できません。端末の空き容量を確認してください。".into()
+            }
             DeviceError::Key(e) => format!("鍵の処理に失敗しました（{}）。", e.code()),
             DeviceError::NotInitialized(_) => "この端末はまだ設定されていません。".into(),
             DeviceError::AlreadyInitialized(_) => "この端末はすでに設定されています。".into(),

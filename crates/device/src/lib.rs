@@ -10,6 +10,7 @@ mod device;
 mod enroll;
 mod error;
 mod inspect;
+mod lease;
 mod records;
 mod schedule;
 mod settings;

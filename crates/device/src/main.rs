@@ -78,6 +78,9 @@ enum Command {
     },
     /// Device status: PIN, attempts, lock, pending changes.
     Status,
+    /// Check in with the server after the offline key lease ran out (PIN on standard input):
+    /// one signed request; on success the lease runs anew.
+    CheckIn,
     /// Verify the store (every page) and the access log chain.
     Check,
     /// The access log (who opened which person, when, for how long).
@@ -414,10 +417,17 @@ fn stdin_line(
 }
 
 /// Opens the device, reading the PIN from the first line of standard input when it has one.
+/// The offline key lease holds here as in the app (`check-in` when it ran out).
 fn open(dir: &Path) -> anyhow::Result<Device> {
     let ks = OsKeystore::new();
-    let info = Device::vault_info(dir, &ks)?;
-    let pin = if info.vault.has_pin && !info.vault.locked {
+    let pin = read_pin(dir, &ks)?;
+    Ok(Device::open(dir, pin.as_ref(), &ks)?)
+}
+
+/// The PIN from the first line of standard input, when the device has one and is not locked.
+fn read_pin(dir: &Path, ks: &OsKeystore) -> anyhow::Result<Option<Pin>> {
+    let info = Device::vault_info(dir, ks)?;
+    Ok(if info.vault.has_pin && !info.vault.locked {
         let stdin = std::io::stdin();
         if stdin.is_terminal() {
             eprint!("PIN: ");
@@ -427,8 +437,7 @@ fn open(dir: &Path) -> anyhow::Result<Device> {
         Some(Pin::parse(&line).map_err(DeviceError::Key)?)
     } else {
         None
-    };
-    Ok(Device::open(dir, pin.as_ref(), &ks)?)
+    })
 }
 
 /// The front door over the opened device, unlocked, without the background sync (`sync`
@@ -492,6 +501,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "device {} re-enabled; wrong-PIN counter reset ({})",
                     i.device_id,
                     if i.vault.has_pin { "PIN set" } else { "no PIN" }
+                )
+            })
+        }
+        Command::CheckIn => {
+            let ks = OsKeystore::new();
+            let pin = read_pin(&dir, &ks)?;
+            let key = Device::unlock_key(&dir, pin.as_ref(), &ks)?;
+            drop(block_on(Device::check_in(&dir, &key, &ks))?);
+            let info = Device::vault_info(&dir, &ks)?;
+            print(json, &info, |i| {
+                format!(
+                    "device {} checked in; the store opens until {}",
+                    i.device_id,
+                    i.vault
+                        .lease
+                        .and_then(|l| chrono::DateTime::from_timestamp_millis(l.until_ms()))
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default()
                 )
             })
         }

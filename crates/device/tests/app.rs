@@ -926,6 +926,8 @@ fn bundle_for(server_url: &str) -> String {
         team: "csw-north".into(),
         role: tsunagi_protocol::api::Role::Worker,
         expires_at: (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339(),
+        pin_min_digits: 6,
+        lease_days: 14,
     })
     .unwrap()
 }

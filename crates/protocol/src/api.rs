@@ -500,6 +500,32 @@ pub struct EnrollmentBundle {
     pub role: Role,
     /// When the code expires (RFC 3339).
     pub expires_at: String,
+    /// IT's shortest PIN for this device (at least 6; older bundles: 6).
+    #[serde(default = "EnrollmentBundle::default_pin_min_digits")]
+    pub pin_min_digits: u32,
+    /// IT's offline key lease: days the device may go without reaching its server before its
+    /// store locks until it checks in (1–90; older bundles: 14).
+    #[serde(default = "EnrollmentBundle::default_lease_days")]
+    pub lease_days: u32,
+}
+
+impl EnrollmentBundle {
+    /// The shortest PIN IT may ask for, and the default.
+    pub const MIN_PIN_DIGITS: u32 = 6;
+    /// The longest PIN IT may ask for.
+    pub const MAX_PIN_DIGITS: u32 = 32;
+    /// The default offline key lease in days.
+    pub const DEFAULT_LEASE_DAYS: u32 = 14;
+    /// The longest offline key lease in days.
+    pub const MAX_LEASE_DAYS: u32 = 90;
+
+    fn default_pin_min_digits() -> u32 {
+        Self::MIN_PIN_DIGITS
+    }
+
+    fn default_lease_days() -> u32 {
+        Self::DEFAULT_LEASE_DAYS
+    }
 }
 
 /// `GET /v1/admin/teams/{team}`: what the admin needs to rotate a team key.

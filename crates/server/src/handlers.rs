@@ -679,6 +679,9 @@ pub(crate) async fn create_enrollment(
             team: user.team,
             role: user.role,
             expires_at: rfc3339(expires_at),
+            // IT's device policy is set by tsunagi-admin in the bundle it writes.
+            pin_min_digits: EnrollmentBundle::MIN_PIN_DIGITS,
+            lease_days: EnrollmentBundle::DEFAULT_LEASE_DAYS,
         }),
     ))
 }

@@ -45,5 +45,7 @@ pub fn sample_bundle() -> EnrollmentBundle {
         team: "csw-north".into(),
         role: Role::Worker,
         expires_at: "2025-01-04T00:00:00Z".into(),
+        pin_min_digits: 6,
+        lease_days: 14,
     }
 }

@@ -14,6 +14,9 @@ pub enum Phase {
     Locked,
     /// Too many wrong PINs: IT re-enables the device with its recovery code.
     Disabled,
+    /// The PIN was right, but the device has not reached its server for longer than IT's
+    /// lease: the records stay closed until a check-in succeeds.
+    LeaseExpired,
     /// Unlocked and usable.
     Unlocked,
 }
@@ -41,6 +44,14 @@ pub struct AppStatus {
     pub approved: bool,
     /// Minutes of inactivity after which the app locks itself.
     pub idle_lock_minutes: u32,
+    /// The shortest PIN this device accepts (IT's setting from the enrollment; 6 before).
+    pub pin_min_digits: u32,
+    /// The offline key lease in days, once enrolled.
+    pub lease_days: Option<u32>,
+    /// The last successful exchange with the server (RFC 3339), once enrolled.
+    pub last_check_in: Option<String>,
+    /// When the lease runs out without a new exchange (RFC 3339), once enrolled.
+    pub lease_until: Option<String>,
 }
 
 /// An enrollment bundle as pasted or scanned.
@@ -67,6 +78,10 @@ pub struct BundleInfo {
     pub server_fingerprint: String,
     /// Fingerprint of IT's admin key the bundle pins.
     pub admin_fingerprint: String,
+    /// The shortest PIN IT allows on this device.
+    pub pin_min_digits: u32,
+    /// Days the device may stay offline before its records lock until it checks in.
+    pub lease_days: u32,
 }
 
 /// First-run enrollment: the bundle IT gave (pasted or scanned) and the new PIN.
@@ -74,7 +89,7 @@ pub struct BundleInfo {
 pub struct EnrollRequest {
     /// The enrollment bundle (JSON text, as in the file or the QR code).
     pub bundle: String,
-    /// The PIN to set: at least 6 digits.
+    /// The PIN to set: at least 6 digits, or the bundle's `pin_min_digits`.
     pub pin: String,
     /// The PIN typed again.
     pub pin_repeat: String,

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tsunagi_core::change::EntityKind;
 use tsunagi_core::ids::PersonId;
+use tsunagi_crypto::StoreKey;
 #[cfg(not(any(target_os = "android", target_os = "ios")))]
 use tsunagi_store::keys::OsKeystore;
 use tsunagi_store::keys::{Keystore, Pin, Vault};
@@ -67,6 +68,9 @@ pub struct App<K: Keystore + Send + Sync + 'static> {
     sync: Mutex<Option<SyncWorker>>,
     /// The recovery code made at setup, kept until enrollment succeeds (then shown once).
     recovery: Mutex<Option<Zeroizing<String>>>,
+    /// The store key after a right PIN while the offline key lease has run out: kept (until
+    /// locked) only so that [`App::check_in`] can open the store without asking again.
+    lease_pending: Mutex<Option<StoreKey>>,
     /// Runs the requests to the server of interactive use cases (enrollment, sharing).
     runtime: tokio::runtime::Runtime,
     options: AppOptions,
@@ -82,8 +86,10 @@ fn bad_pin(code: &str, message: &str, message_ja: &str) -> ApiError {
     e
 }
 
-/// A new PIN as the app requires it: digits only, at least [`MIN_APP_PIN`], typed twice alike.
-fn new_pin(pin: &str, repeat: &str) -> Result<Pin, ApiError> {
+/// A new PIN as the app requires it: digits only, at least `min` digits (IT's setting, never
+/// fewer than [`MIN_APP_PIN`]), typed twice alike.
+fn new_pin(pin: &str, repeat: &str, min: usize) -> Result<Pin, ApiError> {
+    let min = min.max(MIN_APP_PIN);
     let pin = pin.trim();
     if !pin.chars().all(|c| c.is_ascii_digit()) {
         return Err(bad_pin(
@@ -92,11 +98,11 @@ fn new_pin(pin: &str, repeat: &str) -> Result<Pin, ApiError> {
             "PINは数字だけで入力してください。",
         ));
     }
-    if pin.chars().count() < MIN_APP_PIN {
+    if pin.chars().count() < min {
         return Err(bad_pin(
             "pin_too_short",
-            "the PIN needs at least 6 digits",
-            "PINは6桁以上の数字にしてください。",
+            &format!("the PIN needs at least {min} digits"),
+            &format!("PINは{min}桁以上の数字にしてください。"),
         ));
     }
     if pin != repeat.trim() {
@@ -107,6 +113,30 @@ fn new_pin(pin: &str, repeat: &str) -> Result<Pin, ApiError> {
         ));
     }
     Ok(Pin::parse(pin).map_err(DeviceError::from)?)
+}
+
+/// The shortest PIN the vault asks for (IT's setting once enrolled, never under 6).
+fn pin_min(vault: &tsunagi_store::keys::VaultStatus) -> usize {
+    vault
+        .pin_min_digits
+        .map_or(MIN_APP_PIN, |n| n as usize)
+        .max(MIN_APP_PIN)
+}
+
+fn pin_change_required(min: usize) -> ApiError {
+    bad_pin(
+        "pin_change_required",
+        &format!("IT requires a PIN of at least {min} digits on this device: change the PIN first"),
+        &format!(
+            "情報システム担当の設定により、この端末のPINは{min}桁以上が必要です。今のPINを入力してPINを変更してください。"
+        ),
+    )
+}
+
+fn rfc3339_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
 }
 
 fn person_id(s: &str) -> Result<PersonId, ApiError> {
@@ -146,6 +176,7 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
             session: Mutex::new(None),
             sync: Mutex::new(None),
             recovery: Mutex::new(None),
+            lease_pending: Mutex::new(None),
             runtime,
             options,
         })
@@ -214,6 +245,10 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
                 attempts_left: MAX_ATTEMPTS,
                 approved: false,
                 idle_lock_minutes: IDLE_LOCK_MINUTES,
+                pin_min_digits: MIN_APP_PIN as u32,
+                lease_days: None,
+                last_check_in: None,
+                lease_until: None,
             });
         }
         let settings = Settings::load(&self.dir).map_err(ApiError::from)?;
@@ -232,6 +267,8 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
         };
         let phase = if info.vault.locked {
             Phase::Disabled
+        } else if session.is_none() && lock(&self.lease_pending).is_some() {
+            Phase::LeaseExpired
         } else if session.is_some() {
             if enrollment.is_some() {
                 Phase::Unlocked
@@ -253,6 +290,10 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
             attempts_left: MAX_ATTEMPTS.saturating_sub(info.vault.failures),
             approved,
             idle_lock_minutes: IDLE_LOCK_MINUTES,
+            pin_min_digits: pin_min(&info.vault) as u32,
+            lease_days: info.vault.lease.map(|l| l.days),
+            last_check_in: info.vault.lease.map(|l| rfc3339_ms(l.last_ms)),
+            lease_until: info.vault.lease.map(|l| rfc3339_ms(l.until_ms())),
         })
     }
 
@@ -266,7 +307,15 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
     /// leaves the device set up: the same call again retries the enrollment.
     pub fn enroll(&self, req: &EnrollRequest) -> Result<EnrollResult, ApiError> {
         let info = crate::enroll::inspect_bundle(&req.bundle)?;
-        let pin = new_pin(&req.pin, &req.pin_repeat)?;
+        // A new device's PIN is chosen with the bundle in hand: IT's length applies at once.
+        // A device set up before (a retried enrollment) keeps its PIN until the next unlock,
+        // which asks for a longer one if IT's setting needs it.
+        let min = if self.initialized() {
+            MIN_APP_PIN
+        } else {
+            info.pin_min_digits as usize
+        };
+        let pin = new_pin(&req.pin, &req.pin_repeat, min)?;
         if !self.initialized() {
             let (device, report) =
                 Device::init(&self.dir, Some(&pin), &info.user_name, &*self.keystore)?;
@@ -338,7 +387,61 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
             e.field = Some("pin".into());
             e
         })?;
-        let device = Device::open(&self.dir, Some(&pin), &*self.keystore)?;
+        // IT's length is public: a PIN shorter than it is refused before it is tried (and not
+        // counted); the user changes it with the current one (`change_pin`) first.
+        let info = Device::vault_info(&self.dir, &*self.keystore)?;
+        if let Some(min) = info.vault.pin_min_digits
+            && req.pin.trim().chars().count() < min as usize
+            && !info.vault.locked
+        {
+            return Err(pin_change_required(min as usize));
+        }
+        let key = Device::unlock_key(&self.dir, Some(&pin), &*self.keystore)?;
+        let device = match Device::open_with_key(&self.dir, &key, &*self.keystore) {
+            Ok(d) => d,
+            Err(e) if crate::lease::is_lease_expired(&e) => {
+                *lock(&self.lease_pending) = Some(key);
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        *lock(&self.session) = Some(Unlocked {
+            device,
+            pages: HashMap::new(),
+        });
+        self.start_sync()?;
+        Ok(())
+    }
+
+    /// Checks in with the server after the offline key lease ran out (the PIN was given to
+    /// [`App::unlock`]): one signed request; when the server accepts it, the lease runs anew
+    /// and the app is unlocked. A revoked device is refused and stays closed, with everything
+    /// it holds (unsent records included) left as it is.
+    pub fn check_in(&self) -> Result<(), ApiError> {
+        if lock(&self.session).is_some() {
+            return Ok(());
+        }
+        let key = lock(&self.lease_pending)
+            .clone()
+            .ok_or_else(ApiError::locked)?;
+        let device = self
+            .runtime
+            .block_on(Device::check_in(&self.dir, &key, &*self.keystore));
+        let device = match device {
+            Ok(d) => d,
+            Err(e) => {
+                if matches!(
+                    &e,
+                    DeviceError::Server(tsunagi_protocol::client::ClientError::Refused { code, .. })
+                        if code == "revoked"
+                ) {
+                    // Nothing more to try: the key leaves memory.
+                    drop(lock(&self.lease_pending).take());
+                }
+                return Err(e.into());
+            }
+        };
+        drop(lock(&self.lease_pending).take());
         *lock(&self.session) = Some(Unlocked {
             device,
             pages: HashMap::new(),
@@ -374,6 +477,7 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
     pub fn lock(&self) -> Result<(), ApiError> {
         // Stop the sync first: it holds the other connection and a copy of the key.
         drop(lock(&self.sync).take());
+        drop(lock(&self.lease_pending).take());
         let mut session = lock(&self.session);
         if let Some(mut u) = session.take() {
             let actor = u.device.settings.actor.clone();
@@ -389,14 +493,15 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
 
     /// Changes the PIN: the current one is checked (and counted when wrong) first.
     pub fn change_pin(&self, req: &ChangePinRequest) -> Result<(), ApiError> {
-        let new = new_pin(&req.new_pin, &req.new_pin_repeat)?;
+        let info = Device::vault_info(&self.dir, &*self.keystore)?;
+        let new = new_pin(&req.new_pin, &req.new_pin_repeat, pin_min(&info.vault))?;
         let current = Pin::parse(&req.current).map_err(|e| {
             let mut e = ApiError::from(DeviceError::from(e));
             e.field = Some("current".into());
             e
         })?;
         let settings = Settings::load(&self.dir).map_err(ApiError::from)?;
-        let vault = Vault::new(&*self.keystore, &settings.store_id);
+        let vault = Vault::new(&*self.keystore, &settings.store_id, &self.dir);
         let key = vault.unlock(Some(&current)).map_err(|e| {
             let mut e = ApiError::from(DeviceError::from(e));
             e.field = Some("current".into());

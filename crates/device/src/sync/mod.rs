@@ -233,9 +233,12 @@ impl Device {
             p.clear();
         }
         match &result {
-            Ok(_) => self
-                .store
-                .set_metas(&[(LAST_SUCCESS, &started), (LAST_ERROR, "")])?,
+            Ok(_) => {
+                self.store
+                    .set_metas(&[(LAST_SUCCESS, &started), (LAST_ERROR, "")])?;
+                // A round the server accepted is a check-in: the offline key lease runs anew.
+                self.renew_lease(keystore)?;
+            }
             Err(e) => {
                 let view = SyncErrorView {
                     code: e.code().to_owned(),

@@ -17,6 +17,7 @@ export interface Backend {
   enroll(req: EnrollRequest): Promise<EnrollResult>;
   check_approval(): Promise<ApprovalStatus>;
   unlock(req: UnlockRequest): Promise<null>;
+  check_in(): Promise<null>;
   lock(): Promise<null>;
   change_pin(req: ChangePinRequest): Promise<null>;
   reference(): Promise<Reference>;

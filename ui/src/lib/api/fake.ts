@@ -221,7 +221,8 @@ export class FakeBackend {
   calls: Call[] = [];
   status: AppStatus = {
     phase: 'unlocked', device_id: 'dev-1', user_name: '田中 由美', team: '藤沢市社協', role: 'worker', has_pin: true,
-    failures: 0, attempts_left: 5, approved: true, idle_lock_minutes: 5,
+    failures: 0, attempts_left: 5, approved: true, idle_lock_minutes: 5, pin_min_digits: 6,
+    lease_days: 14, last_check_in: '2026-11-30T09:00:00Z', lease_until: '2026-12-14T09:00:00Z',
   };
   reference = sampleReference();
   persons = samplePersons();
@@ -263,6 +264,7 @@ export class FakeBackend {
       inspect_bundle: r('inspect_bundle', () => ({
         server_url: 'https://tsunagi.example.lg.jp', user_name: '田中 由美', team: '藤沢市社協', role: 'worker',
         expires_at: '2026-12-09T17:00:00+09:00', server_fingerprint: 'SRV1 2345 6789 ABCD', admin_fingerprint: 'ADM9 8765 4321 DCBA',
+        pin_min_digits: 6, lease_days: 14,
       })),
       enroll: r('enroll', () => ({
         device_id: 'dev-1', user_name: '田中 由美', team: '藤沢市社協', device_code: '3f2a 9c01 77be 41d0 a5c3 0e9f 6b12 d804', sig_fingerprint: 'K7QF 2M9X 4T8P 1LZC',
@@ -271,6 +273,10 @@ export class FakeBackend {
       })),
       check_approval: r('check_approval', () => ({ approved: true, state: 'active' })),
       unlock: r('unlock', () => {
+        this.status = { ...this.status, phase: 'unlocked' };
+        return null;
+      }),
+      check_in: r('check_in', () => {
         this.status = { ...this.status, phase: 'unlocked' };
         return null;
       }),

@@ -28,7 +28,7 @@ field: string | null,
  */
 bad_input: boolean, };
 
-export type Phase = "setup" | "locked" | "disabled" | "unlocked";
+export type Phase = "setup" | "locked" | "disabled" | "lease_expired" | "unlocked";
 
 export type AppStatus = { 
 /**
@@ -70,7 +70,23 @@ approved: boolean,
 /**
  * Minutes of inactivity after which the app locks itself.
  */
-idle_lock_minutes: number, };
+idle_lock_minutes: number, 
+/**
+ * The shortest PIN this device accepts (IT's setting from the enrollment; 6 before).
+ */
+pin_min_digits: number, 
+/**
+ * The offline key lease in days, once enrolled.
+ */
+lease_days: number | null, 
+/**
+ * The last successful exchange with the server (RFC 3339), once enrolled.
+ */
+last_check_in: string | null, 
+/**
+ * When the lease runs out without a new exchange (RFC 3339), once enrolled.
+ */
+lease_until: string | null, };
 
 export type BundleText = { 
 /**
@@ -106,7 +122,15 @@ server_fingerprint: string,
 /**
  * Fingerprint of IT's admin key the bundle pins.
  */
-admin_fingerprint: string, };
+admin_fingerprint: string, 
+/**
+ * The shortest PIN IT allows on this device.
+ */
+pin_min_digits: number, 
+/**
+ * Days the device may stay offline before its records lock until it checks in.
+ */
+lease_days: number, };
 
 export type EnrollRequest = { 
 /**
@@ -114,7 +138,7 @@ export type EnrollRequest = {
  */
 bundle: string, 
 /**
- * The PIN to set: at least 6 digits.
+ * The PIN to set: at least 6 digits, or the bundle's `pin_min_digits`.
  */
 pin: string, 
 /**

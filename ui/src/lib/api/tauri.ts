@@ -6,12 +6,12 @@ type AnyFn = (req?: unknown) => Promise<unknown>;
 
 // Commands that take no argument; every other command takes one argument named `req`.
 const NO_ARG = new Set<keyof Backend>([
-  'status', 'check_approval', 'lock', 'reference', 'conflicts', 'drafts', 'sync_status',
+  'status', 'check_approval', 'check_in', 'lock', 'reference', 'conflicts', 'drafts', 'sync_status',
   'sync_now', 'cancel_sync',
 ]);
 
 const COMMANDS: (keyof Backend)[] = [
-  'status', 'inspect_bundle', 'enroll', 'check_approval', 'unlock', 'lock', 'change_pin',
+  'status', 'inspect_bundle', 'enroll', 'check_approval', 'unlock', 'check_in', 'lock', 'change_pin',
   'reference', 'instrument_form', 'score', 'caseload', 'search', 'open_person', 'refresh_person',
   'close_person',
   'access_log', 'conflicts', 'today', 'add_person', 'edit_person', 'add_contact', 'edit_contact',
