@@ -99,6 +99,13 @@ fn case_states(dev: &Device, case: PersonId) -> BTreeMap<EntityId, EntityState> 
 async fn sync(dev: &mut Device) -> tsunagi_device::SyncReport {
     let r = dev.sync(&OsKeystore::new()).await.unwrap();
     assert_eq!(r.invalid, 0, "{r:?}");
+    // An honest server: no author's changes missing after a round (snapshots start the
+    // chains they cover), no fork, no replay, no page refused.
+    assert_eq!(
+        (r.missing, r.forks, r.replayed, r.pages_refused),
+        (0, 0, 0, 0),
+        "{r:?}"
+    );
     assert_eq!(
         r.resealed, 0,
         "one device syncing alone never loses a key race: {r:?}"
