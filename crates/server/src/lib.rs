@@ -13,6 +13,8 @@ use tsunagi_crypto::identity::{SigKey, sha256};
 pub mod auth;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handlers;
 pub mod limits;
 pub mod metrics;
