@@ -935,3 +935,74 @@ fn every_refusal_has_a_code_a_field_and_whole_japanese() {
         "評価票の定義ファイルの5行目を読み取れません。書き方の誤りや、使えない項目名がないか確認してください。"
     );
 }
+
+// Definitions IT imports are untrusted text (issue 23, with fuzz/fuzz_targets/instrument.rs):
+// any text is a definition or an error with a code and a Japanese message, never a panic.
+
+/// The shipped definitions' sources, as IT would start from them.
+fn shipped_sources() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("instruments");
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    out.sort();
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn instrument_definition_never_panics_on_arbitrary_text(text in "\\PC{0,400}") {
+        if let Err(e) = Instrument::from_toml(&text) {
+            prop_assert!(!e.code().is_empty());
+            prop_assert!(!e.message_ja().is_empty());
+        }
+    }
+
+    /// A shipped definition with a stretch replaced by arbitrary text, or cut short, is a
+    /// definition or an error, never a panic; the shipped text itself still parses.
+    #[test]
+    fn damaged_instrument_definitions_never_panic(
+        which in any::<proptest::sample::Index>(),
+        at in any::<proptest::sample::Index>(),
+        len in 0usize..40,
+        insert in "[\\PC\n]{0,20}",
+    ) {
+        let sources = shipped_sources();
+        let source = &sources[which.index(sources.len())];
+        prop_assert!(Instrument::from_toml(source).is_ok());
+        let chars: Vec<char> = source.chars().collect();
+        let start = at.index(chars.len());
+        let end = (start + len).min(chars.len());
+        let damaged: String = chars[..start]
+            .iter()
+            .chain(insert.chars().collect::<Vec<_>>().iter())
+            .chain(chars[end..].iter())
+            .collect();
+        let _ = Instrument::from_toml(&damaged);
+        let cut: String = chars[..start].iter().collect();
+        let _ = Instrument::from_toml(&cut);
+    }
+
+    /// Answers typed against any shipped instrument, and an item-text import of any text:
+    /// a result or an error, never a panic; a refused import changes nothing.
+    #[test]
+    fn typed_answers_and_text_imports_never_panic(
+        which in any::<proptest::sample::Index>(),
+        typed in "[0-9０-９,、\\- a-zA-Z\\PC]{0,80}",
+    ) {
+        let c = catalog();
+        let keys: Vec<&str> = c.keys().collect();
+        let instrument = c.get(keys[which.index(keys.len())]).unwrap();
+        if let Ok(answers) = instrument.parse_answers(&typed) {
+            prop_assert_eq!(answers.len(), instrument.items().len());
+            let _ = instrument.score(&answers);
+        }
+        let mut imported = instrument.clone();
+        if imported.import_item_texts(&typed).is_err() {
+            prop_assert_eq!(&imported, instrument);
+        }
+    }
+}

@@ -9,6 +9,8 @@ mod app;
 mod device;
 mod enroll;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod inspect;
 mod lease;
 mod records;

@@ -159,8 +159,10 @@ impl AuthHeader {
         body: &[u8],
         now_ms: i64,
     ) -> Result<(), AuthError> {
-        let skew = now_ms - self.ts;
-        if skew.abs() > MAX_SKEW_MS {
+        // Saturating: `ts` is the client's, any i64 (a time near i64::MIN overflowed the
+        // subtraction, a panic in debug builds).
+        let skew = now_ms.saturating_sub(self.ts);
+        if skew.unsigned_abs() > MAX_SKEW_MS.unsigned_abs() {
             return Err(AuthError::Stale(skew));
         }
         public
@@ -245,6 +247,31 @@ mod tests {
             ),
             Err(AuthError::Stale(_))
         ));
+    }
+
+    /// Found with the auth_header fuzz target (issue 23; its input
+    /// fuzz/seeds/auth_header/regress_ts_overflow): a header whose time is near i64::MIN
+    /// overflowed `now - ts`, a panic in debug builds; it is stale, like any time far from
+    /// the clock.
+    #[test]
+    fn a_time_far_from_the_clock_is_stale_not_an_overflow() {
+        let key = SigKey::generate().unwrap();
+        let now = 1_764_000_000_000;
+        for ts in [i64::MIN, i64::MIN + 1, -i64::MAX + now - 1, i64::MAX] {
+            let h = AuthHeader::sign("admin", &key, "GET", "/v1/keys", b"", ts).unwrap();
+            let parsed = AuthHeader::parse(&h.to_header_value()).unwrap();
+            for clock in [now, i64::MIN, i64::MAX, 0] {
+                let r = parsed.verify(&key.public(), "GET", "/v1/keys", b"", clock);
+                if (i128::from(ts) - i128::from(clock)).abs() <= 300_000 {
+                    assert_eq!(r, Ok(()), "{ts} at {clock}");
+                } else {
+                    assert!(
+                        matches!(r, Err(AuthError::Stale(_))),
+                        "{ts} at {clock}: {r:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

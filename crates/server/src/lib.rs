@@ -14,6 +14,8 @@ use tsunagi_crypto::identity::{SigKey, sha256};
 pub mod auth;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod handlers;
 pub mod limits;

@@ -40,10 +40,10 @@ fn bad_query(message: impl Into<String>) -> ApiError {
 
 /// Query parameters, each a whole number, each allowed name at most once.
 #[derive(Debug)]
-struct Params(Vec<(&'static str, u64)>);
+pub(crate) struct Params(Vec<(&'static str, u64)>);
 
 impl Params {
-    fn parse(raw: Option<&str>, allowed: &[&'static str]) -> ApiResult<Params> {
+    pub(crate) fn parse(raw: Option<&str>, allowed: &[&'static str]) -> ApiResult<Params> {
         let mut out: Vec<(&'static str, u64)> = Vec::new();
         for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair
@@ -72,11 +72,11 @@ impl Params {
         Ok(Params(out))
     }
 
-    fn get(&self, name: &str) -> Option<u64> {
+    pub(crate) fn get(&self, name: &str) -> Option<u64> {
         self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
     }
 
-    fn limit(&self) -> ApiResult<u32> {
+    pub(crate) fn limit(&self) -> ApiResult<u32> {
         match self.get("limit") {
             None => Ok(DEFAULT_PAGE),
             Some(n) if (1..=u64::from(MAX_PAGE)).contains(&n) => {
@@ -130,7 +130,11 @@ const VERIFY_THREADS_MAX: usize = 4;
 /// benchmark machine), one by one only when the batch fails, to name the envelope. A large
 /// batch is split across the machine's cores (at most `VERIFY_THREADS_MAX`): the check is most
 /// of a push's CPU time. Results keep the batch's order.
-fn verify_batch(body: &[u8], author: &[u8; 16], key: &SigPublic) -> ApiResult<Vec<PushItem>> {
+pub(crate) fn verify_batch(
+    body: &[u8],
+    author: &[u8; 16],
+    key: &SigPublic,
+) -> ApiResult<Vec<PushItem>> {
     let raw = wire::decode_batch(body, MAX_BATCH).map_err(|e| {
         ApiError::bad_request(
             "malformed",
@@ -495,6 +499,48 @@ mod tests {
         for bad in ["limit=0", "limit=5001"] {
             let p = Params::parse(Some(bad), &allowed).unwrap();
             assert_eq!(p.limit().unwrap_err().code, "bad_query");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any query string is parameters or a 400 `bad_query`, never a panic; what parses
+        /// is whole numbers within i64.
+        #[test]
+        fn query_strings_never_panic(raw in "[a-z_=&0-9+\\-.%\\PC]{0,60}") {
+            match Params::parse(Some(&raw), &["since", "limit", "as_of"]) {
+                Ok(p) => {
+                    for name in ["since", "limit", "as_of"] {
+                        proptest::prop_assert!(p.get(name).is_none_or(|n| i64::try_from(n).is_ok()));
+                    }
+                    let _ = p.limit();
+                }
+                Err(e) => proptest::prop_assert_eq!((e.status.as_u16(), e.code), (400, "bad_query")),
+            }
+        }
+
+        /// Any push body is one result per envelope or a 400 `malformed`, never a panic; an
+        /// envelope nobody signed is never verified.
+        #[test]
+        fn push_bodies_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        ) {
+            let key = tsunagi_crypto::identity::SigKey::from_seed(&[3; 32]).unwrap().public();
+            let mut framed = vec![1u8];
+            framed.extend_from_slice(&bytes);
+            for body in [&bytes[..], &framed[..]] {
+                match verify_batch(body, &[5; 16], &key) {
+                    Ok(items) => {
+                        let n = wire::decode_batch(body, MAX_BATCH).unwrap().len();
+                        proptest::prop_assert_eq!(items.len(), n);
+                        let all_refused =
+                            items.iter().all(|i| matches!(i, PushItem::Refused { .. }));
+                        proptest::prop_assert!(all_refused, "a push from another device is refused whole");
+                    }
+                    Err(e) => proptest::prop_assert_eq!((e.status.as_u16(), e.code), (400, "malformed")),
+                }
+            }
         }
     }
 }

@@ -202,4 +202,96 @@ mod tests {
         damaged[n / 2] ^= 0xff;
         assert!(decode::<serde_json::Value>(&damaged, "x").is_err());
     }
+
+    /// Found by fuzzing (fuzz/seeds/store_codec/regress_float_roundtrip): without serde_json's
+    /// `float_roundtrip` a number could be read one unit off, so that encoding the value read
+    /// and reading it again gave another number.
+    #[test]
+    fn a_float_reads_back_unchanged_after_a_round_trip() {
+        for text in [
+            "5.555555555555554e43",
+            "55555555555555555555555555555555555555555555",
+            "0.1",
+            "-2.2250738585072014e-308",
+        ] {
+            let value: serde_json::Value = serde_json::from_str(text).unwrap();
+            let blob = encode(&value, "x").unwrap();
+            assert_eq!(
+                decode::<serde_json::Value>(&blob, "x").unwrap(),
+                value,
+                "{text}"
+            );
+            let reread: serde_json::Value = serde_json::from_str(&value.to_string()).unwrap();
+            assert_eq!(reread, value, "{text}");
+        }
+    }
+
+    /// JSON values without floats (whose text form is checked by the store's own tests):
+    /// nested arrays and objects of strings (Japanese too), integers, booleans and null.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            "[\\PC\u{3000}-\u{30ff}\u{4e00}-\u{9fff}]{0,40}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..8).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[a-z_]{1,12}", inner, 0..8)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Encode → decode gives the value back, in tag 2 and in tag 1.
+        #[test]
+        fn codec_round_trips_any_json(value in json_value()) {
+            let blob = encode(&value, "x").unwrap();
+            proptest::prop_assert_eq!(blob[0], ZSTD_JSON);
+            proptest::prop_assert_eq!(decode::<serde_json::Value>(&blob, "x").unwrap(), value.clone());
+            proptest::prop_assert_eq!(decode::<serde_json::Value>(&deflated(&value), "x").unwrap(), value);
+        }
+
+        /// Arbitrary bytes, alone or behind either tag, never panic: an error, or JSON text
+        /// that encodes again to a blob reading the same.
+        #[test]
+        fn codec_never_panics_on_arbitrary_bytes(
+            tag in 0u8..4,
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        ) {
+            let mut blob = vec![tag];
+            blob.extend_from_slice(&bytes);
+            for input in [&blob[..], &bytes[..]] {
+                if let Ok(json) = json_of(input, "x") {
+                    let again = encode_json(&json, "x").unwrap();
+                    proptest::prop_assert_eq!(json_of(&again, "x").unwrap(), json);
+                }
+                let _ = decode::<serde_json::Value>(input, "x");
+            }
+        }
+
+        /// A real blob with one byte changed or cut short is refused or reads as JSON: never
+        /// a panic (zstd's checksum makes most changes an error).
+        #[test]
+        fn codec_refuses_damaged_blobs_without_panicking(
+            value in json_value(),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            flip in 1u8..=255,
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let blob = encode(&value, "x").unwrap();
+            let mut damaged = blob.clone();
+            let i = at.index(damaged.len());
+            damaged[i] ^= flip;
+            let _ = decode::<serde_json::Value>(&damaged, "x");
+            let short = &blob[..cut.index(blob.len())];
+            proptest::prop_assert!(decode::<serde_json::Value>(short, "x").is_err());
+        }
+    }
 }

@@ -319,4 +319,94 @@ mod tests {
         unknown[0] = 9;
         assert!(decode(&unknown).is_err());
     }
+
+    /// Any change set: every entity kind, ids, an HLC in the sortable range, a tombstone or
+    /// fields of strings (Japanese too), integers, booleans and null with their versions.
+    fn any_change() -> impl proptest::strategy::Strategy<Value = ChangeSet> {
+        use proptest::prelude::*;
+        use tsunagi_core::change::Version;
+        let id = any::<u128>().prop_map(Uuid::from_u128);
+        let hlc =
+            (0u64..1 << 48, any::<u32>()).prop_map(|(wall_ms, counter)| Hlc { wall_ms, counter });
+        let value = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            "[\\PC\u{3000}-\u{30ff}\u{4e00}-\u{9fff}]{0,60}".prop_map(serde_json::Value::from),
+        ];
+        let version = (hlc.clone(), id.clone()).prop_map(|(hlc, d)| Version {
+            hlc,
+            device: DeviceId::from_uuid(d),
+        });
+        let write = (value, proptest::collection::vec(version, 0..3))
+            .prop_map(|(value, supersedes)| FieldWrite { value, supersedes });
+        let body = prop_oneof![
+            Just(ChangeBody::Tombstone),
+            proptest::collection::btree_map("[a-z_]{1,16}", write, 0..6).prop_map(ChangeBody::Set),
+        ];
+        (
+            id.clone(),
+            0..EntityKind::ALL.len(),
+            id.clone(),
+            hlc,
+            id,
+            body,
+        )
+            .prop_map(|(op, kind, entity, hlc, device, body)| ChangeSet {
+                op: OpId::from_uuid(op),
+                kind: EntityKind::ALL[kind],
+                entity: EntityId::from_uuid(entity),
+                hlc,
+                device: DeviceId::from_uuid(device),
+                body,
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Encode → decode gives the change set back, in format 2 and in format 1.
+        #[test]
+        fn change_payload_round_trips(cs in any_change()) {
+            let plain = encode(&cs).unwrap();
+            let got = decode(&plain).unwrap();
+            proptest::prop_assert_eq!(&got.cs, &cs);
+            proptest::prop_assert!(plain.ends_with(&got.body.unwrap()));
+            proptest::prop_assert_eq!(decode(&crate::sync::deflated(&cs)).unwrap().cs, cs);
+        }
+
+        /// Arbitrary bytes, alone or behind either format's tag, never panic; what decodes
+        /// goes out again as an outbox op that decodes to the same change set.
+        #[test]
+        fn change_payload_never_panics_on_arbitrary_bytes(
+            tag in 0u8..4,
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let mut plain = vec![tag];
+            plain.extend_from_slice(&bytes);
+            for input in [&plain[..], &bytes[..]] {
+                if let Ok(got) = decode(input) {
+                    let again = encode(&got.cs).unwrap();
+                    proptest::prop_assert_eq!(decode(&again).unwrap().cs, got.cs);
+                }
+            }
+        }
+
+        /// A real payload with one byte changed or cut short never panics; cut short it is
+        /// refused.
+        #[test]
+        fn change_payload_damage_never_panics(
+            cs in any_change(),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            flip in 1u8..=255,
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let plain = encode(&cs).unwrap();
+            let mut damaged = plain.clone();
+            let i = at.index(damaged.len());
+            damaged[i] ^= flip;
+            let _ = decode(&damaged);
+            proptest::prop_assert!(decode(&plain[..cut.index(plain.len())]).is_err());
+        }
+    }
 }

@@ -306,4 +306,46 @@ mod tests {
                 .all(|g| g.json.as_deref() == Some(one.as_bytes()))
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any number of states with any notes: encode → decode gives them back, each with
+        /// its own text.
+        #[test]
+        fn snapshot_payload_round_trips(
+            notes in proptest::collection::vec("[\\PC\u{3000}-\u{30ff}\u{4e00}-\u{9fff}]{0,40}", 0..6),
+        ) {
+            let states: Vec<EntityState> = notes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| state(i as u128 + 1, n))
+                .collect();
+            let plain = codec::encode(&states, "x").unwrap();
+            let got = decode(&plain).unwrap();
+            proptest::prop_assert_eq!(got.len(), states.len());
+            for (g, s) in got.iter().zip(&states) {
+                proptest::prop_assert_eq!(&g.state, s);
+                let text = g.json.as_deref().unwrap();
+                proptest::prop_assert_eq!(&serde_json::from_slice::<EntityState>(text).unwrap(), s);
+            }
+        }
+
+        /// Arbitrary bytes, and arbitrary text compressed as a snapshot, never panic: the
+        /// whole snapshot is refused, or every state comes with the text it parses from.
+        #[test]
+        fn snapshot_payload_never_panics_on_arbitrary_input(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            text in "[\\[\\]{},:\" a-z0-9\\PC]{0,200}",
+        ) {
+            let _ = decode(&bytes);
+            let plain = codec::encode_json(text.as_bytes(), "x").unwrap();
+            if let Ok(got) = decode(&plain) {
+                for g in got {
+                    let t = g.json.unwrap();
+                    proptest::prop_assert_eq!(serde_json::from_slice::<EntityState>(&t).unwrap(), g.state);
+                }
+            }
+        }
+    }
 }
