@@ -25,7 +25,9 @@ fn bundle_file_is_the_documented_compact_json() {
             "admin_pub",
             "code",
             "expires_at",
+            "lease_days",
             "org_recovery_pub",
+            "pin_min_digits",
             "role",
             "server_pub",
             "server_url",
@@ -45,6 +47,12 @@ fn bundle_file_is_the_documented_compact_json() {
     );
     let back: EnrollmentBundle = serde_json::from_str(&text).unwrap();
     assert_eq!(back, b);
+    // A bundle written before IT's device policy existed parses with the defaults.
+    let mut old = v.clone();
+    old.as_object_mut().unwrap().remove("pin_min_digits");
+    old.as_object_mut().unwrap().remove("lease_days");
+    let old: EnrollmentBundle = serde_json::from_value(old).unwrap();
+    assert_eq!((old.pin_min_digits, old.lease_days), (6, 14));
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the bundle holds a one-time code");
 }
