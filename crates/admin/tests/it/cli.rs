@@ -166,7 +166,16 @@ fn commands_refuse_bad_input_with_exit_2_and_report_an_unreachable_server_with_e
             ],
             "bad_ttl",
         ),
-        (&["device", "approve", "not-a-uuid"], "bad_id"),
+        (
+            &[
+                "device",
+                "approve",
+                "not-a-uuid",
+                "--code",
+                "0000 0000 0000 0000",
+            ],
+            "bad_id",
+        ),
         (&["device", "revoke", "x"], "bad_id"),
     ];
     for (args, code) in cases {
