@@ -101,6 +101,7 @@ fn upgraded_from(version: i64, old_tables: &str) {
          DROP TABLE chain_heads; DROP TABLE chain_links; DROP TABLE chain_problems;
          ALTER TABLE ops DROP COLUMN chain_seq; ALTER TABLE ops DROP COLUMN chain_prev;
          ALTER TABLE ops DROP COLUMN server_seq;
+         ALTER TABLE case_grants DROP COLUMN version;
          {old_tables}
          DELETE FROM fts_queue;
          PRAGMA user_version = {version};"
