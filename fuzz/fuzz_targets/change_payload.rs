@@ -9,7 +9,7 @@ use tsunagi_device::payload;
 use tsunagi_store::OutboxOp;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(got) = payload::decode(data) else {
+    let Ok((got, chain)) = payload::decode_chained(data) else {
         return;
     };
     let cs = &got.cs;
@@ -26,10 +26,13 @@ fuzz_target!(|data: &[u8]| {
         kind: cs.kind.key().to_owned(),
         hlc: cs.hlc.to_sortable(),
         body,
+        chain,
     };
     let again = payload::of_outbox(&op).expect("a decoded change set encodes");
-    let back = payload::decode(&again).expect("a re-encoded change set decodes");
+    let (back, back_chain) =
+        payload::decode_chained(&again).expect("a re-encoded change set decodes");
     assert_eq!(back.cs, got.cs);
+    assert_eq!(back_chain, chain, "the chain position survives the round trip");
     let fresh = payload::encode(cs).expect("encodes");
     assert_eq!(payload::decode(&fresh).expect("decodes").cs, got.cs);
 });
