@@ -30,6 +30,16 @@ async fn enrolled(world: &World, admin: &Admin, name: &str, role: &str) -> (Devi
     (dev, e)
 }
 
+/// [`enrolled`], then approved by IT with the code the device shows.
+async fn approved(world: &World, admin: &Admin, name: &str, role: &str) -> (Device, EnrollReport) {
+    let (dev, e) = enrolled(world, admin, name, role).await;
+    admin
+        .approve(&e.device.to_string(), &e.device_code)
+        .await
+        .unwrap();
+    (dev, e)
+}
+
 fn server_db(world: &World) -> Connection {
     Connection::open(world.dir.path().join("server.db")).unwrap()
 }
@@ -96,11 +106,7 @@ async fn a_device_the_server_inserts_gets_no_team_key() {
     let world = World::start(Kind::Sqlite).await;
     let admin = world.admin().await;
     admin.create_team(TEAM, "csw").await.unwrap();
-    let (_lead, l) = enrolled(&world, &admin, "佐々木 主任", "lead").await;
-    admin
-        .approve(&l.device.to_string(), &l.device_code)
-        .await
-        .unwrap();
+    let (_lead, l) = approved(&world, &admin, "佐々木 主任", "lead").await;
     let db = server_db(&world);
     let user: String = db
         .query_row(
@@ -148,16 +154,8 @@ async fn an_old_forged_or_withheld_team_statement_is_refused() {
     let admin = world.admin().await;
     admin.create_team(TEAM, "csw").await.unwrap();
     let ks = OsKeystore::new();
-    let (mut lead, l) = enrolled(&world, &admin, "佐々木 主任", "lead").await;
-    admin
-        .approve(&l.device.to_string(), &l.device_code)
-        .await
-        .unwrap();
-    let (_lost, w) = enrolled(&world, &admin, "山田 花子", "worker").await;
-    admin
-        .approve(&w.device.to_string(), &w.device_code)
-        .await
-        .unwrap();
+    let (mut lead, _) = approved(&world, &admin, "佐々木 主任", "lead").await;
+    let (_lost, w) = approved(&world, &admin, "山田 花子", "worker").await;
     let keys = lead.refresh_keys(&ks).await.unwrap();
     assert_eq!(
         (keys.statement_version, keys.current_epoch),
@@ -260,11 +258,7 @@ async fn an_unchanged_key_directory_is_not_verified_again() {
     let admin = world.admin().await;
     admin.create_team(TEAM, "csw").await.unwrap();
     let ks = OsKeystore::new();
-    let (mut lead, l) = enrolled(&world, &admin, "佐々木 主任", "lead").await;
-    admin
-        .approve(&l.device.to_string(), &l.device_code)
-        .await
-        .unwrap();
+    let (mut lead, _) = approved(&world, &admin, "佐々木 主任", "lead").await;
     let first = lead.refresh_keys(&ks).await.unwrap();
     assert!(!first.unchanged);
     let second = lead.refresh_keys(&ks).await.unwrap();
@@ -466,11 +460,7 @@ async fn a_change_for_another_case_is_refused() {
     let admin = world.admin().await;
     admin.create_team(TEAM, "csw").await.unwrap();
     let ks = OsKeystore::new();
-    let (mut w1, e) = enrolled(&world, &admin, "佐々木 主任", "lead").await;
-    admin
-        .approve(&e.device.to_string(), &e.device_code)
-        .await
-        .unwrap();
+    let (mut w1, _) = approved(&world, &admin, "佐々木 主任", "lead").await;
     let form = |name: &str| tsunagi_device::api::PersonForm {
         name: name.into(),
         district: "辻堂".into(),
@@ -521,11 +511,7 @@ async fn a_grant_from_outside_the_owning_team_is_refused() {
         .await
         .unwrap();
     let ks = OsKeystore::new();
-    let (mut w1, e) = enrolled(&world, &admin, "佐々木 主任", "lead").await;
-    admin
-        .approve(&e.device.to_string(), &e.device_code)
-        .await
-        .unwrap();
+    let (mut w1, _) = approved(&world, &admin, "佐々木 主任", "lead").await;
     let x = w1
         .add_person(&tsunagi_device::api::PersonForm {
             name: "高橋 トメ".into(),

@@ -406,20 +406,16 @@ pub(crate) async fn approve(
     // Only IT approves: it compares the device code and keeps the registry of approved keys
     // that team statements are signed from (docs/security.md).
     signed.require_admin()?;
-    let (signer, _) = approver(&signed.caller, &target)?;
+    let signer = "admin";
     if target.state != DeviceState::Pending {
         return Err(ApiError::conflict(
             "not_pending",
             format!("the device is {}, not pending", target.state.key()),
         ));
     }
-    let signer_pub = match &signed.caller {
-        Caller::Admin => admin_public(&state).await?,
-        Caller::Device(d) => SigPublic::from_bytes(&d.sig_pub)
-            .map_err(|e| ApiError::internal(&format!("stored key: {e}")))?,
-    };
+    let signer_pub = admin_public(&state).await?;
 
-    // The certificate: signed by the caller, about exactly this device.
+    // The certificate: signed by the admin key, about exactly this device.
     let cert = &req.cert;
     if cert.signer != signer {
         return Err(ApiError::bad_request(
