@@ -21,6 +21,9 @@ use crate::open::{Encryption, set_cache, set_key, short_waits};
 const PERIOD: Duration = Duration::from_millis(250);
 /// Start the log over once it holds this many pages (16 MiB of 4 KiB pages).
 const RESTART_PAGES: i64 = 4000;
+/// Past this many pages (64 MiB) the connection that commits checkpoints the log itself
+/// (`open::set_backstop`): only when this thread has fallen behind four times over.
+pub(crate) const BACKSTOP_PAGES: i64 = 4 * RESTART_PAGES;
 /// Time the indexer may take per period.
 const INDEX_BUDGET: Duration = Duration::from_millis(100);
 /// One indexing transaction holds the write lock about this long (plus its commit): a save

@@ -129,6 +129,7 @@ impl Store {
              PRAGMA temp_store = MEMORY;
              PRAGMA wal_autocheckpoint = 0;",
         )?;
+        set_backstop(&conn)?;
         set_cache(&conn)?;
         conn.busy_handler(Some(short_waits))?;
         migrate::apply(&mut conn, migrations)?;
@@ -170,6 +171,7 @@ impl Store {
              PRAGMA temp_store = MEMORY;
              PRAGMA wal_autocheckpoint = 0;",
         )?;
+        set_backstop(&conn)?;
         set_cache(&conn)?;
         conn.busy_handler(Some(short_waits))?;
         Ok(Store {
@@ -367,4 +369,18 @@ mod tests {
             .unwrap();
         assert_eq!(kib, -i64::from(CACHE_KIB));
     }
+}
+
+/// The write path's backstop against an unbounded log: the background thread starts the log
+/// over past 16 MiB, but while it cannot (a sync's hold, or a loaded machine where it never
+/// gets the write lock between back-to-back saves) the log would grow by every save. Past
+/// [`crate::checkpoint::BACKSTOP_PAGES`] the committing connection checkpoints itself (SQLite's
+/// automatic PASSIVE checkpoint): that one save waits, and the log stays bounded.
+fn set_backstop(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(
+        None,
+        "wal_autocheckpoint",
+        crate::checkpoint::BACKSTOP_PAGES,
+    )?;
+    Ok(())
 }
