@@ -423,3 +423,67 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A tablet IT revoked (lost, now in someone else's hands) writes on, and the server lets it in
+/// again and passes on what it wrote. B, syncing late, takes what A wrote before the revocation
+/// (a worker's last notes are not lost) and refuses what A dated after it, naming the device
+/// for IT; the refused envelope is kept aside, not applied.
+#[tokio::test(flavor = "current_thread")]
+async fn what_a_revoked_device_writes_after_its_revocation_is_refused() {
+    let world = World::start(Kind::Sqlite).await;
+    let admin = world.admin().await;
+    admin.create_team("csw-north", "csw").await.unwrap();
+    let mut a = member(&world, &admin, "山田 花子").await;
+    let mut b = member(&world, &admin, "鈴木 一郎").await;
+    let p = a.add_person(&person("高橋 トメ")).unwrap();
+    let before = a.add_contact(&contact(p, "失効前の最後の訪問")).unwrap();
+    sync(&mut a).await;
+    let a_id = a.enrollment().unwrap().unwrap().device.to_string();
+    admin.revoke(&a_id).await.unwrap();
+    // The hostile server lets the revoked tablet in again for one round (and withholds the
+    // statement that revokes it, so that it writes on under the old key), then hides it all.
+    let db = server_db(&world);
+    let set_state = |state: &str| {
+        db.execute(
+            "UPDATE devices SET state = ?2 WHERE id = ?1",
+            rusqlite::params![a_id, state],
+        )
+        .unwrap()
+    };
+    set_state("active");
+    db.execute_batch(
+        "CREATE TEMP TABLE hidden AS SELECT * FROM team_statements;
+         DELETE FROM team_statements;",
+    )
+    .unwrap();
+    // Its clock reads ten minutes after the revocation (past the skew a server allows).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let later = u64::try_from(now.as_millis()).unwrap() + 10 * 60_000;
+    a.clock_ahead_to(later);
+    let after = a.add_contact(&contact(p, "失効後の書き込み")).unwrap();
+    let pushed = sync(&mut a).await;
+    assert!(pushed.pushed >= 1, "{pushed:?}");
+    set_state("revoked");
+    db.execute_batch("INSERT INTO team_statements SELECT * FROM hidden;")
+        .unwrap();
+
+    let r = sync(&mut b).await;
+    assert_eq!((r.revoked, r.invalid), (1, 1), "{r:?}");
+    assert_eq!(b.history(before.into()).unwrap().len(), 1);
+    assert!(b.history(after.into()).unwrap().is_empty());
+    let st = b.sync_status().unwrap();
+    assert_eq!(st.refused_incoming, 1);
+    let problem = st
+        .problems
+        .iter()
+        .find(|p| p.kind == "revoked_author")
+        .unwrap_or_else(|| panic!("{:?}", st.problems));
+    assert_eq!(problem.user_name.as_deref(), Some("山田 花子"));
+    assert!(
+        st.message_ja.contains("情報システム担当"),
+        "{}",
+        st.message_ja
+    );
+}

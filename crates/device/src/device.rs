@@ -342,6 +342,24 @@ impl Device {
         *clock
     }
 
+    /// Moves this device's clock to at least `wall_ms` (ms since the epoch), as on a tablet
+    /// whose clock runs ahead; for the malicious-server suite (a stolen tablet writing after
+    /// its revocation), not for the app.
+    #[doc(hidden)]
+    pub fn clock_ahead_to(&self, wall_ms: u64) {
+        let mut clock = self
+            .clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *clock = clock.observe(
+            Hlc {
+                wall_ms,
+                counter: 0,
+            },
+            now_ms(),
+        );
+    }
+
     /// Moves the clock past the greatest time recorded in the store (after receiving changes).
     pub(crate) fn observe_clock(&self) -> Result<(), DeviceError> {
         let last = self.store.last_hlc()?;

@@ -5,6 +5,7 @@
 
 use tsunagi_crypto::identity::{SigPublic, Signature};
 use tsunagi_protocol::api::{StatementAnswer, TeamStatement};
+use tsunagi_protocol::auth::MAX_SKEW_MS;
 use tsunagi_protocol::client::Client;
 
 use crate::enroll::Enrollment;
@@ -12,6 +13,11 @@ use crate::{Device, DeviceError};
 
 fn meta_key(team: &str) -> String {
     format!("statement/{team}")
+}
+
+/// Meta key: when this device first took a statement listing `device` as revoked.
+fn revoked_key(device: &uuid::Uuid) -> String {
+    format!("revoked/{device}")
 }
 
 /// What a served statement is, against the held one.
@@ -82,6 +88,22 @@ impl Device {
         }
     }
 
+    /// The latest time (ms since the epoch) at which `device` may have written before IT
+    /// revoked it, by the first signed statement this device took that lists it; `None` when
+    /// no statement it took does. The statement's time (whole seconds, signed just after the
+    /// server's revocation) plus the clock skew the server allows a device's requests
+    /// ([`MAX_SKEW_MS`]): an honest device whose clock ran that far ahead pushed its last
+    /// notes before the revocation, and they are not refused.
+    pub(crate) fn revoked_at(&self, device: &uuid::Uuid) -> Result<Option<u64>, DeviceError> {
+        let Some(at) = self.store.meta(&revoked_key(device))? else {
+            return Ok(None);
+        };
+        let t = chrono::DateTime::parse_from_rfc3339(&at)
+            .map_err(|e| DeviceError::Untrusted(format!("revocation time unreadable: {e}")))?;
+        let signed = u64::try_from(t.timestamp_millis()).unwrap_or(0);
+        Ok(Some(signed + 999 + MAX_SKEW_MS.unsigned_abs()))
+    }
+
     /// Takes a served statement if it checks out and is newer; returns the statement that
     /// counts now (the held one when the served one is refused, with the reason in `refused`).
     pub(crate) fn take_statement(
@@ -106,6 +128,13 @@ impl Device {
             Ok(Verdict::Newer) => {
                 let json =
                     serde_json::to_string(st).map_err(|e| DeviceError::Untrusted(e.to_string()))?;
+                // The revocation's time is that of the first statement that lists it: a
+                // later statement lists it too, with a later time.
+                for device in &st.revoked {
+                    if self.store.meta(&revoked_key(device))?.is_none() {
+                        self.store.set_meta(&revoked_key(device), &st.issued_at)?;
+                    }
+                }
                 self.store.set_meta(&meta_key(team), &json)?;
                 Ok(Some(st.clone()))
             }

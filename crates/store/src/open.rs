@@ -355,6 +355,20 @@ fn wal_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The write path's backstop against an unbounded log: the background thread starts the log
+/// over past 16 MiB, but while it cannot (a sync's hold, or a loaded machine where it never
+/// gets the write lock between back-to-back saves) the log would grow by every save. Past
+/// [`crate::checkpoint::BACKSTOP_PAGES`] the committing connection checkpoints itself (SQLite's
+/// automatic PASSIVE checkpoint): that one save waits, and the log stays bounded.
+fn set_backstop(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(
+        None,
+        "wal_autocheckpoint",
+        crate::checkpoint::BACKSTOP_PAGES,
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,18 +383,4 @@ mod tests {
             .unwrap();
         assert_eq!(kib, -i64::from(CACHE_KIB));
     }
-}
-
-/// The write path's backstop against an unbounded log: the background thread starts the log
-/// over past 16 MiB, but while it cannot (a sync's hold, or a loaded machine where it never
-/// gets the write lock between back-to-back saves) the log would grow by every save. Past
-/// [`crate::checkpoint::BACKSTOP_PAGES`] the committing connection checkpoints itself (SQLite's
-/// automatic PASSIVE checkpoint): that one save waits, and the log stays bounded.
-fn set_backstop(conn: &Connection) -> Result<(), StoreError> {
-    conn.pragma_update(
-        None,
-        "wal_autocheckpoint",
-        crate::checkpoint::BACKSTOP_PAGES,
-    )?;
-    Ok(())
 }

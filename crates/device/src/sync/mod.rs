@@ -80,6 +80,9 @@ pub struct SyncReport {
     /// Change sets already here that the server sent again under another sequence number
     /// (applied as nothing).
     pub replayed: u64,
+    /// Envelopes refused because their author, revoked by IT, dated them after the revocation
+    /// (`revoked_author`; kept aside with the other refusals).
+    pub revoked: u64,
     /// Pull pages refused whole: going back before what this device has (`cursor_rollback`)
     /// or out of the log's order (`out_of_order`). Nothing more is pulled in that round.
     pub pages_refused: u64,
@@ -165,6 +168,9 @@ fn now_rfc3339() -> String {
 struct Author {
     key: SigPublic,
     team: String,
+    /// When IT revoked the device (ms since the epoch), by the first signed team statement
+    /// this device took that lists it as revoked; `None` while it is not revoked.
+    revoked_at: Option<u64>,
 }
 
 /// State of one round.
@@ -193,6 +199,7 @@ impl<'a> Round<'a> {
             Author {
                 key: identity.sig.public(),
                 team: enrollment.team.clone(),
+                revoked_at: None,
             },
         );
         Round {

@@ -589,6 +589,9 @@ impl Device {
                     }
                     Some(_) => {}
                 }
+                if let Some(why) = after_revocation(&author, author_id, grant_time(&env.id)) {
+                    return self.refuse_revoked(round, author_id, case, seq, why);
+                }
                 write.grants.push(GrantRow {
                     case,
                     team: team.clone(),
@@ -642,6 +645,14 @@ impl Device {
                             format!("snapshot {seq} holds records of another case"),
                         ));
                     }
+                    let newest = states
+                        .iter()
+                        .filter_map(|s| s.state.latest())
+                        .map(|v| v.hlc.wall_ms)
+                        .max();
+                    if let Some(why) = after_revocation(&author, author_id, newest) {
+                        return self.refuse_revoked(round, author_id, case, seq, why);
+                    }
                     let states = if author_id == me { Vec::new() } else { states };
                     write.snapshots.push((case, seq, states));
                     if !heads.is_empty() {
@@ -673,6 +684,9 @@ impl Device {
                         ),
                     ));
                 }
+                if let Some(why) = after_revocation(&author, author_id, Some(cs.hlc.wall_ms)) {
+                    return self.refuse_revoked(round, author_id, case, seq, why);
+                }
                 if let Some(other) = self.case_elsewhere(cs, case)? {
                     return Ok(refused(
                         "wrong_case",
@@ -683,6 +697,28 @@ impl Device {
                 Ok(Outcome::Done)
             }
         }
+    }
+
+    /// Refuses an envelope its revoked author dated after the revocation, and counts it for IT
+    /// (the server let a revoked device write, or served what it wrote).
+    fn refuse_revoked(
+        &mut self,
+        round: &mut Round<'_>,
+        author: Uuid,
+        case: EntityId,
+        seq: u64,
+        why: String,
+    ) -> Result<Outcome, DeviceError> {
+        round.report.revoked += 1;
+        let detail = format!("envelope {seq}: {why}");
+        self.store.record_chain_problem(
+            "revoked_author",
+            Some(author),
+            Some(case),
+            &detail,
+            &now_rfc3339(),
+        )?;
+        Ok(refused("revoked_author", detail))
     }
 
     /// The case an incoming change set's entity belongs to, when that is not `case`: a person,
@@ -745,6 +781,7 @@ impl Device {
         let a = Author {
             key: *pk,
             team: c.team.clone(),
+            revoked_at: self.revoked_at(&id)?,
         };
         if cached.is_none() {
             write.certs.push((
@@ -755,4 +792,26 @@ impl Device {
         round.authors.insert(id, a.clone());
         Ok(Some(a))
     }
+}
+
+/// Why an envelope its author dated at `written` (ms since the epoch) cannot be taken: its
+/// author was revoked before that time. A revoked device's server connection ends at the
+/// revocation, so whatever it wrote before then is taken (a worker's last notes are not lost);
+/// anything it dated later comes from a device in someone else's hands, through a server that
+/// let it in. Undated (`None`) counts as after.
+fn after_revocation(author: &Author, id: Uuid, written: Option<u64>) -> Option<String> {
+    let revoked = author.revoked_at?;
+    match written {
+        Some(t) if t <= revoked => None,
+        Some(t) => Some(format!(
+            "written by device {id} at {t} ms, after its revocation at {revoked} ms"
+        )),
+        None => Some(format!("undated, by device {id}, revoked at {revoked} ms")),
+    }
+}
+
+/// A grant's time: its envelope id is a UUIDv7 (the grant's version), stamped when written.
+fn grant_time(id: &[u8; 16]) -> Option<u64> {
+    let (secs, nanos) = Uuid::from_bytes(*id).get_timestamp()?.to_unix();
+    Some(secs * 1000 + u64::from(nanos / 1_000_000))
 }

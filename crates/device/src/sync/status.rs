@@ -56,7 +56,7 @@ pub struct MissingFrom {
 /// chain, a replayed change, a pull page going back or out of order), for IT.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct IntegrityProblem {
-    /// `fork`, `replayed`, `cursor_rollback` or `out_of_order`.
+    /// `fork`, `replayed`, `cursor_rollback`, `out_of_order` or `revoked_author`.
     pub kind: String,
     /// The author device concerned, if any.
     pub device: Option<uuid::Uuid>,
@@ -209,6 +209,15 @@ impl Device {
                 Some(a) => name(a)?,
                 None => None,
             };
+            if p.kind == "revoked_author" {
+                message_ja.push_str(&format!(
+                    " 利用停止済みの{}の端末が停止後に書いた変更を受け付けませんでした（{}件）。",
+                    user_name
+                        .as_deref()
+                        .map_or("不明な利用者".to_owned(), |n| format!("{n}さん")),
+                    p.count
+                ));
+            }
             problems.push(IntegrityProblem {
                 kind: p.kind,
                 device: p.author,
