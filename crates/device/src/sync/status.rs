@@ -186,14 +186,15 @@ impl Device {
                 .and_then(|j| serde_json::from_str::<DeviceCert>(&j).ok())
                 .map(|c| c.user_name))
         };
+        let whose = |user_name: Option<&str>| {
+            user_name.map_or("不明な利用者".to_owned(), |n| format!("{n}さん"))
+        };
         let mut missing_from = Vec::new();
         for g in self.store.chain_gaps()? {
             let user_name = name(g.author)?;
             message_ja.push_str(&format!(
                 " {}の端末からの変更が一部届いていません（{}件）。",
-                user_name
-                    .as_deref()
-                    .map_or("不明な利用者".to_owned(), |n| format!("{n}さん")),
+                whose(user_name.as_deref()),
                 g.missing
             ));
             missing_from.push(MissingFrom {
@@ -212,9 +213,7 @@ impl Device {
             if p.kind == "revoked_author" {
                 message_ja.push_str(&format!(
                     " 利用停止済みの{}の端末が停止後に書いた変更を受け付けませんでした（{}件）。",
-                    user_name
-                        .as_deref()
-                        .map_or("不明な利用者".to_owned(), |n| format!("{n}さん")),
+                    whose(user_name.as_deref()),
                     p.count
                 ));
             }
