@@ -6,19 +6,21 @@
 //! Each is reported or refused, and the test asserts which.
 
 use std::sync::{Arc, Mutex};
-use tsunagi_core::ids::{EntityId, PersonId};
+use tsunagi_core::ids::{ContactId, EntityId, PersonId};
 use tsunagi_device::api::{ContactForm, PersonForm};
 use tsunagi_device::{Device, OsKeystore, SyncReport};
 use tsunagi_e2e::{Kind, World, new_device};
 use tsunagi_protocol::wire::PullPage;
 
-/// Provisions, enrolls and (IT) approves a device for a new user.
+/// Provisions, enrolls and (IT) approves a device for a new user of `csw-north`.
 async fn member(world: &World, admin: &tsunagi_admin::Admin, name: &str) -> Device {
+    member_of(world, admin, "csw-north", name).await
+}
+
+/// Provisions, enrolls and (IT) approves a device for a new user of `team`.
+async fn member_of(world: &World, admin: &tsunagi_admin::Admin, team: &str, name: &str) -> Device {
     let ks = OsKeystore::new();
-    let user = admin
-        .create_user(name, "csw-north", "worker")
-        .await
-        .unwrap();
+    let user = admin.create_user(name, team, "worker").await.unwrap();
     let file = world.dir.path().join(format!("{}.json", user.id));
     admin
         .provision(&user.id.to_string(), None, Some(&file))
@@ -424,10 +426,69 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
-/// A tablet IT revoked (lost, now in someone else's hands) writes on, and the server lets it in
-/// again and passes on what it wrote. B, syncing late, takes what A wrote before the revocation
-/// (a worker's last notes are not lost) and refuses what A dated after it, naming the device
-/// for IT; the refused envelope is kept aside, not applied.
+/// IT revokes A's tablet (lost, now in someone else's hands); the hostile server lets it in
+/// again for one round, withholding the statement that revokes it so that it writes on under
+/// the old key, then hides it all. The tablet's clock reads ten minutes after the revocation
+/// (past the skew a server allows). Returns the contact it wrote then.
+async fn revoked_tablet_writes_again(
+    world: &World,
+    admin: &tsunagi_admin::Admin,
+    a: &mut Device,
+    p: PersonId,
+) -> ContactId {
+    let a_id = a.enrollment().unwrap().unwrap().device.to_string();
+    admin.revoke(&a_id).await.unwrap();
+    let db = server_db(world);
+    let set_state = |state: &str| {
+        db.execute(
+            "UPDATE devices SET state = ?2 WHERE id = ?1",
+            rusqlite::params![a_id, state],
+        )
+        .unwrap()
+    };
+    set_state("active");
+    db.execute_batch(
+        "CREATE TEMP TABLE hidden AS SELECT * FROM team_statements WHERE team = 'csw-north';
+         DELETE FROM team_statements WHERE team = 'csw-north';",
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    a.clock_ahead_to(u64::try_from(now.as_millis()).unwrap() + 10 * 60_000);
+    let after = a.add_contact(&contact(p, "失効後の書き込み")).unwrap();
+    let pushed = sync(a).await;
+    assert!(pushed.pushed >= 1, "{pushed:?}");
+    set_state("revoked");
+    db.execute_batch("INSERT INTO team_statements SELECT * FROM hidden;")
+        .unwrap();
+    after
+}
+
+/// What a receiver shows after refusing the revoked tablet's late change: one refusal, and the
+/// device named for IT.
+fn assert_revoked_author_reported(receiver: &Device) {
+    let st = receiver.sync_status().unwrap();
+    assert_eq!(st.refused_incoming, 1);
+    let problem = st
+        .problems
+        .iter()
+        .find(|p| p.kind == "revoked_author")
+        .unwrap_or_else(|| panic!("{:?}", st.problems));
+    assert_eq!(problem.user_name.as_deref(), Some("山田 花子"));
+    let said = "利用停止済みの山田 花子さんの端末が停止後に書いた変更を受け付けませんでした（1件）";
+    assert!(st.message_ja.contains(said), "{}", st.message_ja);
+    assert!(
+        st.message_ja.contains("情報システム担当"),
+        "{}",
+        st.message_ja
+    );
+}
+
+/// A tablet IT revoked writes on, and the server lets it in again and passes on what it wrote.
+/// B, syncing late, takes what A wrote before the revocation (a worker's last notes are not
+/// lost) and refuses what A dated after it, naming the device for IT; the refused envelope is
+/// kept aside, not applied.
 #[tokio::test(flavor = "current_thread")]
 async fn what_a_revoked_device_writes_after_its_revocation_is_refused() {
     let world = World::start(Kind::Sqlite).await;
@@ -438,52 +499,54 @@ async fn what_a_revoked_device_writes_after_its_revocation_is_refused() {
     let p = a.add_person(&person("高橋 トメ")).unwrap();
     let before = a.add_contact(&contact(p, "失効前の最後の訪問")).unwrap();
     sync(&mut a).await;
-    let a_id = a.enrollment().unwrap().unwrap().device.to_string();
-    admin.revoke(&a_id).await.unwrap();
-    // The hostile server lets the revoked tablet in again for one round (and withholds the
-    // statement that revokes it, so that it writes on under the old key), then hides it all.
-    let db = server_db(&world);
-    let set_state = |state: &str| {
-        db.execute(
-            "UPDATE devices SET state = ?2 WHERE id = ?1",
-            rusqlite::params![a_id, state],
-        )
-        .unwrap()
-    };
-    set_state("active");
-    db.execute_batch(
-        "CREATE TEMP TABLE hidden AS SELECT * FROM team_statements;
-         DELETE FROM team_statements;",
-    )
-    .unwrap();
-    // Its clock reads ten minutes after the revocation (past the skew a server allows).
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    let later = u64::try_from(now.as_millis()).unwrap() + 10 * 60_000;
-    a.clock_ahead_to(later);
-    let after = a.add_contact(&contact(p, "失効後の書き込み")).unwrap();
-    let pushed = sync(&mut a).await;
-    assert!(pushed.pushed >= 1, "{pushed:?}");
-    set_state("revoked");
-    db.execute_batch("INSERT INTO team_statements SELECT * FROM hidden;")
-        .unwrap();
+    let after = revoked_tablet_writes_again(&world, &admin, &mut a, p).await;
 
     let r = sync(&mut b).await;
     assert_eq!((r.revoked, r.invalid), (1, 1), "{r:?}");
     assert_eq!(b.history(before.into()).unwrap().len(), 1);
     assert!(b.history(after.into()).unwrap().is_empty());
-    let st = b.sync_status().unwrap();
-    assert_eq!(st.refused_incoming, 1);
-    let problem = st
-        .problems
-        .iter()
-        .find(|p| p.kind == "revoked_author")
-        .unwrap_or_else(|| panic!("{:?}", st.problems));
-    assert_eq!(problem.user_name.as_deref(), Some("山田 花子"));
-    assert!(
-        st.message_ja.contains("情報システム担当"),
-        "{}",
-        st.message_ja
-    );
+    assert_revoked_author_reported(&b);
+}
+
+/// The same, read by another team that the case was shared with (by consent): it takes the
+/// owning team's statement to learn of the revocation, and refuses the late change too.
+#[tokio::test(flavor = "current_thread")]
+async fn a_team_a_case_is_shared_with_also_refuses_the_revoked_devices_late_changes() {
+    use tsunagi_device::ShareBasis;
+    use tsunagi_device::api::ConsentForm;
+    let world = World::start(Kind::Sqlite).await;
+    let admin = world.admin().await;
+    admin.create_team("csw-north", "csw").await.unwrap();
+    admin.create_team("csw-south", "csw").await.unwrap();
+    let mut a = member(&world, &admin, "山田 花子").await;
+    let mut south = member_of(&world, &admin, "csw-south", "南 三郎").await;
+    // Its first sync publishes its team's key, which a case is shared to.
+    sync(&mut south).await;
+    let p = a.add_person(&person("高橋 トメ")).unwrap();
+    let before = a.add_contact(&contact(p, "失効前の最後の訪問")).unwrap();
+    let consent = a
+        .record_consent(&ConsentForm {
+            person: p.to_string(),
+            scope: vec!["csw-south".into()],
+            method: "written".into(),
+            ..ConsentForm::default()
+        })
+        .unwrap();
+    let ks = OsKeystore::new();
+    a.share_case(
+        &p.to_string(),
+        "csw-south",
+        ShareBasis::Consent(&consent.to_string()),
+        &ks,
+    )
+    .await
+    .unwrap();
+    sync(&mut a).await;
+    let after = revoked_tablet_writes_again(&world, &admin, &mut a, p).await;
+
+    let r = sync(&mut south).await;
+    assert_eq!(r.revoked, 1, "{r:?}");
+    assert_eq!(south.history(before.into()).unwrap().len(), 1);
+    assert!(south.history(after.into()).unwrap().is_empty());
+    assert_revoked_author_reported(&south);
 }

@@ -931,6 +931,14 @@ impl Store {
             .optional()?)
     }
 
+    /// Whether the pulled envelope `seq` was refused already (and is kept aside).
+    pub fn pull_refused_has(&self, seq: u64) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM pull_refused WHERE seq = ?1")?
+            .exists([seq as i64])?)
+    }
+
     /// Counts for the status.
     pub fn sync_counts(&self) -> Result<SyncCounts, StoreError> {
         let q = |sql: &str| -> Result<u64, StoreError> {

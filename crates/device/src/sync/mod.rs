@@ -179,6 +179,11 @@ struct Round<'a> {
     enrollment: &'a Enrollment,
     identity: &'a Identity,
     authors: HashMap<Uuid, Author>,
+    /// Other teams whose statement was taken in this round (for their revocations).
+    teams_checked: std::collections::BTreeSet<String>,
+    /// Envelopes refused in this round as `revoked_author` (a case's history fetched after a
+    /// grant brings them again): each is counted once.
+    revoked_seen: std::collections::BTreeSet<u64>,
     /// Case keys opened in this page, before the page's transaction stores them.
     page_keys: HashMap<([u8; 16], u32), CaseKeyRow>,
     /// Cases granted to this device's team in this round: their history is fetched.
@@ -207,6 +212,8 @@ impl<'a> Round<'a> {
             enrollment,
             identity,
             authors,
+            teams_checked: std::collections::BTreeSet::new(),
+            revoked_seen: std::collections::BTreeSet::new(),
             page_keys: HashMap::new(),
             backfill: Vec::new(),
             backfilled: std::collections::BTreeSet::new(),

@@ -709,8 +709,12 @@ impl Device {
         seq: u64,
         why: String,
     ) -> Result<Outcome, DeviceError> {
-        round.report.revoked += 1;
         let detail = format!("envelope {seq}: {why}");
+        // Seen before (earlier in this round, or refused in an earlier one): counted then.
+        if !round.revoked_seen.insert(seq) || self.store.pull_refused_has(seq)? {
+            return Ok(refused("revoked_author", detail));
+        }
+        round.report.revoked += 1;
         self.store.record_chain_problem(
             "revoked_author",
             Some(author),
@@ -777,6 +781,17 @@ impl Device {
         };
         if c.device != id {
             return Ok(None);
+        }
+        // An author of another team (the owner of a case shared with this team): that team's
+        // statement, once a round, names its revoked devices.
+        if c.team != round.enrollment.team && round.teams_checked.insert(c.team.clone()) {
+            let (client, enrollment) = (round.client, round.enrollment);
+            if let Err(e) = self.statement_of(client, enrollment, &c.team).await {
+                round
+                    .report
+                    .key_warnings
+                    .push(format!("statement of team {}: {e}", c.team));
+            }
         }
         let a = Author {
             key: *pk,
