@@ -358,7 +358,7 @@ async fn the_key_lease_expires_offline_then_the_device_checks_in() {
     let a = Arc::clone(&app);
     let e = blocking(move || a.check_in()).await.unwrap_err();
     assert_eq!(e.code, "server_refused");
-    assert_ne!(app.status().unwrap().phase, Phase::Unlocked);
+    assert_eq!(app.status().unwrap().phase, Phase::LeaseExpired);
     blocking(move || drop(app)).await;
     assert_eq!(outbox_len(&dir, &key), 1);
     Vault::new(&ks, &Settings::load(&dir).unwrap().store_id, &dir)

@@ -1,4 +1,4 @@
--- Device store v8: every author's chain of change sets per case (docs/protocol.md "Chains"): the chain position of each local op, what was received of each author's chain, and the problems seen (forks, replays, rolled-back or disordered pages).
+-- Device store v8: every author's chain of change sets per case (docs/protocol.md "Chains"): the chain position of each local op, what was received of each author's chain, and the problems seen (forks, replays, rolled-back or disordered pages, envelopes a revoked device dated after its revocation).
 
 -- A local op's place in this device's chain of its case, given when the op is first sealed and
 -- kept for every later sealing (a crash or a re-seal never gives it another). server_seq: the
@@ -37,7 +37,7 @@ CREATE TABLE chain_links (
 -- What the server did that a device detects and does not obey, counted per kind, author and
 -- case (author and case empty for a refused page). Kept for IT; never cleared by a sync.
 CREATE TABLE chain_problems (
-    kind     TEXT NOT NULL CHECK (kind IN ('fork', 'replayed', 'cursor_rollback', 'out_of_order')),
+    kind     TEXT NOT NULL CHECK (kind IN ('fork', 'replayed', 'cursor_rollback', 'out_of_order', 'revoked_author')),
     author   BLOB NOT NULL,
     case_id  BLOB NOT NULL,
     count    INTEGER NOT NULL,

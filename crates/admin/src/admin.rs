@@ -701,8 +701,8 @@ impl Admin {
     pub async fn revoke(&self, device: &str) -> Result<RevokeReport, AdminError> {
         let id = parse_id("device", device)?;
         let info = self.device(&id).await?;
-        let registry = Registry::load(&self.dir)?;
-        if let Some((team, _)) = registry
+        let known = Registry::load(&self.dir)?;
+        if let Some((team, _)) = known
             .teams
             .iter()
             .find(|(_, r)| r.member(&id).is_some() || r.revoked.contains(&id))
@@ -726,6 +726,15 @@ impl Admin {
                     detail,
                 })
             })?;
+        // IT's registry names it revoked before anything else can fail: a rotation run again
+        // by hand (`team rotate-key`) then leaves it out too.
+        let mut registry = Registry::load(&self.dir)?;
+        let mut record = registry.team(&info.team);
+        if !record.revoked.contains(&id) {
+            record.revoked.push(id);
+            registry.teams.insert(info.team.clone(), record);
+            registry.save(&self.dir)?;
+        }
         let after_revoke = |source: AdminError| AdminError::RotationAfterRevoke {
             device: id.to_string(),
             team: info.team.clone(),

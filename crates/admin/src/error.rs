@@ -111,9 +111,10 @@ pub enum AdminError {
     /// The server answered with keys that contradict what was pinned or signed.
     #[error("the server's answer does not verify: {0}")]
     Untrusted(String),
-    /// The device was revoked but the team key could not be rotated: run `team rotate-key`.
+    /// The device was revoked but the team key could not be rotated: run the revocation again
+    /// (it is safe to repeat), or `team rotate-key`.
     #[error(
-        "device {device} is revoked, but rotating the key of team {team} failed: {source}; run `tsunagi-admin team rotate-key {team}`"
+        "device {device} is revoked, but rotating the key of team {team} failed: {source}; run `tsunagi-admin device revoke {device}` again (safe to repeat) or `tsunagi-admin team rotate-key {team}`"
     )]
     RotationAfterRevoke {
         /// The revoked device.

@@ -258,20 +258,21 @@ fn hkdf_kek(salt: &[u8], ikm: &[u8], info: &[u8]) -> Kek {
 /// A record's authentication tag: HMAC-SHA256 (RFC 2104) under `key`, with `label` naming
 /// what the record is (so a tag for one kind of record never verifies another).
 pub fn record_mac(key: &[u8; 32], label: &str, msg: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256>>::new_from_slice(key).expect("HMAC takes any key size");
-    mac.update(label.as_bytes());
-    mac.update(&[0]);
-    mac.update(msg);
-    mac.finalize().into_bytes().into()
+    record_hmac(key, label, msg).finalize().into_bytes().into()
 }
 
 /// Checks a tag made by [`record_mac`], in constant time.
 pub fn verify_record_mac(key: &[u8; 32], label: &str, msg: &[u8], tag: &[u8]) -> bool {
+    record_hmac(key, label, msg).verify_slice(tag).is_ok()
+}
+
+/// The HMAC of [`record_mac`], fed with the label, a zero byte and the record.
+fn record_hmac(key: &[u8; 32], label: &str, msg: &[u8]) -> Hmac<Sha256> {
     let mut mac = <Hmac<Sha256>>::new_from_slice(key).expect("HMAC takes any key size");
     mac.update(label.as_bytes());
     mac.update(&[0]);
     mac.update(msg);
-    mac.verify_slice(tag).is_ok()
+    mac
 }
 
 /// Wraps the store key: AES-256-GCM (NIST SP 800-38D) with a random 96-bit nonce; `aad` binds

@@ -151,11 +151,6 @@ impl Client {
         signer: Option<Signer>,
     ) -> Result<Client, ClientError> {
         let base = base_url.trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(ClientError::Protocol(format!(
-                "server URL must start with http:// or https://: {base_url}"
-            )));
-        }
         check_server_url(&base)?;
         Ok(Client {
             base,

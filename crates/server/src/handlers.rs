@@ -320,11 +320,12 @@ pub(crate) async fn put_statement(
         .ok_or_else(|| ApiError::not_found("no such team"))?;
     if st.team != team
         || st.version == 0
+        || i64::try_from(st.version).is_err()
         || chrono::DateTime::parse_from_rfc3339(&st.issued_at).is_err()
     {
         return Err(ApiError::bad_request(
             "bad_statement",
-            "a statement names this team, a version from 1 and an RFC 3339 issue time",
+            "a statement names this team, a version from 1 to 2^63-1 and an RFC 3339 issue time",
         ));
     }
     let admin = admin_public(&state).await?;
@@ -359,13 +360,12 @@ pub(crate) async fn get_statement(
     }))
 }
 
-/// Who may act on `target`: the admin, or an active lead of the target's team. Returns the
-/// signer name expected on what the caller submits.
-fn approver(caller: &Caller, target: &DeviceRow) -> ApiResult<(String, Option<Role>)> {
+/// Whether `caller` may see `target`: the admin, or an active lead of the target's team.
+fn may_see(caller: &Caller, target: &DeviceRow) -> ApiResult<()> {
     match caller {
-        Caller::Admin => Ok(("admin".into(), None)),
+        Caller::Admin => Ok(()),
         Caller::Device(d) => match lead_cert(d)? {
-            Some(c) if c.team == target.user.team => Ok((d.id.to_string(), Some(Role::Lead))),
+            Some(c) if c.team == target.user.team => Ok(()),
             Some(_) => Err(ApiError::forbidden(
                 "a lead acts only on devices of its own team",
             )),
@@ -387,7 +387,7 @@ pub(crate) async fn device_info(
         .device(id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such device"))?;
-    approver(&signed.caller, &target)?;
+    may_see(&signed.caller, &target)?;
     Ok(Json(info(&target)))
 }
 
@@ -396,6 +396,9 @@ pub(crate) async fn approve(
     Path(id): Path<String>,
     signed: Signed,
 ) -> ApiResult<Json<DeviceInfo>> {
+    // Only IT approves: it compares the device code and keeps the registry of approved keys
+    // that team statements are signed from (docs/security.md).
+    signed.require_admin()?;
     let id = parse_device_id(&id)?;
     let req: ApproveRequest = signed.json()?;
     let storage = state.storage();
@@ -403,9 +406,6 @@ pub(crate) async fn approve(
         .device(id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such device"))?;
-    // Only IT approves: it compares the device code and keeps the registry of approved keys
-    // that team statements are signed from (docs/security.md).
-    signed.require_admin()?;
     let signer = "admin";
     if target.state != DeviceState::Pending {
         return Err(ApiError::conflict(

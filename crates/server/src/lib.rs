@@ -255,9 +255,13 @@ impl AppState {
 
 /// The HTTP API.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/health", get(handlers::health))
-        .route("/metrics", get(metrics::endpoint))
+    let mut router = Router::new().route("/v1/health", get(handlers::health));
+    // Without a token `/metrics` is not routed: a probe of it is an unknown path (404), not a
+    // failed attempt at a secret that would use up the enrollment's allowance.
+    if state.settings().metrics_token.is_some() {
+        router = router.route("/metrics", get(metrics::endpoint));
+    }
+    router
         .route("/v1/bootstrap", post(handlers::bootstrap))
         .route("/v1/enroll", post(handlers::enroll))
         .route("/v1/keys", get(handlers::keys))

@@ -787,17 +787,17 @@ impl<'k, K: Keystore> Vault<'k, K> {
     /// store itself is removed).
     pub fn destroy(&self) -> Result<(), KeyError> {
         let _w = writes();
+        // The keystore entry first: an entry left without its second record would read as
+        // tampered with (locked) if removing the file went wrong.
+        self.keystore.delete(&self.entry_name())?;
         match std::fs::remove_file(&self.attempts_path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(KeyError::AttemptsIo {
-                    path: self.attempts_path.clone(),
-                    detail: e.to_string(),
-                });
-            }
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(KeyError::AttemptsIo {
+                path: self.attempts_path.clone(),
+                detail: e.to_string(),
+            }),
         }
-        self.keystore.delete(&self.entry_name())
     }
 }
 

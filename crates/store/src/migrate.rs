@@ -63,11 +63,6 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_grant_versions",
         sql: include_str!("../../../migrations/device/0009_grant_versions.sql"),
     },
-    Migration {
-        version: 10,
-        name: "0010_revoked_author",
-        sql: include_str!("../../../migrations/device/0010_revoked_author.sql"),
-    },
 ];
 
 /// The schema version this program writes.

@@ -126,8 +126,7 @@ impl Store {
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
-             PRAGMA temp_store = MEMORY;
-             PRAGMA wal_autocheckpoint = 0;",
+             PRAGMA temp_store = MEMORY;",
         )?;
         set_backstop(&conn)?;
         set_cache(&conn)?;
@@ -168,8 +167,7 @@ impl Store {
         conn.execute_batch(
             "PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
-             PRAGMA temp_store = MEMORY;
-             PRAGMA wal_autocheckpoint = 0;",
+             PRAGMA temp_store = MEMORY;",
         )?;
         set_backstop(&conn)?;
         set_cache(&conn)?;

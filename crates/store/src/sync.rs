@@ -1040,16 +1040,6 @@ impl Store {
         }
         Ok(out)
     }
-
-    /// Whether an op is already in the op log.
-    pub fn has_op(&self, op: OpId) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT 1 FROM ops WHERE op_id = ?1")?
-            .query_row([op.as_uuid().as_bytes()], |_| Ok(()))
-            .optional()?
-            .is_some())
-    }
 }
 
 /// The small parts of a pulled page, written by its first transaction: case keys, grants,

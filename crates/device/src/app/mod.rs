@@ -427,20 +427,10 @@ impl<K: Keystore + Send + Sync + 'static> App<K> {
         let device = self
             .runtime
             .block_on(Device::check_in(&self.dir, &key, &*self.keystore));
-        let device = match device {
-            Ok(d) => d,
-            Err(e) => {
-                if matches!(
-                    &e,
-                    DeviceError::Server(tsunagi_protocol::client::ClientError::Refused { code, .. })
-                        if code == "revoked"
-                ) {
-                    // Nothing more to try: the key leaves memory.
-                    drop(lock(&self.lease_pending).take());
-                }
-                return Err(e.into());
-            }
-        };
+        // Refused (a revoked device too), the app stays on the lease screen with the reason:
+        // back on the PIN pad, the PIN would only lead to this screen again. The key stays
+        // in memory as it was before the attempt; whoever typed the PIN could derive it.
+        let device = device?;
         drop(lock(&self.lease_pending).take());
         *lock(&self.session) = Some(Unlocked {
             device,

@@ -59,6 +59,11 @@ impl Device {
     }
 
     pub(super) async fn pull_all(&mut self, round: &mut Round<'_>) -> Result<(), DeviceError> {
+        // A page refused earlier in this round (the server lied about the log): nothing more
+        // is taken from it until the next round.
+        if round.page_refused {
+            return Ok(());
+        }
         let mut cursor = self.meta_u64(CURSOR)?;
         // A fresh device (or one interrupted while catching up): the log first, without what
         // the snapshots as of the head hold, then those snapshots. The log brings the case-key
@@ -74,6 +79,9 @@ impl Device {
         };
         if fresh && self.store.meta(OWN_DONE)?.is_none() {
             self.own_cases_first(round, covered).await?;
+            if round.page_refused {
+                return Ok(());
+            }
         }
         // How far the log goes now, for the progress bar (a fresh device: its head).
         let head = if fresh {

@@ -205,17 +205,18 @@ impl Device {
             });
         }
         let mut problems = Vec::new();
+        // Refused from revoked devices: one sentence per device, over all of its cases.
+        let mut revoked: Vec<(Option<uuid::Uuid>, Option<String>, u64)> = Vec::new();
         for p in self.store.chain_problems()? {
             let user_name = match p.author {
                 Some(a) => name(a)?,
                 None => None,
             };
             if p.kind == "revoked_author" {
-                message_ja.push_str(&format!(
-                    " 利用停止済みの{}の端末が停止後に書いた変更を受け付けませんでした（{}件）。",
-                    whose(user_name.as_deref()),
-                    p.count
-                ));
+                match revoked.iter_mut().find(|r| r.0 == p.author) {
+                    Some(r) => r.2 += p.count,
+                    None => revoked.push((p.author, user_name.clone(), p.count)),
+                }
             }
             problems.push(IntegrityProblem {
                 kind: p.kind,
@@ -225,6 +226,13 @@ impl Device {
                 last_at: p.last_at,
                 detail: p.detail,
             });
+        }
+        for (_, user_name, count) in &revoked {
+            message_ja.push_str(&format!(
+                " 利用停止済みの{}の端末が停止後に書いた変更を受け付けませんでした（{}件）。",
+                whose(user_name.as_deref()),
+                count
+            ));
         }
         if problems.iter().any(|p| p.kind != "replayed") {
             message_ja.push_str(
