@@ -130,10 +130,20 @@ async fn a_device_the_server_inserts_gets_no_team_key() {
     let listed = admin.list_devices(Some(TEAM)).await.unwrap();
     assert!(listed.iter().any(|d| d.device.id.to_string() == planted));
     let refused = admin.rotate(TEAM, None).await;
+    // IT seals slots only to the devices it approved; the server wants one per active device
+    // (the planted one included) and refuses the upload (`slot_recipients`, 400).
     assert!(
-        refused.is_err(),
+        matches!(
+            &refused,
+            Err(AdminError::Server(tsunagi_protocol::client::ClientError::Refused {
+                status: 400,
+                code,
+                message,
+            })) if code == "slot_recipients" && message.contains(&planted)
+        ),
         "the upload without the planted device is refused: {refused:?}"
     );
+    assert_eq!(refused.unwrap_err().code(), "slot_recipients");
     assert!(!slot_recipients(&db).contains(&planted));
     db.execute("DELETE FROM devices WHERE id = ?1", [&planted])
         .unwrap();
@@ -490,10 +500,15 @@ async fn a_change_for_another_case_is_refused() {
     );
     let report = w1.sync(&ks).await.unwrap();
     assert_eq!(report.invalid, 1, "{report:?}");
-    assert_eq!(
-        w1.sync_status().unwrap().refused_incoming,
-        refused_before + 1
-    );
+    let st = w1.sync_status().unwrap();
+    assert_eq!(st.refused_incoming, refused_before + 1);
+    // Refusals of pulled envelopes read `受信拒否 #<seq> <code>: <detail>`.
+    let wrong_case: Vec<&String> = st
+        .refusals
+        .iter()
+        .filter(|r| r.starts_with("受信拒否 #") && r.contains(" wrong_case: "))
+        .collect();
+    assert_eq!(wrong_case.len(), 1, "{:?}", st.refusals);
     assert_eq!(report.applied, 0);
 }
 
@@ -562,5 +577,13 @@ async fn a_grant_from_outside_the_owning_team_is_refused() {
     .unwrap();
     let report = w1.sync(&ks).await.unwrap();
     assert_eq!(report.invalid, 1, "{report:?}");
-    assert_eq!(w1.sync_status().unwrap().refused_incoming, 1);
+    let st = w1.sync_status().unwrap();
+    assert_eq!(st.refused_incoming, 1);
+    // Refusals of pulled envelopes read `受信拒否 #<seq> <code>: <detail>`.
+    let not_writable: Vec<&String> = st
+        .refusals
+        .iter()
+        .filter(|r| r.starts_with("受信拒否 #") && r.contains(" not_writable: "))
+        .collect();
+    assert_eq!(not_writable.len(), 1, "{:?}", st.refusals);
 }

@@ -317,14 +317,26 @@ async fn a_rolled_back_cursor_or_an_old_page_is_refused() {
         (Lie::OldPage, "cursor_rollback"),
         (Lie::Reversed, "out_of_order"),
     ] {
+        // Problems persist across rounds: count this kind before the round, so that a round
+        // cannot pass on an earlier round's problem. Each refused page is recorded once
+        // (`get_checked_page`), and exactly one page is refused per round.
+        let seen = |st: &tsunagi_device::SyncStatus| -> u64 {
+            st.problems
+                .iter()
+                .filter(|p| p.kind == code)
+                .map(|p| p.count)
+                .sum()
+        };
+        let before = seen(&b.sync_status().unwrap());
         liar.lock().unwrap().0 = lie;
         let r = sync(&mut b).await;
         assert_eq!((r.pages_refused, r.applied), (1, 0), "{lie:?}: {r:?}");
         let st = b.sync_status().unwrap();
         assert_eq!(st.cursor, cursor, "{lie:?}: the cursor did not move");
-        assert!(
-            st.problems.iter().any(|p| p.kind == code),
-            "{lie:?}: {:?}",
+        assert_eq!(
+            seen(&st),
+            before + 1,
+            "{lie:?}: one more {code} problem: {:?}",
             st.problems
         );
         assert!(

@@ -2,7 +2,9 @@
 //! (`tsunagi_protocol::api` KeyDirectory, KeySlot, DeviceCert, TeamKemAnswer, TeamMembers,
 //! DeviceInfo), then the device's certificate check against the pinned admin key
 //! (`tsunagi_device::fuzzing::verified_certs`). Parses or refuses, never panics; a parsed
-//! value round-trips; no certificate the fuzzer writes verifies unless signed by the key.
+//! value round-trips; each certificate is kept (one per device) or refused, and against a
+//! second key that signed nothing every certificate is refused and no slot or team KEM key
+//! verifies.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,12 +19,21 @@ fn slot(s: &KeySlot) {
     let _ = s.sealed();
     if let Ok(sig) = Signature::from_bytes(&s.sig) {
         let _ = tsunagi_fuzz::public().verify(&s.signed_message(), &sig);
+        assert!(
+            tsunagi_fuzz::stranger()
+                .verify(&s.signed_message(), &sig)
+                .is_err()
+        );
     }
 }
 
 fn certs(certs: &[DeviceCert]) {
     let (kept, refused) = tsunagi_device::fuzzing::verified_certs(certs, &tsunagi_fuzz::public());
-    assert!(kept.len() + refused.len() <= certs.len() * 2);
+    // One refusal per refused certificate; the kept ones by device id (a device twice, once).
+    assert!(kept.len() + refused.len() <= certs.len());
+    let (kept, refused) = tsunagi_device::fuzzing::verified_certs(certs, &tsunagi_fuzz::stranger());
+    assert!(kept.is_empty(), "{kept:?}");
+    assert_eq!(refused.len(), certs.len());
     for c in certs {
         let _ = SigPublic::from_bytes(&c.sig_pub);
         let _ = KemPublic::from_bytes(&c.kem_pub);
@@ -33,6 +44,11 @@ fn kem(k: &TeamKem) {
     let _ = KemPublic::from_bytes(&k.kem_pub);
     if let Ok(sig) = Signature::from_bytes(&k.sig) {
         let _ = tsunagi_fuzz::public().verify(&k.signed_message(), &sig);
+        assert!(
+            tsunagi_fuzz::stranger()
+                .verify(&k.signed_message(), &sig)
+                .is_err()
+        );
     }
 }
 

@@ -13,6 +13,14 @@ pub fn public() -> SigPublic {
     key().public()
 }
 
+/// The public half of a second fixed key (seed 8…) that signs nothing, no seed included:
+/// no signature verifies with it.
+pub fn stranger() -> SigPublic {
+    SigKey::from_seed(&[8u8; 32])
+        .expect("32-byte seed")
+        .public()
+}
+
 /// Splits off the first byte, which picks what the rest is fed to.
 pub fn pick(data: &[u8]) -> Option<(u8, &[u8])> {
     data.split_first().map(|(b, rest)| (*b, rest))

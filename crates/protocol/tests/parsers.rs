@@ -440,6 +440,101 @@ fn any_statement() -> impl Strategy<Value = TeamStatement> {
         )
 }
 
+fn any_member() -> impl Strategy<Value = StatementMember> {
+    (
+        any::<u128>(),
+        any::<u128>(),
+        text(),
+        role(),
+        bytes(),
+        bytes(),
+    )
+        .prop_map(
+            |(device, user, user_name, role, sig_pub, kem_pub)| StatementMember {
+                device: Uuid::from_u128(device),
+                user: Uuid::from_u128(user),
+                user_name,
+                role,
+                sig_pub,
+                kem_pub,
+            },
+        )
+}
+
+/// How many ways [`change_one_field`] has to change a statement.
+const STATEMENT_FIELDS: usize = 13;
+
+/// `s` with exactly one field changed (never the signature), chosen by `field`: 0 team,
+/// 1 version, 2 epoch, 3 issued_at, 4–9 the device, user, user_name, role, sig_pub or
+/// kem_pub of the member `at` picks (`s` must have one), 10 a revoked device added, 11 the
+/// revoked device `at` picks changed (added if there is none), 12 `member` added. The new
+/// value is `new_text`, `new_bytes`, or the old one XOR / plus `flip` (never 0); a new text
+/// or bytes equal to the old one is made different.
+fn change_one_field(
+    s: &TeamStatement,
+    field: usize,
+    at: &proptest::sample::Index,
+    new_text: String,
+    new_bytes: Vec<u8>,
+    flip: u128,
+    member: StatementMember,
+) -> TeamStatement {
+    let other_text = |old: &str| {
+        if new_text == old {
+            format!("{old}x")
+        } else {
+            new_text.clone()
+        }
+    };
+    let other_bytes = |old: &[u8]| {
+        if new_bytes == old {
+            [old, &[0]].concat()
+        } else {
+            new_bytes.clone()
+        }
+    };
+    let other_id = |old: Uuid| Uuid::from_u128(old.as_u128() ^ flip);
+    let mut b = s.clone();
+    match field {
+        0 => b.team = other_text(&s.team),
+        1 => {
+            b.version = s
+                .version
+                .wrapping_add((flip % u128::from(u64::MAX)) as u64 + 1)
+        }
+        2 => {
+            b.epoch = s
+                .epoch
+                .wrapping_add((flip % u128::from(u32::MAX)) as u32 + 1)
+        }
+        3 => b.issued_at = other_text(&s.issued_at),
+        4..=9 => {
+            let m = &mut b.members[at.index(s.members.len())];
+            match field {
+                4 => m.device = other_id(m.device),
+                5 => m.user = other_id(m.user),
+                6 => m.user_name = other_text(&m.user_name),
+                7 => {
+                    m.role = match m.role {
+                        Role::Worker => Role::Lead,
+                        Role::Lead => Role::Worker,
+                    }
+                }
+                8 => m.sig_pub = other_bytes(&m.sig_pub),
+                _ => m.kem_pub = other_bytes(&m.kem_pub),
+            }
+        }
+        10 => b.revoked.push(other_id(Uuid::nil())),
+        11 if s.revoked.is_empty() => b.revoked.push(other_id(Uuid::nil())),
+        11 => {
+            let r = &mut b.revoked[at.index(s.revoked.len())];
+            *r = other_id(*r);
+        }
+        _ => b.members.push(member),
+    }
+    b
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -461,19 +556,43 @@ proptest! {
         prop_assert_eq!(serde_json::from_str::<EnrollmentBundle>(&json).unwrap(), b);
     }
 
-    /// A team statement survives JSON; its signed message names every field (two statements
-    /// that differ sign different bytes), and a signature check over any of them never panics.
+    /// A team statement survives JSON; its signed message names every field (the statement
+    /// with exactly one field changed — team, version, epoch, issued_at, one member's device,
+    /// user, user_name, role, sig_pub or kem_pub, a member or a revoked device added, a revoked
+    /// device changed — signs different bytes) and not the signature (a statement with only its
+    /// signature changed signs the same bytes), and a signature check over any of them never
+    /// panics.
     #[test]
-    fn team_statement_round_trips_and_signs_every_field(a in any_statement(), b in any_statement()) {
+    fn team_statement_round_trips_and_signs_every_field(
+        a in any_statement(),
+        field in 0..STATEMENT_FIELDS,
+        at in any::<proptest::sample::Index>(),
+        new_text in text(),
+        new_bytes in bytes(),
+        flip in 1..=u128::MAX,
+        member in any_member(),
+    ) {
         let json = serde_json::to_string(&a).unwrap();
         prop_assert_eq!(serde_json::from_str::<TeamStatement>(&json).unwrap(), a.clone());
-        let mut unsigned_a = a.clone();
-        let mut unsigned_b = b.clone();
-        unsigned_a.sig.clear();
-        unsigned_b.sig.clear();
-        if unsigned_a != unsigned_b {
-            prop_assert_ne!(a.signed_message(), b.signed_message());
+        let mut base = a.clone();
+        if base.members.is_empty() && (4..=9).contains(&field) {
+            // A member's field needs a member to change.
+            base.members.push(member.clone());
         }
+        let b = change_one_field(&base, field, &at, new_text, new_bytes, flip, member);
+        prop_assert_ne!(&b, &base, "field {} changed", field);
+        prop_assert_eq!(&b.sig, &base.sig, "the signature is not what changed");
+        prop_assert_ne!(
+            base.signed_message(),
+            b.signed_message(),
+            "field {} is signed: {:?} vs {:?}",
+            field,
+            &base,
+            &b
+        );
+        let mut resigned = base.clone();
+        resigned.sig.push(0);
+        prop_assert_eq!(base.signed_message(), resigned.signed_message());
         let key = tsunagi_crypto::identity::SigKey::from_seed(&[7; 32]).unwrap();
         if let Ok(sig) = tsunagi_crypto::identity::Signature::from_bytes(&a.sig) {
             prop_assert!(key.public().verify(&a.signed_message(), &sig).is_err());
